@@ -1,0 +1,9 @@
+//! xray: a Transformer block written by hand on candle tensors, trained to
+//! classify text, with tests that prove its masks do what they claim.
+
+pub mod cli;
+pub mod device;
+pub mod fsutil;
+pub mod model;
+pub mod profile;
+pub mod rng;

@@ -1,0 +1,44 @@
+//! One pre-norm Transformer block:
+//! x = x + Dropout(MHSA(Norm(x), mask)); x = x + Dropout(FFN(Norm(x))).
+
+use super::attention::MultiHeadSelfAttention;
+use super::config::Config;
+use super::dropout::Mode;
+use super::ffn::FeedForward;
+use super::norm::Norm;
+use candle_core::{Result, Tensor};
+use candle_nn::VarBuilder;
+
+pub struct Block {
+    norm_attn: Norm,
+    attn: MultiHeadSelfAttention,
+    norm_ffn: Norm,
+    ffn: FeedForward,
+    dropout: f32,
+}
+
+impl Block {
+    pub fn new(vb: VarBuilder, config: &Config) -> Result<Self> {
+        Ok(Self {
+            norm_attn: Norm::new(vb.pp("norm_attn"), config)?,
+            attn: MultiHeadSelfAttention::new(vb.pp("attn"), config)?,
+            norm_ffn: Norm::new(vb.pp("norm_ffn"), config)?,
+            ffn: FeedForward::new(vb.pp("ffn"), config)?,
+            dropout: config.dropout,
+        })
+    }
+
+    /// (B, L, D) -> (B, L, D), plus this layer's attention weights (B, H, L, L).
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        bias: Option<&Tensor>,
+        mode: &mut Mode,
+    ) -> Result<(Tensor, Tensor)> {
+        let (a, weights) = self.attn.forward(&self.norm_attn.forward(x)?, bias, mode)?;
+        let x = (x + mode.dropout(&a, self.dropout)?)?;
+        let f = self.ffn.forward(&self.norm_ffn.forward(&x)?)?;
+        let x = (&x + mode.dropout(&f, self.dropout)?)?;
+        Ok((x, weights))
+    }
+}

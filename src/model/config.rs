@@ -1,0 +1,115 @@
+//! The model's hyper-parameters: everything needed to rebuild it (saved as config.json).
+
+use anyhow::{ensure, Result};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    /// Bidirectional attention, masked mean-pool over real tokens.
+    Encoder,
+    /// Causal attention, pool the last real token (the only one that saw the whole text).
+    Decoder,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    /// Exact (erf) GELU, as BERT and the PyTorch peer.
+    Gelu,
+    Silu,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum NormKind {
+    /// x / rms(x) * g: no mean, no bias.
+    Rms,
+    /// (x - mean) / std * g + b.
+    Layer,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Token vocabulary; 30,522 is bert-base-uncased's.
+    pub vocab_size: usize,
+    pub d_model: usize,
+    pub n_heads: usize,
+    pub n_layers: usize,
+    /// FFN hidden width = ffn_mult * d_model.
+    pub ffn_mult: usize,
+    /// Longest sequence the positional embedding covers, special tokens included.
+    pub max_len: usize,
+    pub n_classes: usize,
+    /// Dropout on each residual branch (attention and FFN outputs).
+    pub dropout: f32,
+    /// Dropout on the attention weights; 0 by default, as in the PyTorch peer.
+    pub attn_dropout: f32,
+    pub act: Activation,
+    pub norm: NormKind,
+    pub arch: Arch,
+    pub norm_eps: f64,
+    /// Std of the N(0, std) init of every Linear and Embedding weight (BERT/GPT-2 style).
+    pub init_std: f64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            vocab_size: 30_522,
+            d_model: 256,
+            n_heads: 4,
+            n_layers: 2,
+            ffn_mult: 4,
+            max_len: 256,
+            n_classes: 2,
+            dropout: 0.1,
+            attn_dropout: 0.0,
+            act: Activation::Gelu,
+            norm: NormKind::Rms,
+            arch: Arch::Encoder,
+            norm_eps: 1e-5,
+            init_std: 0.02,
+        }
+    }
+}
+
+impl Config {
+    pub fn d_head(&self) -> usize {
+        self.d_model / self.n_heads
+    }
+
+    pub fn d_ffn(&self) -> usize {
+        self.ffn_mult * self.d_model
+    }
+
+    pub fn causal(&self) -> bool {
+        self.arch == Arch::Decoder
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        ensure!(
+            self.n_heads > 0 && self.d_model.is_multiple_of(self.n_heads),
+            "d_model ({}) must be a positive multiple of n_heads ({})",
+            self.d_model,
+            self.n_heads
+        );
+        ensure!(
+            self.vocab_size > 0 && self.max_len > 0 && self.n_layers > 0 && self.ffn_mult > 0,
+            "vocab_size, max_len, n_layers and ffn_mult must all be positive"
+        );
+        ensure!(
+            self.n_classes >= 2,
+            "n_classes must be at least 2, got {}",
+            self.n_classes
+        );
+        for (name, p) in [
+            ("dropout", self.dropout),
+            ("attn_dropout", self.attn_dropout),
+        ] {
+            ensure!((0.0..1.0).contains(&p), "{name} must be in [0, 1), got {p}");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,42 @@
+//! Token embedding + learned positional embedding (no scaling, no embedding dropout).
+
+use super::config::Config;
+use candle_core::{Module, Result, Tensor};
+use candle_nn::{Embedding, Init, VarBuilder};
+
+pub struct Embeddings {
+    tok: Embedding,
+    pos: Tensor, // (max_len, D)
+}
+
+impl Embeddings {
+    pub fn new(vb: VarBuilder, config: &Config) -> Result<Self> {
+        let init = Init::Randn {
+            mean: 0.0,
+            stdev: config.init_std,
+        };
+        let d = config.d_model;
+        let tok = vb
+            .pp("tok_emb")
+            .get_with_hints((config.vocab_size, d), "weight", init)?;
+        let pos = vb
+            .pp("pos_emb")
+            .get_with_hints((config.max_len, d), "weight", init)?;
+        Ok(Self {
+            tok: Embedding::new(tok, d),
+            pos,
+        })
+    }
+
+    /// input_ids (B, L) u32 -> (B, L, D)
+    pub fn forward(&self, input_ids: &Tensor) -> Result<Tensor> {
+        let (_, l) = input_ids.dims2()?;
+        let max_len = self.pos.dim(0)?;
+        if l > max_len {
+            candle_core::bail!("sequence length {l} exceeds the model's max_len {max_len}");
+        }
+        self.tok
+            .forward(input_ids)?
+            .broadcast_add(&self.pos.narrow(0, 0, l)?)
+    }
+}

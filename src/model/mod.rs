@@ -1,0 +1,20 @@
+//! The hand-written Transformer classifier, one concept per file:
+//! `config` -> `embed` -> `block` (`norm`, `attention`, `ffn`) -> `classifier`,
+//! with the masks in `mask`, dropout in `dropout`, parameters in `store`.
+
+pub mod attention;
+pub mod block;
+pub mod classifier;
+pub mod config;
+pub mod dropout;
+pub mod embed;
+pub mod ffn;
+mod linear;
+pub mod mask;
+pub mod norm;
+pub mod store;
+
+pub use classifier::{Classifier, Output};
+pub use config::{Activation, Arch, Config, NormKind};
+pub use dropout::Mode;
+pub use mask::{Masks, MASK_FILL};
