@@ -1,5 +1,7 @@
 //! The command line as plain data (clap derive); main.rs dispatches on it.
 
+use crate::data::dataset::DatasetSpec;
+use crate::data::tokenize::TokenizerSpec;
 use crate::device::DeviceArg;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -29,6 +31,8 @@ pub struct Common {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Download a dataset and the tokenizer into the Hugging Face cache and summarise them.
+    Fetch(FetchCmd),
     /// Time forward passes with the brief's protocol and print JSON.
     Profile(ProfileCmd),
 }
@@ -45,4 +49,17 @@ pub struct ProfileCmd {
     /// Timed steps, after 5 warm-up steps.
     #[arg(long, default_value_t = 50)]
     pub steps: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchCmd {
+    /// imdb or ag_news (honours HF_HOME, HF_ENDPOINT, HF_HUB_OFFLINE).
+    #[arg(long)]
+    pub dataset: DatasetSpec,
+    /// bert-base-uncased, or wordpiece:N (trained at `train` time, nothing to fetch).
+    #[arg(long, default_value = "bert-base-uncased")]
+    pub tokenizer: TokenizerSpec,
+    /// Length (special tokens included) whose truncation share the summary reports.
+    #[arg(long, default_value_t = 256)]
+    pub max_len: usize,
 }

@@ -2,8 +2,11 @@
 //! classify text, with tests that prove its masks do what they claim.
 
 pub mod cli;
+pub mod data;
 pub mod device;
+pub mod fetch;
 pub mod fsutil;
 pub mod model;
 pub mod profile;
+pub mod progress;
 pub mod rng;

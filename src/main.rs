@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::Parser;
-use xray::cli::{Cli, Command, Common, ProfileCmd};
+use xray::cli::{Cli, Command, Common, FetchCmd, ProfileCmd};
 use xray::device::{select_device, set_threads};
 use xray::profile::{model_for_profile, profile_forward, ProfileArgs};
 
@@ -17,8 +17,14 @@ fn main() {
 fn try_main(cli: Cli) -> Result<()> {
     set_threads(cli.common.threads);
     match cli.command {
+        Command::Fetch(cmd) => fetch(cmd),
         Command::Profile(cmd) => profile(cmd, &cli.common),
     }
+}
+
+fn fetch(cmd: FetchCmd) -> Result<()> {
+    xray::fetch::fetch_dataset(&cmd.dataset, &cmd.tokenizer, cmd.max_len)?;
+    Ok(())
 }
 
 fn profile(cmd: ProfileCmd, common: &Common) -> Result<()> {

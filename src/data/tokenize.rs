@@ -1,0 +1,193 @@
+//! Text -> token ids: the bert-base-uncased vocabulary (no weights) or a WordPiece
+//! vocabulary trained on the training split, then truncation to max_len.
+
+use super::hub::{fetch, HubFile};
+use anyhow::{anyhow, bail, Context, Result};
+use std::path::Path;
+use tokenizers::models::wordpiece::{WordPiece, WordPieceTrainer};
+use tokenizers::normalizers::BertNormalizer;
+use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
+use tokenizers::processors::bert::BertProcessing;
+use tokenizers::{AddedToken, Tokenizer};
+
+pub const PAD: &str = "[PAD]";
+const SPECIALS: [&str; 5] = [PAD, "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TokenizerSpec {
+    /// google-bert/bert-base-uncased's tokenizer.json from the Hub cache.
+    Bert,
+    /// A WordPiece vocabulary of this size, trained on the training texts.
+    WordPiece(usize),
+}
+
+impl std::str::FromStr for TokenizerSpec {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.split_once(':') {
+            None if s == "bert-base-uncased" => Ok(TokenizerSpec::Bert),
+            Some(("wordpiece", n)) => {
+                let n: usize = n
+                    .parse()
+                    .map_err(|_| anyhow!("wordpiece:N needs a vocabulary size, got {n:?}"))?;
+                if n < 100 {
+                    bail!("wordpiece:{n} is too small a vocabulary; try wordpiece:8000 or more");
+                }
+                Ok(TokenizerSpec::WordPiece(n))
+            }
+            _ => bail!("unknown tokenizer {s:?}: use bert-base-uncased or wordpiece:N"),
+        }
+    }
+}
+
+/// How to cut a text longer than max_len tokens.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Truncate {
+    /// Keep the first max_len tokens.
+    Head,
+    /// Keep the first half and the last half: reviews often give their verdict at the end.
+    HeadTail,
+}
+
+pub fn bert_tokenizer_file() -> HubFile {
+    HubFile::model("google-bert/bert-base-uncased", "tokenizer.json")
+}
+
+/// The tokenizer a run uses; `train_texts` feed WordPiece training only.
+pub fn build_tokenizer(spec: &TokenizerSpec, train_texts: &[String]) -> Result<Tokenizer> {
+    let mut tokenizer = match spec {
+        TokenizerSpec::Bert => load_tokenizer(&fetch(&bert_tokenizer_file())?)?,
+        TokenizerSpec::WordPiece(size) => train_wordpiece(*size, train_texts)?,
+    };
+    tokenizer
+        .with_truncation(None)
+        .map_err(|e| anyhow!("{e}"))?;
+    tokenizer.with_padding(None);
+    if tokenizer.token_to_id(PAD) != Some(0) {
+        bail!("the tokenizer must map {PAD} to id 0 (the collator pads with 0)");
+    }
+    Ok(tokenizer)
+}
+
+pub fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
+    Tokenizer::from_file(path).map_err(|e| anyhow!("loading tokenizer {}: {e}", path.display()))
+}
+
+pub fn save_tokenizer(tokenizer: &Tokenizer, path: &Path) -> Result<()> {
+    let json = tokenizer
+        .to_string(false)
+        .map_err(|e| anyhow!("serialising tokenizer: {e}"))?;
+    crate::fsutil::atomic_write(path, json.as_bytes())
+}
+
+/// BERT-style WordPiece (lowercase, [CLS] text [SEP]) with the specials first, so [PAD] = 0.
+fn train_wordpiece(vocab_size: usize, texts: &[String]) -> Result<Tokenizer> {
+    let model = WordPiece::builder()
+        .unk_token("[UNK]".into())
+        .build()
+        .map_err(|e| anyhow!("{e}"))?;
+    let mut tokenizer = Tokenizer::new(model);
+    tokenizer
+        .with_normalizer(Some(BertNormalizer::default()))
+        .map_err(|e| anyhow!("{e}"))?;
+    tokenizer.with_pre_tokenizer(Some(BertPreTokenizer));
+    let specials = SPECIALS
+        .iter()
+        .map(|s| AddedToken::from(s.to_string(), true))
+        .collect();
+    let trainer = WordPieceTrainer::builder()
+        .vocab_size(vocab_size)
+        .special_tokens(specials)
+        .show_progress(false)
+        .build();
+    let mut trainer = tokenizers::models::TrainerWrapper::from(trainer);
+    tokenizer
+        .train(&mut trainer, texts.iter())
+        .map_err(|e| anyhow!("training WordPiece: {e}"))?;
+    let id = |t: &str| {
+        tokenizer
+            .token_to_id(t)
+            .with_context(|| format!("trained vocabulary lacks {t}"))
+    };
+    let processor = BertProcessing::new(
+        ("[SEP]".into(), id("[SEP]")?),
+        ("[CLS]".into(), id("[CLS]")?),
+    );
+    tokenizer.with_post_processor(Some(processor));
+    Ok(tokenizer)
+}
+
+/// Token ids per text, truncated, and each text's length before truncation.
+pub struct Encoded {
+    pub ids: Vec<Vec<u32>>,
+    pub full_lengths: Vec<usize>,
+}
+
+/// Encode in parallel with specials, then cut to `max_len` keeping [CLS] first and [SEP] last.
+pub fn encode(
+    tokenizer: &Tokenizer,
+    texts: &[String],
+    max_len: usize,
+    truncate: Truncate,
+) -> Result<Encoded> {
+    let encodings = tokenizer
+        .encode_batch(texts.iter().map(String::as_str).collect::<Vec<_>>(), true)
+        .map_err(|e| anyhow!("tokenizing: {e}"))?;
+    let full_lengths = encodings.iter().map(|e| e.len()).collect();
+    let ids = encodings
+        .iter()
+        .map(|e| truncate_ids(e.get_ids(), max_len, truncate))
+        .collect();
+    Ok(Encoded { ids, full_lengths })
+}
+
+pub fn truncate_ids(ids: &[u32], max_len: usize, truncate: Truncate) -> Vec<u32> {
+    if ids.len() <= max_len {
+        return ids.to_vec();
+    }
+    let head = match truncate {
+        Truncate::Head => max_len - 1, // then the final [SEP]
+        Truncate::HeadTail => max_len / 2,
+    };
+    let tail = max_len - head;
+    ids[..head]
+        .iter()
+        .chain(&ids[ids.len() - tail..])
+        .copied()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_keeps_cls_first_and_sep_last() {
+        let ids: Vec<u32> = (0..10).collect(); // 0 = [CLS] ... 9 = [SEP] here
+        assert_eq!(truncate_ids(&ids, 4, Truncate::Head), vec![0, 1, 2, 9]);
+        assert_eq!(truncate_ids(&ids, 4, Truncate::HeadTail), vec![0, 1, 8, 9]);
+        assert_eq!(truncate_ids(&ids, 12, Truncate::Head), ids);
+    }
+
+    #[test]
+    fn tokenizer_specs_parse_and_bad_ones_explain() {
+        assert_eq!(
+            "bert-base-uncased".parse::<TokenizerSpec>().unwrap(),
+            TokenizerSpec::Bert
+        );
+        assert_eq!(
+            "wordpiece:8000".parse::<TokenizerSpec>().unwrap(),
+            TokenizerSpec::WordPiece(8000)
+        );
+        assert!("wordpiece:x"
+            .parse::<TokenizerSpec>()
+            .unwrap_err()
+            .to_string()
+            .contains("vocabulary size"));
+        assert!("gpt2".parse::<TokenizerSpec>().is_err());
+    }
+}

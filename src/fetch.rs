@@ -1,0 +1,81 @@
+//! `xray fetch`: bring a named dataset and the tokenizer into the Hub cache, check
+//! their schema, and summarise them.
+
+use crate::data::dataset::{label_ids, DatasetSpec};
+use crate::data::hub::{fetch, HubFile};
+use crate::data::summary::{describe_counts, length_stats, thousands, SplitSummary};
+use crate::data::table::read_parquet;
+use crate::data::tokenize::{build_tokenizer, encode, TokenizerSpec, Truncate};
+use anyhow::{bail, Result};
+
+pub fn fetch_dataset(
+    spec: &DatasetSpec,
+    tokenizer: &TokenizerSpec,
+    max_len: usize,
+) -> Result<Vec<SplitSummary>> {
+    let Some(hub) = spec.hub() else {
+        bail!("fetch takes a named dataset (imdb or ag_news); a local file needs no fetching");
+    };
+    let names: Vec<String> = hub.label_names.iter().map(|s| s.to_string()).collect();
+    let splits: Vec<(&str, &HubFile)> = [("train", &hub.train), ("test", &hub.test)]
+        .into_iter()
+        .chain(hub.unsupervised.as_ref().map(|f| ("unsupervised", f)))
+        .collect();
+    let mut summaries = Vec::new();
+    let mut failures = Vec::new();
+    for (split, file) in splits {
+        let path = match fetch(file) {
+            Ok(path) => path,
+            Err(e) => {
+                println!("{split:>12}: MISSING");
+                failures.push(format!("{split}: {e:#}"));
+                continue;
+            }
+        };
+        let table = read_parquet(&path)?;
+        let (rows, per_label, texts) = if split == "unsupervised" {
+            (table.texts.len(), Vec::new(), table.texts)
+        } else {
+            let (data, _) = label_ids(table, Some(&names), &path)?;
+            (data.len(), data.counts_per_label(names.len()), data.texts)
+        };
+        let tokens = if split == "train" && !matches!(tokenizer, TokenizerSpec::WordPiece(_)) {
+            let tok = build_tokenizer(tokenizer, &[])?;
+            Some(length_stats(
+                &encode(&tok, &texts, max_len, Truncate::Head)?.full_lengths,
+                max_len,
+            ))
+        } else {
+            None
+        };
+        println!(
+            "{split:>12}: {} rows  {}  ({})",
+            thousands(rows),
+            describe_counts(&per_label, &names),
+            path.display()
+        );
+        if let Some(t) = &tokens {
+            println!("{:>12}  tokens per text: mean {:.1}, median {}, p95 {}, max {}; {:.1}% longer than --max-len {max_len}",
+                "", t.mean, t.median, t.p95, t.max, 100.0 * t.truncated);
+        }
+        summaries.push(SplitSummary {
+            split: split.to_string(),
+            rows,
+            per_label,
+            tokens,
+        });
+    }
+    if let TokenizerSpec::Bert = tokenizer {
+        let path = fetch(&crate::data::tokenize::bert_tokenizer_file())?;
+        println!("{:>12}: {}", "tokenizer", path.display());
+    }
+    if !failures.is_empty() {
+        bail!(
+            "{} of {}'s files could not be fetched:\n  {}",
+            failures.len(),
+            hub.name,
+            failures.join("\n  ")
+        );
+    }
+    Ok(summaries)
+}

@@ -1,0 +1,14 @@
+//! Progress bars for long work: rate and ETA on a terminal, nothing in a pipe or log.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+
+/// A bar over `len` units; `template` is indicatif's (`{bar}`, `{eta}`, `{msg}`...).
+pub fn bar(len: u64, template: &str) -> ProgressBar {
+    if !std::io::stdout().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    bar.set_style(ProgressStyle::with_template(template).expect("valid progress template"));
+    bar
+}
