@@ -2,7 +2,9 @@
 
 use crate::data::dataset::DatasetSpec;
 use crate::data::tokenize::TokenizerSpec;
+use crate::data::tokenize::Truncate;
 use crate::device::DeviceArg;
+use crate::model::{Activation, Arch, NormKind};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -33,6 +35,12 @@ pub struct Common {
 pub enum Command {
     /// Download a dataset and the tokenizer into the Hugging Face cache and summarise them.
     Fetch(FetchCmd),
+    /// Train the classifier; writes a run folder, metrics/ and figures/.
+    Train(Box<TrainCmd>),
+    /// Recompute the metrics of a trained run on a split or a labelled file.
+    Eval(EvalCmd),
+    /// Classify texts with a trained run.
+    Predict(PredictCmd),
     /// Time forward passes with the brief's protocol and print JSON.
     Profile(ProfileCmd),
 }
@@ -62,4 +70,129 @@ pub struct FetchCmd {
     /// Length (special tokens included) whose truncation share the summary reports.
     #[arg(long, default_value_t = 256)]
     pub max_len: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainCmd {
+    /// imdb, ag_news, or a .parquet/.csv/.jsonl file with `text` and `label` columns.
+    #[arg(long, required_unless_present = "resume")]
+    pub dataset: Option<DatasetSpec>,
+    /// Continue an interrupted run (default: runs/latest) with its saved options.
+    #[arg(long, num_args = 0..=1, value_name = "RUN_DIR")]
+    pub resume: Option<Option<PathBuf>>,
+    #[arg(long, value_enum, default_value_t = Arch::Encoder)]
+    pub arch: Arch,
+    #[arg(long, value_enum, default_value_t = NormKind::Rms)]
+    pub norm: NormKind,
+    #[arg(long, value_enum, default_value_t = Activation::Gelu)]
+    pub act: Activation,
+    #[arg(long, default_value_t = 3)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Peak learning rate (linear warmup over 5% of the steps, then linear decay).
+    #[arg(long, default_value_t = 5e-4)]
+    pub lr: f64,
+    /// Tokens per text, [CLS] and [SEP] included.
+    #[arg(long, default_value_t = 256)]
+    pub max_len: usize,
+    #[arg(long, default_value_t = 256)]
+    pub d_model: usize,
+    #[arg(long, default_value_t = 4)]
+    pub heads: usize,
+    #[arg(long, default_value_t = 2)]
+    pub layers: usize,
+    #[arg(long, default_value_t = 4)]
+    pub ffn_mult: usize,
+    #[arg(long, default_value_t = 0.1)]
+    pub dropout: f32,
+    /// bert-base-uncased (vocabulary only), wordpiece:N (trained on the training split; the
+    /// trainer breaks ties in hash order, so the vocabulary may vary run to run) or a tokenizer.json.
+    #[arg(long, default_value = "bert-base-uncased")]
+    pub tokenizer: String,
+    #[arg(long, value_enum, default_value_t = Truncate::Head)]
+    pub truncate: Truncate,
+    #[arg(long, default_value_t = 0.1)]
+    pub val_frac: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Stop after this many epochs without a lower validation loss.
+    #[arg(long, default_value_t = 2)]
+    pub patience: usize,
+    /// Batches of random lengths instead of length-bucketed ones (more padding, slower).
+    #[arg(long)]
+    pub no_bucket: bool,
+    /// Use at most N examples of each split (a quick run).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Run folder name under runs/ (default: <dataset>-<arch>-<UTC time>).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Root for runs/, metrics/ and figures/.
+    #[arg(long, default_value = ".")]
+    pub out: PathBuf,
+    /// Save a checkpoint and stop after N optimizer steps, as Ctrl-C would (for resume tests).
+    #[arg(long, hide = true)]
+    pub stop_after_steps: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalCmd {
+    /// Run folder (default: runs/latest under --out).
+    #[arg(long)]
+    pub run: Option<PathBuf>,
+    #[arg(long, default_value = "test", value_parser = ["test", "val"])]
+    pub split: String,
+    /// A labelled .parquet/.csv/.jsonl file to evaluate instead of a split.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    #[arg(long, default_value = ".")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct PredictCmd {
+    /// Texts to classify.
+    #[arg(required = true)]
+    pub texts: Vec<String>,
+    #[arg(long)]
+    pub run: Option<PathBuf>,
+    /// One JSON object per text instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, default_value = ".")]
+    pub out: PathBuf,
+}
+
+impl TrainCmd {
+    /// The options a new run is trained with.
+    pub fn options(&self, dataset: DatasetSpec) -> crate::train::options::TrainOptions {
+        let model = crate::model::Config {
+            d_model: self.d_model,
+            n_heads: self.heads,
+            n_layers: self.layers,
+            ffn_mult: self.ffn_mult,
+            max_len: self.max_len,
+            dropout: self.dropout,
+            act: self.act,
+            norm: self.norm,
+            arch: self.arch,
+            ..Default::default()
+        };
+        crate::train::options::TrainOptions {
+            dataset,
+            tokenizer: self.tokenizer.clone(),
+            truncate: self.truncate,
+            model,
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            patience: self.patience,
+            seed: self.seed,
+            val_frac: self.val_frac,
+            bucket: !self.no_bucket,
+            limit: self.limit,
+            ..Default::default()
+        }
+    }
 }

@@ -10,3 +10,6 @@ pub mod model;
 pub mod profile;
 pub mod progress;
 pub mod rng;
+pub mod saved_run;
+pub mod train;
+pub mod viz;

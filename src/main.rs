@@ -2,28 +2,144 @@
 
 use anyhow::Result;
 use clap::Parser;
-use xray::cli::{Cli, Command, Common, FetchCmd, ProfileCmd};
+use std::sync::atomic::Ordering;
+use xray::cli::{Cli, Command, Common, EvalCmd, FetchCmd, PredictCmd, ProfileCmd, TrainCmd};
 use xray::device::{select_device, set_threads};
 use xray::profile::{model_for_profile, profile_forward, ProfileArgs};
+use xray::saved_run::{resolve_run, SavedRun};
+use xray::train::report::{default_run_name, RunFiles};
+use xray::train::run::{self, Control, Outcome};
+
+/// glibc's malloc hands big tensor buffers back to the OS after every op, and the
+/// page faults that follow cost a third of a training step; mimalloc keeps them.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The shell's convention for "stopped by Ctrl-C".
+const EXIT_INTERRUPTED: i32 = 130;
 
 fn main() {
     let cli = Cli::parse();
-    if let Err(err) = try_main(cli) {
-        eprintln!("error: {err:#}");
-        std::process::exit(1);
+    match try_main(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::exit(1);
+        }
     }
 }
 
-fn try_main(cli: Cli) -> Result<()> {
+fn try_main(cli: Cli) -> Result<i32> {
     set_threads(cli.common.threads);
     match cli.command {
-        Command::Fetch(cmd) => fetch(cmd),
-        Command::Profile(cmd) => profile(cmd, &cli.common),
+        Command::Fetch(cmd) => fetch(cmd).map(|_| 0),
+        Command::Train(cmd) => train(*cmd, &cli.common),
+        Command::Eval(cmd) => eval(cmd, &cli.common).map(|_| 0),
+        Command::Predict(cmd) => predict(cmd, &cli.common).map(|_| 0),
+        Command::Profile(cmd) => profile(cmd, &cli.common).map(|_| 0),
     }
 }
 
 fn fetch(cmd: FetchCmd) -> Result<()> {
     xray::fetch::fetch_dataset(&cmd.dataset, &cmd.tokenizer, cmd.max_len)?;
+    Ok(())
+}
+
+fn train(cmd: TrainCmd, common: &Common) -> Result<i32> {
+    let device = select_device(common.device)?;
+    let control = Control {
+        stop_after_steps: cmd.stop_after_steps,
+        ..Control::default()
+    };
+    let flag = control.interrupt.clone();
+    ctrlc::set_handler(move || {
+        eprintln!("\ninterrupted: saving a checkpoint after this step (Ctrl-C again to abort without saving)");
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(EXIT_INTERRUPTED);
+        }
+    })?;
+    let outcome = match (&cmd.resume, &cmd.dataset) {
+        (Some(dir), _) => {
+            let dir = resolve_run(dir.as_deref(), &cmd.out)?;
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            run::resume(&RunFiles::new(&cmd.out, &name), &device, &control)?
+        }
+        (None, Some(dataset)) => {
+            let opts = cmd.options(dataset.clone());
+            let name = cmd
+                .name
+                .clone()
+                .unwrap_or_else(|| default_run_name(&dataset.name(), opts.model.arch));
+            run::train(opts, &RunFiles::new(&cmd.out, &name), &device, &control)?
+        }
+        (None, None) => unreachable!("clap requires --dataset unless --resume"),
+    };
+    match outcome {
+        Outcome::Finished(_) => Ok(0),
+        Outcome::Interrupted(dir) => {
+            eprintln!(
+                "stopped; resume with: xray train --resume {}",
+                dir.display()
+            );
+            Ok(EXIT_INTERRUPTED)
+        }
+    }
+}
+
+fn eval(cmd: EvalCmd, common: &Common) -> Result<()> {
+    let device = select_device(common.device)?;
+    let saved = SavedRun::open(&resolve_run(cmd.run.as_deref(), &cmd.out)?, &device)?;
+    let data = match &cmd.data {
+        Some(path) => saved.file(path)?,
+        None => saved.split(&cmd.split)?,
+    };
+    let result = saved.evaluate(&data, &device)?;
+    let report = serde_json::json!({
+        "run": saved.dir,
+        "data": cmd.data.as_ref().map_or(cmd.split.clone(), |p| p.display().to_string()),
+        "examples": data.labels.len(),
+        "loss": result.loss,
+        "accuracy": result.scores.accuracy,
+        "macro_f1": result.scores.macro_f1,
+        "confusion": result.scores.confusion,
+        "per_class": result.scores.per_class,
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+fn predict(cmd: PredictCmd, common: &Common) -> Result<()> {
+    let device = select_device(common.device)?;
+    let saved = SavedRun::open(&resolve_run(cmd.run.as_deref(), &cmd.out)?, &device)?;
+    let probs = saved.predict(&cmd.texts, &device)?;
+    for (text, p) in cmd.texts.iter().zip(&probs) {
+        let (best, prob) = p
+            .iter()
+            .enumerate()
+            .fold((0, 0.0f32), |b, (i, &x)| if x > b.1 { (i, x) } else { b });
+        let label = &saved.labels[best];
+        if cmd.json {
+            let all: serde_json::Map<String, serde_json::Value> = saved
+                .labels
+                .iter()
+                .zip(p)
+                .map(|(l, &x)| (l.clone(), serde_json::json!(x)))
+                .collect();
+            println!(
+                "{}",
+                serde_json::json!({ "text": text, "label": label, "probability": prob, "probabilities": all })
+            );
+        } else {
+            let excerpt: String = text.chars().take(70).collect();
+            println!(
+                "{label:>10}  {prob:.3}  {excerpt}{}",
+                if text.chars().count() > 70 { "…" } else { "" }
+            );
+        }
+    }
     Ok(())
 }
 

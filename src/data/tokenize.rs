@@ -3,7 +3,7 @@
 
 use super::hub::{fetch, HubFile};
 use anyhow::{anyhow, bail, Context, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tokenizers::models::wordpiece::{WordPiece, WordPieceTrainer};
 use tokenizers::normalizers::BertNormalizer;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
@@ -19,6 +19,8 @@ pub enum TokenizerSpec {
     Bert,
     /// A WordPiece vocabulary of this size, trained on the training texts.
     WordPiece(usize),
+    /// A tokenizer.json of the user's (e.g. from an earlier run), reused as it is.
+    File(PathBuf),
 }
 
 impl std::str::FromStr for TokenizerSpec {
@@ -36,7 +38,8 @@ impl std::str::FromStr for TokenizerSpec {
                 }
                 Ok(TokenizerSpec::WordPiece(n))
             }
-            _ => bail!("unknown tokenizer {s:?}: use bert-base-uncased or wordpiece:N"),
+            _ if s.ends_with(".json") => Ok(TokenizerSpec::File(PathBuf::from(s))),
+            _ => bail!("unknown tokenizer {s:?}: use bert-base-uncased, wordpiece:N or a tokenizer.json path"),
         }
     }
 }
@@ -62,6 +65,7 @@ pub fn build_tokenizer(spec: &TokenizerSpec, train_texts: &[String]) -> Result<T
     let mut tokenizer = match spec {
         TokenizerSpec::Bert => load_tokenizer(&fetch(&bert_tokenizer_file())?)?,
         TokenizerSpec::WordPiece(size) => train_wordpiece(*size, train_texts)?,
+        TokenizerSpec::File(path) => load_tokenizer(path)?,
     };
     tokenizer
         .with_truncation(None)

@@ -10,6 +10,7 @@ use anyhow::{bail, ensure, Context, Result};
 use candle_core::{DType, Device, Shape, Tensor, Var};
 use candle_nn::var_builder::SimpleBackend;
 use candle_nn::{Init, VarBuilder, VarMap};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -119,12 +120,36 @@ pub fn save_model(varmap: &VarMap, config: &Config, dir: &Path) -> Result<()> {
 
 /// Write the variables to a safetensors file through a temp file and a rename.
 pub fn save_weights(varmap: &VarMap, path: &Path) -> Result<()> {
+    let vars = varmap.data().lock().expect("VarMap lock poisoned");
+    save_tensors(vars.iter().map(|(n, v)| (n.as_str(), v.as_tensor())), path)
+}
+
+/// Write named tensors to a safetensors file through a temp file and a rename.
+pub fn save_tensors<'a>(
+    tensors: impl Iterator<Item = (&'a str, &'a Tensor)>,
+    path: &Path,
+) -> Result<()> {
+    let tensors: HashMap<&str, Tensor> = tensors.map(|(n, t)| (n, t.clone())).collect();
     let tmp = path.with_extension("safetensors.tmp");
-    varmap
-        .save(&tmp)
+    candle_core::safetensors::save(&tensors, &tmp)
         .with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path)
         .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+}
+
+/// A second view of the model on detached weights: evaluation through it records
+/// no gradient graph, yet it sees every optimizer update (the storage is shared).
+pub fn detached_model(varmap: &VarMap, config: &Config, device: &Device) -> Result<Classifier> {
+    let vars = varmap.data().lock().expect("VarMap lock poisoned");
+    let tensors: HashMap<String, Tensor> = vars
+        .iter()
+        .map(|(n, v)| (n.clone(), v.as_tensor().detach()))
+        .collect();
+    let dtype = tensors.values().next().map_or(DType::F32, |t| t.dtype());
+    Ok(Classifier::new(
+        VarBuilder::from_tensors(tensors, dtype, device),
+        config,
+    )?)
 }
 
 /// Read `config.json` from a run folder.

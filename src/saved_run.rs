@@ -1,0 +1,102 @@
+//! A finished run folder opened for use: model, tokenizer, labels and options,
+//! shared by `eval`, `predict` and `profile --run`.
+
+use crate::data::dataset::label_ids;
+use crate::data::table::read_table;
+use crate::data::tokenize::load_tokenizer;
+use crate::model::{store, Classifier, Config};
+use crate::train::evaluate::{evaluate, predict_probs, EncodedSplit, Evaluation};
+use crate::train::options::TrainOptions;
+use crate::train::report::RunFiles;
+use crate::train::run::{encode_split, load_data, read_train_args};
+use anyhow::{Context, Result};
+use candle_core::Device;
+use std::path::{Path, PathBuf};
+use tokenizers::Tokenizer;
+
+pub struct SavedRun {
+    pub dir: PathBuf,
+    pub model: Classifier,
+    pub config: Config,
+    pub params: usize,
+    pub options: TrainOptions,
+    pub labels: Vec<String>,
+    pub tokenizer: Tokenizer,
+}
+
+/// `--run DIR`, or `<root>/runs/latest`.
+pub fn resolve_run(run: Option<&Path>, root: &Path) -> Result<PathBuf> {
+    let dir = run.map_or_else(|| RunFiles::latest_link(root), Path::to_path_buf);
+    dir.canonicalize().with_context(|| {
+        format!(
+            "no run folder at {}: train one first (xray train --dataset imdb) or pass --run DIR",
+            dir.display()
+        )
+    })
+}
+
+impl SavedRun {
+    pub fn open(dir: &Path, device: &Device) -> Result<Self> {
+        let (model, varmap, config) = store::load_model(dir, device)?;
+        let labels_path = dir.join("labels.json");
+        let labels: Vec<String> = serde_json::from_str(
+            &std::fs::read_to_string(&labels_path)
+                .with_context(|| format!("reading {}", labels_path.display()))?,
+        )
+        .with_context(|| format!("parsing {}", labels_path.display()))?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            params: store::param_count(&varmap),
+            model,
+            config,
+            options: read_train_args(dir)?,
+            labels,
+            tokenizer: load_tokenizer(&dir.join("tokenizer.json"))?,
+        })
+    }
+
+    /// The run's own validation or test split, rebuilt with its seed.
+    pub fn split(&self, name: &str) -> Result<EncodedSplit> {
+        let splits = load_data(&self.options)?;
+        let data = match name {
+            "val" => &splits.val,
+            "test" => &splits.test,
+            other => anyhow::bail!("unknown split {other:?}: use test or val"),
+        };
+        encode_split(&self.tokenizer, data, &self.options)
+    }
+
+    /// A labelled file, its labels read with this run's label names.
+    pub fn file(&self, path: &Path) -> Result<EncodedSplit> {
+        let (data, _) = label_ids(read_table(path)?, Some(&self.labels), path)?;
+        encode_split(&self.tokenizer, &data, &self.options)
+    }
+
+    pub fn evaluate(&self, data: &EncodedSplit, device: &Device) -> Result<Evaluation> {
+        evaluate(
+            &self.model,
+            data,
+            self.options.eval_batch_size,
+            &self.labels,
+            device,
+        )
+    }
+
+    /// Class probabilities for raw texts.
+    pub fn predict(&self, texts: &[String], device: &Device) -> Result<Vec<Vec<f32>>> {
+        let encoded = encode_split(
+            &self.tokenizer,
+            &crate::data::dataset::Dataset {
+                texts: texts.to_vec(),
+                labels: vec![0; texts.len()],
+            },
+            &self.options,
+        )?;
+        predict_probs(
+            &self.model,
+            &encoded.ids,
+            self.options.eval_batch_size,
+            device,
+        )
+    }
+}

@@ -1,0 +1,122 @@
+//! The resumable training checkpoint: weights, optimizer moments and loop state,
+//! written together into `last/` so a crash never leaves a mixed set.
+
+use super::optim::AdamW;
+use crate::fsutil::atomic_write;
+use crate::model::store::{load_weights, save_weights};
+use crate::rng::Rng;
+use anyhow::{Context, Result};
+use candle_nn::VarMap;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+pub const LAST_DIR: &str = "last";
+const WEIGHTS: &str = "model.safetensors";
+const OPTIMIZER: &str = "optimizer.safetensors";
+const STATE: &str = "state.json";
+
+/// One finished epoch, as history.jsonl records it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub train_acc: f64,
+    pub val_loss: f64,
+    pub val_acc: f64,
+    pub val_f1: f64,
+    pub lr: f64,
+    pub seconds: f64,
+    pub tokens_per_s: f64,
+}
+
+/// Running sums of the epoch in progress.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct EpochSums {
+    pub loss: f64,
+    pub correct: usize,
+    pub examples: usize,
+    pub real_tokens: usize,
+    pub seconds: f64,
+}
+
+/// Where the loop stands: enough to continue exactly where it stopped.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LoopState {
+    /// 0-based epoch in progress, and the next batch within it.
+    pub epoch: usize,
+    pub batch: usize,
+    pub step: usize,
+    pub dropout_rng: Rng,
+    pub sums: EpochSums,
+    pub history: Vec<EpochRecord>,
+    /// None until the first epoch ends (JSON has no infinity).
+    pub best_val_loss: Option<f64>,
+    pub best_epoch: usize,
+    pub epochs_since_best: usize,
+}
+
+impl LoopState {
+    pub fn new(seed: u64) -> Self {
+        Self {
+            epoch: 0,
+            batch: 0,
+            step: 0,
+            dropout_rng: Rng::new(seed.wrapping_add(0xD80F)),
+            sums: EpochSums::default(),
+            history: Vec::new(),
+            best_val_loss: None,
+            best_epoch: 0,
+            epochs_since_best: 0,
+        }
+    }
+}
+
+fn last_dir(run: &Path) -> PathBuf {
+    run.join(LAST_DIR)
+}
+
+/// Write everything into `last.tmp/`, then swap it in for `last/`.
+pub fn save_checkpoint(
+    run: &Path,
+    varmap: &VarMap,
+    optimizer: &AdamW,
+    state: &LoopState,
+) -> Result<()> {
+    let tmp = run.join(format!("{LAST_DIR}.tmp"));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    save_weights(varmap, &tmp.join(WEIGHTS))?;
+    optimizer.save(&tmp.join(OPTIMIZER))?;
+    atomic_write(&tmp.join(STATE), &serde_json::to_vec_pretty(state)?)?;
+    let (last, old) = (last_dir(run), run.join(format!("{LAST_DIR}.old")));
+    let _ = std::fs::remove_dir_all(&old);
+    if last.exists() {
+        std::fs::rename(&last, &old).with_context(|| format!("moving {} aside", last.display()))?;
+    }
+    std::fs::rename(&tmp, &last)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), last.display()))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
+/// Restore weights and optimizer in place; returns the loop state. A swap cut short
+/// by a crash leaves `last.old/`, which is then the checkpoint.
+pub fn load_checkpoint(run: &Path, varmap: &VarMap, optimizer: &mut AdamW) -> Result<LoopState> {
+    let mut dir = last_dir(run);
+    if !dir.exists() {
+        dir = run.join(format!("{LAST_DIR}.old"));
+    }
+    let state_path = dir.join(STATE);
+    let text = std::fs::read_to_string(&state_path).with_context(|| {
+        format!(
+            "reading {}: is {} a run folder with a checkpoint?",
+            state_path.display(),
+            run.display()
+        )
+    })?;
+    let state: LoopState =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", state_path.display()))?;
+    load_weights(varmap, &dir.join(WEIGHTS))?;
+    optimizer.load(&dir.join(OPTIMIZER), state.step)?;
+    Ok(state)
+}

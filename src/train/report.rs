@@ -1,0 +1,191 @@
+//! What a finished run leaves behind: metrics/final_metrics.json (the brief's five
+//! keys), metrics/run_summary.json, figures/curves.png, in the run folder and under
+//! the output root, and `runs/latest` pointing at the run.
+
+use super::checkpoint::LoopState;
+use super::evaluate::Evaluation;
+use super::metrics::ClassScores;
+use super::options::TrainOptions;
+use crate::data::dataset::Splits;
+use crate::device::peak_rss_gb;
+use crate::fsutil::atomic_write;
+use crate::viz::curves::draw_curves;
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Where a run writes: its own folder, and the shared metrics/ and figures/.
+pub struct RunFiles {
+    pub root: PathBuf,
+    pub run: PathBuf,
+}
+
+impl RunFiles {
+    pub fn new(root: &Path, name: &str) -> Self {
+        Self {
+            root: root.to_path_buf(),
+            run: root.join("runs").join(name),
+        }
+    }
+
+    pub fn latest_link(root: &Path) -> PathBuf {
+        root.join("runs").join("latest")
+    }
+
+    /// `runs/latest` -> this run, replaced atomically (a new link, then a rename).
+    pub fn point_latest_here(&self) -> Result<()> {
+        let link = Self::latest_link(&self.root);
+        let tmp = link.with_extension("tmp");
+        let _ = std::fs::remove_file(&tmp);
+        let target = self.run.file_name().context("run folder has no name")?;
+        std::os::unix::fs::symlink(target, &tmp)
+            .with_context(|| format!("linking {}", tmp.display()))?;
+        std::fs::rename(&tmp, &link).with_context(|| format!("updating {}", link.display()))
+    }
+
+    pub fn metrics_dir(&self) -> PathBuf {
+        self.root.join("metrics")
+    }
+
+    pub fn figures_dir(&self) -> PathBuf {
+        self.root.join("figures")
+    }
+}
+
+/// Exactly the brief's keys.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct FinalMetrics {
+    pub test_accuracy: f64,
+    pub test_f1: f64,
+    pub val_loss: f64,
+    pub train_loss: f64,
+    pub best_epoch: usize,
+}
+
+#[derive(Serialize)]
+struct RunSummary<'a> {
+    dataset: &'a str,
+    labels: &'a [String],
+    run: String,
+    options: &'a TrainOptions,
+    rows: [usize; 3],
+    test_loss: f64,
+    test_accuracy: f64,
+    test_f1: f64,
+    confusion: &'a [Vec<usize>],
+    per_class: &'a [ClassScores],
+    epochs_run: usize,
+    best_epoch: usize,
+    wall_time_s: f64,
+    train_seconds: f64,
+    train_tokens_per_s: f64,
+    train_padding_fraction: f64,
+    peak_rss_gb: f64,
+    history: &'a [super::checkpoint::EpochRecord],
+}
+
+pub fn write_outputs(
+    files: &RunFiles,
+    opts: &TrainOptions,
+    splits: &Splits,
+    state: &LoopState,
+    test: &Evaluation,
+    padding: f64,
+    wall_time_s: f64,
+) -> Result<FinalMetrics> {
+    let best = state
+        .history
+        .iter()
+        .find(|h| h.epoch == state.best_epoch)
+        .context("no finished epoch to report")?;
+    let metrics = FinalMetrics {
+        test_accuracy: test.scores.accuracy,
+        test_f1: test.scores.macro_f1,
+        val_loss: best.val_loss,
+        train_loss: best.train_loss,
+        best_epoch: state.best_epoch,
+    };
+    let train_seconds: f64 = state.history.iter().map(|h| h.seconds).sum();
+    let train_tokens: f64 = state
+        .history
+        .iter()
+        .map(|h| h.tokens_per_s * h.seconds)
+        .sum();
+    let summary = RunSummary {
+        dataset: &splits.name,
+        labels: &splits.label_names,
+        run: files.run.display().to_string(),
+        options: opts,
+        rows: [splits.train.len(), splits.val.len(), splits.test.len()],
+        test_loss: test.loss,
+        test_accuracy: test.scores.accuracy,
+        test_f1: test.scores.macro_f1,
+        confusion: &test.scores.confusion,
+        per_class: &test.scores.per_class,
+        epochs_run: state.history.len(),
+        best_epoch: state.best_epoch,
+        wall_time_s,
+        train_seconds,
+        train_tokens_per_s: train_tokens / train_seconds.max(1e-9),
+        train_padding_fraction: padding,
+        peak_rss_gb: peak_rss_gb(),
+        history: &state.history,
+    };
+    let title = format!(
+        "{} ({:?}): loss and accuracy per epoch",
+        splits.name, opts.model.arch
+    )
+    .to_lowercase();
+    for (metrics_dir, figures_dir) in [
+        (files.run.clone(), files.run.clone()),
+        (files.metrics_dir(), files.figures_dir()),
+    ] {
+        atomic_write(
+            &metrics_dir.join("final_metrics.json"),
+            &serde_json::to_vec_pretty(&metrics)?,
+        )?;
+        atomic_write(
+            &metrics_dir.join("run_summary.json"),
+            &serde_json::to_vec_pretty(&summary)?,
+        )?;
+        std::fs::create_dir_all(&figures_dir)
+            .with_context(|| format!("creating {}", figures_dir.display()))?;
+        draw_curves(&state.history, &title, &figures_dir.join("curves.png"))?;
+    }
+    println!("test accuracy {:.4}, macro F1 {:.4} (best epoch {}); wrote {}/final_metrics.json, {}/curves.png",
+        metrics.test_accuracy, metrics.test_f1, metrics.best_epoch, files.metrics_dir().display(), files.figures_dir().display());
+    Ok(metrics)
+}
+
+/// `<dataset>-<arch>-<YYYYmmdd-HHMMSS>` in UTC.
+pub fn default_run_name(dataset: &str, arch: crate::model::Arch) -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let stem: String = dataset
+        .rsplit('/')
+        .next()
+        .unwrap_or(dataset)
+        .split('.')
+        .next()
+        .unwrap_or(dataset)
+        .into();
+    format!(
+        "{stem}-{}-{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
+        format!("{arch:?}").to_lowercase(),
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}

@@ -1,0 +1,315 @@
+//! Training on a small synthetic task the test writes itself: it learns, leaves the
+//! brief's artifacts, repeats itself under one seed, resumes exactly, and stops on NaN.
+
+use std::path::{Path, PathBuf};
+use xray::data::dataset::DatasetSpec;
+use xray::data::tokenize::{build_tokenizer, save_tokenizer, TokenizerSpec};
+use xray::model::{Activation, Arch, Config, NormKind};
+use xray::saved_run::SavedRun;
+use xray::train::checkpoint::EpochRecord;
+use xray::train::options::TrainOptions;
+use xray::train::report::{FinalMetrics, RunFiles};
+use xray::train::run::{self, Control, Outcome};
+
+const WORDS: [&str; 12] = [
+    "film", "plot", "actor", "scene", "story", "music", "the", "a", "was", "and", "it", "this",
+];
+
+/// Class k texts contain the marker word for class k among filler words. A WordPiece
+/// vocabulary is trained once and saved beside it: its trainer breaks ties in hash
+/// order, so runs that must match share one tokenizer.json.
+fn write_task(dir: &Path, markers: &[&str], rows: usize) -> PathBuf {
+    let mut rng = xray::rng::Rng::new(99);
+    let mut csv = String::from("text,label\n");
+    for i in 0..rows {
+        let class = i % markers.len();
+        let mut words: Vec<&str> = (0..4 + rng.below(8))
+            .map(|_| WORDS[rng.below(WORDS.len())])
+            .collect();
+        words.insert(rng.below(words.len()), markers[class]);
+        csv.push_str(&format!("{},{}\n", words.join(" "), markers[class]));
+    }
+    let path = dir.join("task.csv");
+    std::fs::write(&path, csv).unwrap();
+    let texts = xray::data::table::read_table(&path).unwrap().texts;
+    let tokenizer = build_tokenizer(&TokenizerSpec::WordPiece(120), &texts).unwrap();
+    save_tokenizer(&tokenizer, &dir.join("tokenizer.json")).unwrap();
+    path
+}
+
+fn tiny_options(data: &Path) -> TrainOptions {
+    TrainOptions {
+        dataset: DatasetSpec::File(data.to_path_buf()),
+        tokenizer: data.with_file_name("tokenizer.json").display().to_string(),
+        model: Config {
+            d_model: 16,
+            n_heads: 2,
+            n_layers: 1,
+            max_len: 24,
+            ..Config::default()
+        },
+        epochs: 3,
+        batch_size: 16,
+        lr: 3e-3,
+        patience: 5,
+        ..TrainOptions::default()
+    }
+}
+
+fn train(opts: &TrainOptions, root: &Path, name: &str, control: &Control) -> Outcome {
+    run::train(
+        opts.clone(),
+        &RunFiles::new(root, name),
+        &candle_core::Device::Cpu,
+        control,
+    )
+    .unwrap()
+}
+
+fn finished(outcome: Outcome) -> FinalMetrics {
+    match outcome {
+        Outcome::Finished(m) => m,
+        Outcome::Interrupted(dir) => panic!("run stopped early in {}", dir.display()),
+    }
+}
+
+/// history.jsonl without the wall-clock fields, which no seed can fix.
+fn history(run: &Path) -> Vec<EpochRecord> {
+    let text = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    text.lines()
+        .map(|l| EpochRecord {
+            seconds: 0.0,
+            tokens_per_s: 0.0,
+            ..serde_json::from_str(l).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn training_learns_the_task_and_writes_the_briefs_artifacts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_task(dir.path(), &["great", "awful"], 400);
+    let metrics = finished(train(
+        &tiny_options(&data),
+        dir.path(),
+        "enc",
+        &Control::default(),
+    ));
+    assert!(metrics.test_accuracy > 0.9, "{metrics:?}");
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("metrics/final_metrics.json")).unwrap(),
+    )
+    .unwrap();
+    let mut keys: Vec<&String> = json.as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "best_epoch",
+            "test_accuracy",
+            "test_f1",
+            "train_loss",
+            "val_loss"
+        ]
+    );
+    for file in [
+        "figures/curves.png",
+        "metrics/run_summary.json",
+        "runs/enc/model.safetensors",
+        "runs/enc/config.json",
+        "runs/enc/tokenizer.json",
+        "runs/enc/labels.json",
+        "runs/enc/last/state.json",
+    ] {
+        assert!(dir.path().join(file).is_file(), "{file} is missing");
+    }
+    assert_eq!(history(&dir.path().join("runs/enc")).len(), 3);
+    assert_eq!(
+        std::fs::read_link(dir.path().join("runs/latest")).unwrap(),
+        PathBuf::from("enc")
+    );
+    let labels: Vec<String> = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("runs/enc/labels.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        labels,
+        ["awful", "great"],
+        "string labels are numbered in sorted order and saved"
+    );
+
+    // eval recomputes the test metrics; predict reads the marker word.
+    let device = candle_core::Device::Cpu;
+    let saved = SavedRun::open(&dir.path().join("runs/enc"), &device).unwrap();
+    let test = saved
+        .evaluate(&saved.split("test").unwrap(), &device)
+        .unwrap();
+    assert_eq!(test.scores.accuracy, metrics.test_accuracy);
+    let probs = saved
+        .predict(
+            &["the film was great".into(), "the film was awful".into()],
+            &device,
+        )
+        .unwrap();
+    assert!(probs[0][1] > 0.5 && probs[1][0] > 0.5, "{probs:?}");
+}
+
+#[test]
+fn same_seed_gives_the_same_history_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_task(dir.path(), &["great", "awful"], 200);
+    let opts = TrainOptions {
+        epochs: 2,
+        ..tiny_options(&data)
+    };
+    let a = finished(train(&opts, dir.path(), "a", &Control::default()));
+    let b = finished(train(&opts, dir.path(), "b", &Control::default()));
+    assert_eq!(a, b);
+    assert_eq!(
+        history(&dir.path().join("runs/a")),
+        history(&dir.path().join("runs/b"))
+    );
+    let c = finished(train(
+        &TrainOptions { seed: 1, ..opts },
+        dir.path(),
+        "c",
+        &Control::default(),
+    ));
+    assert_ne!(
+        history(&dir.path().join("runs/a")),
+        history(&dir.path().join("runs/c")),
+        "the seed changed nothing"
+    );
+    assert_ne!(a, c);
+}
+
+#[test]
+fn an_interrupted_run_resumes_to_the_same_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_task(dir.path(), &["great", "awful"], 200);
+    let opts = TrainOptions {
+        epochs: 2,
+        ..tiny_options(&data)
+    };
+    let whole = finished(train(&opts, dir.path(), "whole", &Control::default()));
+    // 180 training rows / 16 = 12 steps per epoch: stop in the middle of epoch 2.
+    let stop = Control {
+        stop_after_steps: Some(17),
+        ..Control::default()
+    };
+    assert!(matches!(
+        train(&opts, dir.path(), "cut", &stop),
+        Outcome::Interrupted(_)
+    ));
+    let files = RunFiles::new(dir.path(), "cut");
+    let resumed =
+        finished(run::resume(&files, &candle_core::Device::Cpu, &Control::default()).unwrap());
+    assert_eq!(resumed, whole);
+    assert_eq!(
+        history(&dir.path().join("runs/cut")),
+        history(&dir.path().join("runs/whole"))
+    );
+}
+
+#[test]
+fn a_nan_loss_stops_the_run_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_task(dir.path(), &["great", "awful"], 100);
+    let opts = TrainOptions {
+        lr: f64::INFINITY,
+        ..tiny_options(&data)
+    };
+    let err = run::train(
+        opts,
+        &RunFiles::new(dir.path(), "nan"),
+        &candle_core::Device::Cpu,
+        &Control::default(),
+    )
+    .err()
+    .expect("an infinite learning rate must fail");
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("the training loss became NaN") && msg.contains("--lr"),
+        "{msg}"
+    );
+    assert!(
+        !dir.path().join("metrics/final_metrics.json").exists(),
+        "metrics written for a failed run"
+    );
+}
+
+#[test]
+fn decoder_layernorm_silu_and_four_classes_train_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_task(dir.path(), &["world", "sports", "business", "science"], 480);
+    let model = Config {
+        arch: Arch::Decoder,
+        norm: NormKind::Layer,
+        act: Activation::Silu,
+        ..tiny_options(&data).model
+    };
+    let opts = TrainOptions {
+        model,
+        epochs: 4,
+        ..tiny_options(&data)
+    };
+    let metrics = finished(train(&opts, dir.path(), "dec", &Control::default()));
+    assert!(metrics.test_f1 > 0.8, "{metrics:?}");
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("metrics/run_summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["confusion"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn the_cli_exits_130_on_interrupt_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_task(dir.path(), &["great", "awful"], 100);
+    let xray = env!("CARGO_BIN_EXE_xray");
+    let out = std::process::Command::new(xray)
+        .args([
+            "train",
+            "--dataset",
+            data.to_str().unwrap(),
+            "--tokenizer",
+            dir.path().join("tokenizer.json").to_str().unwrap(),
+            "--d-model",
+            "16",
+            "--heads",
+            "2",
+            "--layers",
+            "1",
+            "--max-len",
+            "24",
+            "--epochs",
+            "1",
+            "--name",
+            "cli",
+            "--stop-after-steps",
+            "2",
+        ])
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("resume with: xray train --resume"));
+    let out = std::process::Command::new(xray)
+        .args(["train", "--resume"])
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.path().join("metrics/final_metrics.json").is_file());
+}
