@@ -1,12 +1,17 @@
 //! `xray fetch`: bring a named dataset and the tokenizer into the Hub cache, check
 //! their schema, and summarise them.
 
+use crate::data::collate::{epoch_batches, padding_fraction};
 use crate::data::dataset::{label_ids, DatasetSpec};
 use crate::data::hub::{fetch, HubFile};
 use crate::data::summary::{describe_counts, length_stats, thousands, SplitSummary};
 use crate::data::table::read_parquet;
 use crate::data::tokenize::{build_tokenizer, encode, TokenizerSpec, Truncate};
+use crate::rng::Rng;
 use anyhow::{bail, Result};
+
+/// The training batch size the padding report assumes (train's default).
+const PADDING_BATCH: usize = 32;
 
 pub fn fetch_dataset(
     spec: &DatasetSpec,
@@ -39,15 +44,19 @@ pub fn fetch_dataset(
             let (data, _) = label_ids(table, Some(&names), &path)?;
             (data.len(), data.counts_per_label(names.len()), data.texts)
         };
-        let tokens = if split == "train" && !matches!(tokenizer, TokenizerSpec::WordPiece(_)) {
-            let tok = build_tokenizer(tokenizer, &[])?;
-            Some(length_stats(
-                &encode(&tok, &texts, max_len, Truncate::Head)?.full_lengths,
+        let encoded = if split == "train" && !matches!(tokenizer, TokenizerSpec::WordPiece(_)) {
+            Some(encode(
+                &build_tokenizer(tokenizer, &[])?,
+                &texts,
                 max_len,
-            ))
+                Truncate::Head,
+            )?)
         } else {
             None
         };
+        let tokens = encoded
+            .as_ref()
+            .map(|e| length_stats(&e.full_lengths, max_len));
         println!(
             "{split:>12}: {} rows  {}  ({})",
             thousands(rows),
@@ -57,6 +66,17 @@ pub fn fetch_dataset(
         if let Some(t) = &tokens {
             println!("{:>12}  tokens per text: mean {:.1}, median {}, p95 {}, max {}; {:.1}% longer than --max-len {max_len}",
                 "", t.mean, t.median, t.p95, t.max, 100.0 * t.truncated);
+        }
+        if let Some(e) = &encoded {
+            let lengths: Vec<usize> = e.ids.iter().map(Vec::len).collect();
+            let padding = |bucket| {
+                padding_fraction(
+                    &epoch_batches(&lengths, PADDING_BATCH, bucket, &mut Rng::new(0)),
+                    &lengths,
+                )
+            };
+            println!("{:>12}  padding at batch {PADDING_BATCH}: {:.1}% with random batches, {:.1}% length-bucketed",
+                "", 100.0 * padding(false), 100.0 * padding(true));
         }
         summaries.push(SplitSummary {
             split: split.to_string(),

@@ -23,6 +23,9 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokenizers::Tokenizer;
 
+/// Without a terminal (a log file), print a progress line this often instead of a bar.
+const LOG_EVERY_STEPS: usize = 50;
+
 /// How a run may be stopped early: Ctrl-C, or (for tests) after a number of steps.
 #[derive(Clone, Default)]
 pub struct Control {
@@ -224,12 +227,22 @@ fn fit(
             s.seconds += started.elapsed().as_secs_f64();
             state.batch += 1;
             state.step += 1;
-            bar.set_message(format!(
+            let status = format!(
                 "loss {:.4} acc {:.3} {:.0} tok/s",
                 s.loss / s.examples as f64,
                 s.correct as f64 / s.examples as f64,
                 s.real_tokens as f64 / s.seconds
-            ));
+            );
+            if bar.is_hidden() && state.batch % LOG_EVERY_STEPS == 0 {
+                println!(
+                    "epoch {}/{} step {}/{}  {status}",
+                    epoch + 1,
+                    opts.epochs,
+                    state.batch,
+                    batches.len()
+                );
+            }
+            bar.set_message(status);
             bar.inc(1);
         }
         bar.finish_and_clear();
