@@ -138,12 +138,19 @@ pub fn label_ids(
                 |k| k.len() as i64,
             );
             if let Some(row) = ids.iter().position(|&id| id < 0 || id >= n) {
+                let expected = match known {
+                    Some(k) => format!(
+                        "this dataset's classes are 0..={} ({})",
+                        n - 1,
+                        k.join(", ")
+                    ),
+                    None => "use class ids 0, 1, 2, … or class names".to_string(),
+                };
                 bail!(
-                    "{}: row {}, column `label`: label {} is out of range 0..{}",
+                    "{}: row {}, column `label`: label {} is out of range: {expected}",
                     path.display(),
                     row + 1,
-                    ids[row],
-                    n.max(1) - 1
+                    ids[row]
                 );
             }
             let names = known.map_or_else(
