@@ -41,6 +41,8 @@ pub enum Command {
     Eval(EvalCmd),
     /// Classify texts with a trained run.
     Predict(PredictCmd),
+    /// Draw what a trained run attends to: heatmaps per layer and head, rollout, explanations.
+    Attn(AttnCmd),
     /// Time forward passes with the brief's protocol and print JSON.
     Profile(ProfileCmd),
 }
@@ -146,6 +148,25 @@ pub struct EvalCmd {
     /// A labelled .parquet/.csv/.jsonl file to evaluate instead of a split.
     #[arg(long)]
     pub data: Option<PathBuf>,
+    #[arg(long, default_value = ".")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct AttnCmd {
+    #[arg(long)]
+    pub run: Option<PathBuf>,
+    /// How many validation examples to pick: confident ones per class, the most
+    /// ambiguous, then misclassified ones.
+    #[arg(long, default_value_t = 3)]
+    pub example: usize,
+    /// Validation rows to draw instead.
+    #[arg(long, num_args = 1..)]
+    pub index: Vec<usize>,
+    /// Your own texts to draw instead.
+    #[arg(long, num_args = 1..)]
+    pub text: Vec<String>,
+    /// Root whose figures/ receives the PNGs and explanations.
     #[arg(long, default_value = ".")]
     pub out: PathBuf,
 }

@@ -3,7 +3,10 @@
 use anyhow::Result;
 use clap::Parser;
 use std::sync::atomic::Ordering;
-use xray::cli::{Cli, Command, Common, EvalCmd, FetchCmd, PredictCmd, ProfileCmd, TrainCmd};
+use xray::attn::{xray_attention, Choice};
+use xray::cli::{
+    AttnCmd, Cli, Command, Common, EvalCmd, FetchCmd, PredictCmd, ProfileCmd, TrainCmd,
+};
 use xray::device::{select_device, set_threads};
 use xray::profile::{model_for_profile, profile_forward, ProfileArgs};
 use xray::saved_run::{resolve_run, SavedRun};
@@ -36,6 +39,7 @@ fn try_main(cli: Cli) -> Result<i32> {
         Command::Train(cmd) => train(*cmd, &cli.common),
         Command::Eval(cmd) => eval(cmd, &cli.common).map(|_| 0),
         Command::Predict(cmd) => predict(cmd, &cli.common).map(|_| 0),
+        Command::Attn(cmd) => attn(cmd, &cli.common).map(|_| 0),
         Command::Profile(cmd) => profile(cmd, &cli.common).map(|_| 0),
     }
 }
@@ -139,6 +143,21 @@ fn predict(cmd: PredictCmd, common: &Common) -> Result<()> {
                 if text.chars().count() > 70 { "…" } else { "" }
             );
         }
+    }
+    Ok(())
+}
+
+fn attn(cmd: AttnCmd, common: &Common) -> Result<()> {
+    let device = select_device(common.device)?;
+    let saved = SavedRun::open(&resolve_run(cmd.run.as_deref(), &cmd.out)?, &device)?;
+    let choice = match (cmd.text.is_empty(), cmd.index.is_empty()) {
+        (false, _) => Choice::Texts(cmd.text),
+        (true, false) => Choice::Indices(cmd.index),
+        (true, true) => Choice::Examples(cmd.example),
+    };
+    let written = xray_attention(&saved, &choice, &cmd.out.join("figures"), &device)?;
+    for path in written {
+        println!("wrote {}", path.display());
     }
     Ok(())
 }

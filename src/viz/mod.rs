@@ -1,4 +1,7 @@
 //! Figures drawn with plotters (bitmap backend, embedded font).
 
+mod colormap;
 pub mod curves;
 mod font;
+pub mod heatmap;
+pub mod highlight;

@@ -3,8 +3,12 @@
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarMap;
+use std::path::{Path, PathBuf};
+use xray::data::dataset::DatasetSpec;
+use xray::data::tokenize::{build_tokenizer, save_tokenizer, TokenizerSpec};
 use xray::model::store::init_model;
 use xray::model::{Arch, Classifier, Config};
+use xray::train::options::TrainOptions;
 
 pub fn tiny_config(arch: Arch) -> Config {
     Config {
@@ -67,4 +71,49 @@ pub fn named_vars(varmap: &VarMap) -> Vec<(String, Var)> {
         .collect();
     vars.sort_by(|a, b| a.0.cmp(&b.0));
     vars
+}
+
+const WORDS: [&str; 12] = [
+    "film", "plot", "actor", "scene", "story", "music", "the", "a", "was", "and", "it", "this",
+];
+
+/// Class k texts contain the marker word for class k among filler words. A WordPiece
+/// vocabulary is trained once and saved beside it: its trainer breaks ties in hash
+/// order, so runs that must match share one tokenizer.json.
+pub fn write_task(dir: &Path, markers: &[&str], rows: usize) -> PathBuf {
+    let mut rng = xray::rng::Rng::new(99);
+    let mut csv = String::from("text,label\n");
+    for i in 0..rows {
+        let class = i % markers.len();
+        let mut words: Vec<&str> = (0..4 + rng.below(8))
+            .map(|_| WORDS[rng.below(WORDS.len())])
+            .collect();
+        words.insert(rng.below(words.len()), markers[class]);
+        csv.push_str(&format!("{},{}\n", words.join(" "), markers[class]));
+    }
+    let path = dir.join("task.csv");
+    std::fs::write(&path, csv).unwrap();
+    let texts = xray::data::table::read_table(&path).unwrap().texts;
+    let tokenizer = build_tokenizer(&TokenizerSpec::WordPiece(120), &texts).unwrap();
+    save_tokenizer(&tokenizer, &dir.join("tokenizer.json")).unwrap();
+    path
+}
+
+pub fn tiny_options(data: &Path) -> TrainOptions {
+    TrainOptions {
+        dataset: DatasetSpec::File(data.to_path_buf()),
+        tokenizer: data.with_file_name("tokenizer.json").display().to_string(),
+        model: Config {
+            d_model: 16,
+            n_heads: 2,
+            n_layers: 1,
+            max_len: 24,
+            ..Config::default()
+        },
+        epochs: 3,
+        batch_size: 16,
+        lr: 3e-3,
+        patience: 5,
+        ..TrainOptions::default()
+    }
 }

@@ -1,0 +1,94 @@
+//! Which validation examples to X-ray: per class the most confidently correct one,
+//! then the most ambiguous, then the most confidently wrong ones.
+
+/// Indices into the split, in the order they should be shown, with a short name.
+pub fn pick_examples(
+    probs: &[Vec<f32>],
+    labels: &[u32],
+    label_names: &[String],
+    count: usize,
+) -> Vec<(usize, String)> {
+    let predicted = |i: usize| argmax(&probs[i]);
+    let mut picked: Vec<(usize, String)> = Vec::new();
+    let take = |i: Option<usize>, name: String, picked: &mut Vec<(usize, String)>| {
+        if let Some(i) = i.filter(|i| !picked.iter().any(|(p, _)| p == i)) {
+            picked.push((i, name));
+        }
+    };
+    for (class, name) in label_names.iter().enumerate() {
+        let confident = (0..labels.len())
+            .filter(|&i| labels[i] as usize == class && predicted(i) == class)
+            .max_by(|&a, &b| probs[a][class].total_cmp(&probs[b][class]));
+        take(confident, format!("confident_{}", slug(name)), &mut picked);
+    }
+    // Ambiguous: the smallest gap between the two most likely classes (0.5/0.5 for two classes).
+    let ambiguous =
+        (0..labels.len()).min_by(|&a, &b| margin(&probs[a]).total_cmp(&margin(&probs[b])));
+    take(ambiguous, "ambiguous".into(), &mut picked);
+    let mut wrong: Vec<usize> = (0..labels.len())
+        .filter(|&i| predicted(i) != labels[i] as usize)
+        .collect();
+    wrong.sort_by(|&a, &b| probs[b][predicted(b)].total_cmp(&probs[a][predicted(a)]));
+    for (n, i) in wrong.into_iter().enumerate() {
+        take(Some(i), format!("misclassified_{}", n + 1), &mut picked);
+    }
+    picked.truncate(count);
+    picked
+}
+
+pub fn argmax(p: &[f32]) -> usize {
+    (0..p.len())
+        .max_by(|&a, &b| p[a].total_cmp(&p[b]))
+        .unwrap_or(0)
+}
+
+fn margin(p: &[f32]) -> f32 {
+    let mut sorted = p.to_vec();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    sorted[0] - sorted.get(1).copied().unwrap_or(0.0)
+}
+
+/// A file-name-safe version of a label ("Sci/Tech" -> "sci_tech").
+pub fn slug(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_confident_per_class_then_ambiguous_then_wrong() {
+        let probs = vec![
+            vec![0.9, 0.1],
+            vec![0.2, 0.8],
+            vec![0.51, 0.49],
+            vec![0.99, 0.01],
+            vec![0.05, 0.95],
+            vec![0.3, 0.7],
+        ];
+        let labels = [0, 1, 0, 0, 0, 1];
+        let names = vec!["neg".to_string(), "pos".to_string()];
+        let picked = pick_examples(&probs, &labels, &names, 5);
+        // Row 1 (0.8) is the most confident correct pos, row 3 (0.99) the neg; row 4 is wrong.
+        let expected: Vec<(usize, String)> = [
+            (3, "confident_neg"),
+            (1, "confident_pos"),
+            (2, "ambiguous"),
+            (4, "misclassified_1"),
+        ]
+        .iter()
+        .map(|(i, n)| (*i, n.to_string()))
+        .collect();
+        assert_eq!(picked, expected);
+        assert_eq!(pick_examples(&probs, &labels, &names, 2).len(), 2);
+    }
+}

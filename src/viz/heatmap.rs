@@ -1,0 +1,168 @@
+//! Attention heatmaps: one matrix with token labels, a colour bar, and the
+//! attention_mask as its own strip (pads are cropped from the matrix).
+
+use super::colormap::viridis;
+use super::font::ensure_font;
+use anyhow::{anyhow, Result};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use std::path::Path;
+
+/// A square map over a window of real tokens.
+pub struct Heatmap<'a> {
+    pub title: String,
+    /// Row-major (n x n) weights, rows = queries, columns = keys.
+    pub weights: &'a [f32],
+    pub tokens: &'a [String],
+}
+
+type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+
+fn err(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow!("drawing: {e}")
+}
+
+/// Draw one matrix into `area`, labels included; returns the colour scale's max.
+fn draw_matrix(area: &Area, map: &Heatmap, label_px: u32, font_px: u32) -> Result<f32> {
+    let n = map.tokens.len();
+    let (w, h) = area.dim_in_pixel();
+    let side = (w.min(h).saturating_sub(label_px + 10)) as i32;
+    let cell = (side as f32 / n.max(1) as f32).max(1.0);
+    let (x0, y0) = (label_px as i32, 4);
+    let max = map
+        .weights
+        .iter()
+        .cloned()
+        .fold(f32::MIN_POSITIVE, f32::max);
+    for i in 0..n {
+        for j in 0..n {
+            let (xa, ya) = (x0 + (j as f32 * cell) as i32, y0 + (i as f32 * cell) as i32);
+            let (xb, yb) = (
+                x0 + ((j + 1) as f32 * cell) as i32,
+                y0 + ((i + 1) as f32 * cell) as i32,
+            );
+            let color = viridis(map.weights[i * n + j] / max);
+            area.draw(&Rectangle::new([(xa, ya), (xb, yb)], color.filled()))
+                .map_err(err)?;
+        }
+    }
+    if font_px > 0 {
+        let font = ("sans-serif", font_px as f64).into_font();
+        let left = TextStyle::from(font.clone()).pos(Pos::new(HPos::Right, VPos::Center));
+        // Rotated a quarter turn clockwise: the key labels read downwards from under their column.
+        let below = TextStyle::from(font.transform(FontTransform::Rotate90))
+            .pos(Pos::new(HPos::Left, VPos::Center));
+        for (k, token) in map.tokens.iter().enumerate() {
+            let mid = (k as f32 * cell + cell / 2.0) as i32;
+            area.draw(&Text::new(token.clone(), (x0 - 4, y0 + mid), left.clone()))
+                .map_err(err)?;
+            let y_text = y0 + (n as f32 * cell) as i32 + 4;
+            area.draw(&Text::new(token.clone(), (x0 + mid, y_text), below.clone()))
+                .map_err(err)?;
+        }
+    }
+    Ok(max)
+}
+
+fn draw_colorbar(area: &Area, max: f32) -> Result<()> {
+    let (_, h) = area.dim_in_pixel();
+    let (top, bottom) = (10, h as i32 - 160);
+    let steps = 100;
+    for s in 0..steps {
+        let t = 1.0 - s as f32 / steps as f32;
+        let ya = top + (bottom - top) * s / steps;
+        let yb = top + (bottom - top) * (s + 1) / steps;
+        area.draw(&Rectangle::new(
+            [(10, ya), (30, yb + 1)],
+            viridis(t).filled(),
+        ))
+        .map_err(err)?;
+    }
+    let style =
+        TextStyle::from(("sans-serif", 14).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    for k in 0..=4 {
+        let t = k as f32 / 4.0;
+        let y = bottom - ((bottom - top) as f32 * t) as i32;
+        area.draw(&Text::new(
+            format!("{:.3}", max * t),
+            (36, y),
+            style.clone(),
+        ))
+        .map_err(err)?;
+    }
+    area.draw(&Text::new(
+        "weight",
+        (8, bottom + 18),
+        ("sans-serif", 14).into_font(),
+    ))
+    .map_err(err)?;
+    Ok(())
+}
+
+/// The attention_mask of the whole padded row: real tokens dark, [PAD] light.
+fn draw_mask_strip(area: &Area, mask: &[u32]) -> Result<()> {
+    let (w, _) = area.dim_in_pixel();
+    let cell = ((w as i32 - 20) as f32 / mask.len().max(1) as f32).max(1.0);
+    for (k, &m) in mask.iter().enumerate() {
+        let color = if m == 1 {
+            RGBColor(40, 40, 40)
+        } else {
+            RGBColor(220, 220, 220)
+        };
+        let (xa, xb) = (
+            10 + (k as f32 * cell) as i32,
+            10 + ((k + 1) as f32 * cell) as i32,
+        );
+        area.draw(&Rectangle::new([(xa, 24), (xb, 40)], color.filled()))
+            .map_err(err)?;
+    }
+    let real = mask.iter().filter(|&&m| m == 1).count();
+    let text = format!("attention_mask: {real} real tokens (dark), {} [PAD] (light, cropped from the maps: they get exactly 0 weight)",
+        mask.len() - real);
+    area.draw(&Text::new(text, (10, 4), ("sans-serif", 15).into_font()))
+        .map_err(err)?;
+    Ok(())
+}
+
+fn label_font_px(n: usize) -> u32 {
+    if n <= 24 {
+        14
+    } else if n <= 48 {
+        11
+    } else {
+        0
+    }
+}
+
+/// One big head-averaged map, its colour bar and the mask strip.
+pub fn draw_heatmap(map: &Heatmap, mask: &[u32], path: &Path) -> Result<()> {
+    ensure_font();
+    let root = BitMapBackend::new(path, (1100, 1080)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let root = root.titled(&map.title, ("sans-serif", 20)).map_err(err)?;
+    let (body, strip) = root.split_vertically(990);
+    let (matrix, bar) = body.split_horizontally(990);
+    let max = draw_matrix(&matrix, map, 130, label_font_px(map.tokens.len()))?;
+    draw_colorbar(&bar, max)?;
+    draw_mask_strip(&strip, mask)?;
+    root.present()
+        .map_err(|e| anyhow!("writing {}: {e}", path.display()))
+}
+
+/// All heads of one layer side by side, each with its own scale.
+pub fn draw_head_grid(title: &str, heads: &[Heatmap], path: &Path) -> Result<()> {
+    ensure_font();
+    let cols = (heads.len() as f64).sqrt().ceil() as usize;
+    let rows = heads.len().div_ceil(cols);
+    let root =
+        BitMapBackend::new(path, (560 * cols as u32, 560 * rows as u32 + 40)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let root = root.titled(title, ("sans-serif", 20)).map_err(err)?;
+    for (area, map) in root.split_evenly((rows, cols)).iter().zip(heads) {
+        let area = area.titled(&map.title, ("sans-serif", 16)).map_err(err)?;
+        let font = if map.tokens.len() <= 24 { 10 } else { 0 };
+        draw_matrix(&area, map, if font > 0 { 90 } else { 10 }, font)?;
+    }
+    root.present()
+        .map_err(|e| anyhow!("writing {}: {e}", path.display()))
+}

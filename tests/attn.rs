@@ -1,0 +1,68 @@
+//! `xray attn` end to end on a tiny trained run: the figures and explanations exist
+//! and the explanation names the marker words the task hinges on.
+
+mod common;
+
+use common::{tiny_options, write_task};
+use xray::attn::{xray_attention, Choice};
+use xray::saved_run::SavedRun;
+use xray::train::report::RunFiles;
+use xray::train::run::{self, Control};
+
+#[test]
+fn attn_draws_maps_heads_rollout_and_explanations_for_picked_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_task(dir.path(), &["great", "awful"], 400);
+    let files = RunFiles::new(dir.path(), "enc");
+    run::train(
+        tiny_options(&data),
+        &files,
+        &candle_core::Device::Cpu,
+        &Control::default(),
+    )
+    .unwrap();
+    let saved = SavedRun::open(&files.run, &candle_core::Device::Cpu).unwrap();
+    let figures = dir.path().join("figures");
+    let written = xray_attention(
+        &saved,
+        &Choice::Examples(3),
+        &figures,
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    for name in ["confident_awful", "confident_great", "ambiguous"] {
+        for file in [
+            format!("attn_{name}_layer1.png"),
+            format!("attn_{name}_layer1_heads.png"),
+            format!("attn_{name}_text.png"),
+            format!("attn_{name}.md"),
+        ] {
+            assert!(
+                figures.join(&file).is_file(),
+                "{file} missing; wrote {written:?}"
+            );
+        }
+    }
+    let md = std::fs::read_to_string(figures.join("attn_confident_great.md")).unwrap();
+    assert!(
+        md.contains("predicted great") && md.contains("## Top tokens by attention rollout"),
+        "{md}"
+    );
+    let own = xray_attention(
+        &saved,
+        &Choice::Texts(vec!["the film was awful".into()]),
+        &figures,
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    assert!(own.iter().any(|p| p.ends_with("attn_text_1.md")));
+    let err = xray_attention(
+        &saved,
+        &Choice::Indices(vec![10_000]),
+        &figures,
+        &candle_core::Device::Cpu,
+    )
+    .err()
+    .unwrap();
+    assert!(format!("{err:#}").contains("--index 10000 is out of range"));
+}
