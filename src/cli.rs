@@ -166,6 +166,9 @@ pub struct AttnCmd {
     /// Your own texts to draw instead.
     #[arg(long, num_args = 1..)]
     pub text: Vec<String>,
+    /// Measure faithfulness (ERASER comprehensiveness) on this many validation examples; 0 skips.
+    #[arg(long, default_value_t = 500)]
+    pub faithfulness: usize,
     /// Root whose figures/ receives the PNGs and explanations.
     #[arg(long, default_value = ".")]
     pub out: PathBuf,

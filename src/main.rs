@@ -3,6 +3,7 @@
 use anyhow::Result;
 use clap::Parser;
 use std::sync::atomic::Ordering;
+use xray::attn::faithfulness::comprehensiveness;
 use xray::attn::{xray_attention, Choice};
 use xray::cli::{
     AttnCmd, Cli, Command, Common, EvalCmd, FetchCmd, PredictCmd, ProfileCmd, TrainCmd,
@@ -158,6 +159,20 @@ fn attn(cmd: AttnCmd, common: &Common) -> Result<()> {
     let written = xray_attention(&saved, &choice, &cmd.out.join("figures"), &device)?;
     for path in written {
         println!("wrote {}", path.display());
+    }
+    if cmd.faithfulness > 0 {
+        let f = comprehensiveness(&saved, &saved.split("val")?, cmd.faithfulness, &device)?;
+        println!("faithfulness over {} validation examples, deleting the top {:.0}% of tokens: predicted-class \
+                  probability drops by {:.4} (last-layer attention), {:.4} (rollout), {:.4} (random tokens)",
+            f.examples, 100.0 * f.delete_frac, f.attention, f.rollout, f.random);
+        let json = serde_json::to_vec_pretty(&f)?;
+        for path in [
+            saved.dir.join("faithfulness.json"),
+            cmd.out.join("metrics").join("faithfulness.json"),
+        ] {
+            xray::fsutil::atomic_write(&path, &json)?;
+            println!("wrote {}", path.display());
+        }
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 mod common;
 
 use common::{tiny_options, write_task};
+use xray::attn::faithfulness::comprehensiveness;
 use xray::attn::{xray_attention, Choice};
 use xray::saved_run::SavedRun;
 use xray::train::report::RunFiles;
@@ -56,6 +57,16 @@ fn attn_draws_maps_heads_rollout_and_explanations_for_picked_examples() {
     )
     .unwrap();
     assert!(own.iter().any(|p| p.ends_with("attn_text_1.md")));
+    // Deleting what rollout ranks highest (the marker word) must hurt more than deleting at random.
+    let f = comprehensiveness(
+        &saved,
+        &saved.split("test").unwrap(),
+        40,
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    assert_eq!(f.examples, 40);
+    assert!(f.rollout > 1.5 * f.random, "{f:?}");
     let err = xray_attention(
         &saved,
         &Choice::Indices(vec![10_000]),

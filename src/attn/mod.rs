@@ -2,6 +2,7 @@
 //! model looks at: per-layer maps, all heads, pooled attention, rollout, and a
 //! short explanation per example.
 
+pub mod faithfulness;
 pub mod rollout;
 pub mod select;
 
@@ -92,6 +93,91 @@ fn choose(saved: &SavedRun, choice: &Choice, device: &Device) -> Result<Vec<Exam
         .collect())
 }
 
+/// One forward pass with attention kept, as plain vectors.
+pub struct Capture {
+    /// Per layer, (B, H, L, L) flattened.
+    layers: Vec<Vec<f32>>,
+    /// (B, L) pooling weights of each example.
+    pooling: Vec<Vec<f32>>,
+    pub probs: Vec<Vec<f32>>,
+    heads: usize,
+    len: usize,
+}
+
+/// What one example's attention says, restricted to its real tokens.
+pub struct Maps {
+    /// [layer][head] -> (real x real)
+    pub per_head: Vec<Vec<Square>>,
+    /// [layer] -> head mean (real x real)
+    pub means: Vec<Square>,
+    /// Attention the pooled vector receives from each token (last layer).
+    pub pooled: Vec<f32>,
+    /// The same through attention rollout over all layers.
+    pub rolled: Vec<f32>,
+}
+
+impl Capture {
+    pub fn run(
+        saved: &SavedRun,
+        input_ids: &candle_core::Tensor,
+        attention_mask: &candle_core::Tensor,
+    ) -> Result<Self> {
+        let out = saved.model.forward(
+            input_ids,
+            attention_mask,
+            saved.model.masks(),
+            true,
+            &mut Mode::Eval,
+        )?;
+        let (_, heads, len, _) = out.attn[0].dims4()?;
+        Ok(Self {
+            layers: out
+                .attn
+                .iter()
+                .map(|a| a.flatten_all()?.to_vec1())
+                .collect::<candle_core::Result<_>>()?,
+            pooling: out.pooling.to_vec2()?,
+            probs: candle_nn::ops::softmax(&out.logits, D::Minus1)?.to_vec2()?,
+            heads,
+            len,
+        })
+    }
+
+    pub fn maps(&self, b: usize, real: usize) -> Maps {
+        let (heads, len) = (self.heads, self.len);
+        let per_head: Vec<Vec<Square>> = self
+            .layers
+            .iter()
+            .map(|l| {
+                (0..heads)
+                    .map(|h| crop(&l[(b * heads + h) * len * len..][..len * len], len, real))
+                    .collect()
+            })
+            .collect();
+        let means: Vec<Square> = per_head.iter().map(|h| head_mean(h)).collect();
+        let pool = &self.pooling[b][..real];
+        let pooled = vec_mat(pool, means.last().expect("at least one layer"));
+        let rolled = vec_mat(pool, &rollout(&means, real));
+        Maps {
+            per_head,
+            means,
+            pooled,
+            rolled,
+        }
+    }
+}
+
+pub fn token_strings(saved: &SavedRun, ids: &[u32]) -> Vec<String> {
+    ids.iter()
+        .map(|&id| {
+            saved
+                .tokenizer
+                .id_to_token(id)
+                .unwrap_or_else(|| format!("#{id}"))
+        })
+        .collect()
+}
+
 /// Draw every chosen example into `figures`; returns the files written.
 pub fn xray_attention(
     saved: &SavedRun,
@@ -103,49 +189,21 @@ pub fn xray_attention(
     let seqs: Vec<&[u32]> = examples.iter().map(|e| e.ids.as_slice()).collect();
     // One padded batch, as in training: the maps crop the pads, the mask strip shows them.
     let batch = collate(&seqs, &vec![0; seqs.len()], device)?;
-    let out = saved.model.forward(
-        &batch.input_ids,
-        &batch.attention_mask,
-        saved.model.masks(),
-        true,
-        &mut Mode::Eval,
-    )?;
-    let probs: Vec<Vec<f32>> = candle_nn::ops::softmax(&out.logits, D::Minus1)?.to_vec2()?;
-    let pooling: Vec<Vec<f32>> = out.pooling.to_vec2()?;
+    let capture = Capture::run(saved, &batch.input_ids, &batch.attention_mask)?;
     let masks: Vec<Vec<u32>> = batch.attention_mask.to_vec2()?;
-    let layers: Vec<Vec<f32>> = out
-        .attn
-        .iter()
-        .map(|a| a.flatten_all()?.to_vec1())
-        .collect::<candle_core::Result<_>>()?;
-    let (_, heads, len, _) = out.attn[0].dims4()?;
+    let heads = capture.heads;
     std::fs::create_dir_all(figures)?;
     let mut written = Vec::new();
     for (b, example) in examples.iter().enumerate() {
         let real = example.ids.len();
-        let tokens: Vec<String> = example
-            .ids
-            .iter()
-            .map(|&id| {
-                saved
-                    .tokenizer
-                    .id_to_token(id)
-                    .unwrap_or_else(|| format!("#{id}"))
-            })
-            .collect();
-        // Per layer, per head: the (real x real) map of this example.
-        let per_head: Vec<Vec<Square>> = layers
-            .iter()
-            .map(|l| {
-                (0..heads)
-                    .map(|h| crop(&l[(b * heads + h) * len * len..][..len * len], len, real))
-                    .collect()
-            })
-            .collect();
-        let means: Vec<Square> = per_head.iter().map(|h| head_mean(h)).collect();
-        let pool = &pooling[b][..real];
-        let pooled = vec_mat(pool, means.last().expect("at least one layer"));
-        let rolled = vec_mat(pool, &rollout(&means, real));
+        let tokens = token_strings(saved, &example.ids);
+        let Maps {
+            per_head,
+            means,
+            pooled,
+            rolled,
+        } = capture.maps(b, real);
+        let probs = &capture.probs;
         let predicted = argmax(&probs[b]);
         let verdict = format!(
             "true {} · predicted {} (p = {:.3})",
@@ -221,7 +279,7 @@ pub fn xray_attention(
     Ok(written)
 }
 
-fn is_special(token: &str) -> bool {
+pub fn is_special(token: &str) -> bool {
     token.starts_with('[') && token.ends_with(']')
 }
 
