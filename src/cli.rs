@@ -166,6 +166,10 @@ pub struct AttnCmd {
     /// Your own texts to draw instead.
     #[arg(long, num_args = 1..)]
     pub text: Vec<String>,
+    /// Also draw the first example with the causal mask on and off, and padded with the
+    /// padding mask on and off.
+    #[arg(long)]
+    pub compare_causal: bool,
     /// Measure faithfulness (ERASER comprehensiveness) on this many validation examples; 0 skips.
     #[arg(long, default_value_t = 500)]
     pub faithfulness: usize,

@@ -156,7 +156,13 @@ fn attn(cmd: AttnCmd, common: &Common) -> Result<()> {
         (true, false) => Choice::Indices(cmd.index),
         (true, true) => Choice::Examples(cmd.example),
     };
-    let written = xray_attention(&saved, &choice, &cmd.out.join("figures"), &device)?;
+    let written = xray_attention(
+        &saved,
+        &choice,
+        &cmd.out.join("figures"),
+        cmd.compare_causal,
+        &device,
+    )?;
     for path in written {
         println!("wrote {}", path.display());
     }

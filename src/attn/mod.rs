@@ -2,6 +2,7 @@
 //! model looks at: per-layer maps, all heads, pooled attention, rollout, and a
 //! short explanation per example.
 
+pub mod compare;
 pub mod faithfulness;
 pub mod rollout;
 pub mod select;
@@ -11,7 +12,7 @@ use crate::fsutil::atomic_write;
 use crate::model::Mode;
 use crate::saved_run::SavedRun;
 use crate::train::evaluate::predict_probs;
-use crate::viz::heatmap::{draw_head_grid, draw_heatmap, Heatmap};
+use crate::viz::heatmap::{draw_grid, draw_heatmap, Heatmap};
 use crate::viz::highlight::{draw_highlights, Highlights};
 use anyhow::{bail, Result};
 use candle_core::{Device, D};
@@ -179,21 +180,26 @@ pub fn token_strings(saved: &SavedRun, ids: &[u32]) -> Vec<String> {
 }
 
 /// Draw every chosen example into `figures`; returns the files written.
+/// With `compare_masks`, the first example is also drawn under switched masks (see `compare`).
 pub fn xray_attention(
     saved: &SavedRun,
     choice: &Choice,
     figures: &Path,
+    compare_masks: bool,
     device: &Device,
 ) -> Result<Vec<PathBuf>> {
     let examples = choose(saved, choice, device)?;
+    std::fs::create_dir_all(figures)?;
+    let mut written = Vec::new();
+    if let (true, Some(first)) = (compare_masks, examples.first()) {
+        written.extend(compare::compare_masks(saved, &first.ids, figures, device)?);
+    }
     let seqs: Vec<&[u32]> = examples.iter().map(|e| e.ids.as_slice()).collect();
     // One padded batch, as in training: the maps crop the pads, the mask strip shows them.
     let batch = collate(&seqs, &vec![0; seqs.len()], device)?;
     let capture = Capture::run(saved, &batch.input_ids, &batch.attention_mask)?;
     let masks: Vec<Vec<u32>> = batch.attention_mask.to_vec2()?;
     let heads = capture.heads;
-    std::fs::create_dir_all(figures)?;
-    let mut written = Vec::new();
     for (b, example) in examples.iter().enumerate() {
         let real = example.ids.len();
         let tokens = token_strings(saved, &example.ids);
@@ -250,7 +256,7 @@ pub fn xray_attention(
                 })
                 .collect();
             let path = figures.join(format!("attn_{}_layer{}_heads.png", example.name, l + 1));
-            draw_head_grid(
+            draw_grid(
                 &format!("{} · layer {} · every head{span}", example.name, l + 1),
                 &grid,
                 &path,

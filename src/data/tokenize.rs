@@ -88,17 +88,53 @@ pub fn save_tokenizer(tokenizer: &Tokenizer, path: &Path) -> Result<()> {
     crate::fsutil::atomic_write(path, json.as_bytes())
 }
 
+/// A BERT-style tokenizer over a fixed word list (specials first, so [PAD] = 0):
+/// deterministic, unlike a trained vocabulary, so tests can rebuild it exactly.
+pub fn fixed_vocab_tokenizer(words: &[&str]) -> Result<Tokenizer> {
+    let lines: Vec<&str> = SPECIALS.iter().chain(words).copied().collect();
+    let vocab = WordPiece::read_bytes(lines.join("\n").as_bytes()).map_err(|e| anyhow!("{e}"))?;
+    let model = WordPiece::builder()
+        .vocab(vocab)
+        .unk_token("[UNK]".into())
+        .build()
+        .map_err(|e| anyhow!("{e}"))?;
+    let mut tokenizer = bert_style(model)?;
+    add_bert_processor(&mut tokenizer)?;
+    Ok(tokenizer)
+}
+
+/// Lowercasing BERT normalizer and pre-tokenizer around a WordPiece model.
+fn bert_style(model: WordPiece) -> Result<Tokenizer> {
+    let mut tokenizer = Tokenizer::new(model);
+    tokenizer
+        .with_normalizer(Some(BertNormalizer::default()))
+        .map_err(|e| anyhow!("{e}"))?;
+    tokenizer.with_pre_tokenizer(Some(BertPreTokenizer));
+    Ok(tokenizer)
+}
+
+/// [CLS] text [SEP], with the ids this vocabulary gives them.
+fn add_bert_processor(tokenizer: &mut Tokenizer) -> Result<()> {
+    let id = |t: &str| {
+        tokenizer
+            .token_to_id(t)
+            .with_context(|| format!("the vocabulary lacks {t}"))
+    };
+    let processor = BertProcessing::new(
+        ("[SEP]".into(), id("[SEP]")?),
+        ("[CLS]".into(), id("[CLS]")?),
+    );
+    tokenizer.with_post_processor(Some(processor));
+    Ok(())
+}
+
 /// BERT-style WordPiece (lowercase, [CLS] text [SEP]) with the specials first, so [PAD] = 0.
 fn train_wordpiece(vocab_size: usize, texts: &[String]) -> Result<Tokenizer> {
     let model = WordPiece::builder()
         .unk_token("[UNK]".into())
         .build()
         .map_err(|e| anyhow!("{e}"))?;
-    let mut tokenizer = Tokenizer::new(model);
-    tokenizer
-        .with_normalizer(Some(BertNormalizer::default()))
-        .map_err(|e| anyhow!("{e}"))?;
-    tokenizer.with_pre_tokenizer(Some(BertPreTokenizer));
+    let mut tokenizer = bert_style(model)?;
     let specials = SPECIALS
         .iter()
         .map(|s| AddedToken::from(s.to_string(), true))
@@ -112,16 +148,7 @@ fn train_wordpiece(vocab_size: usize, texts: &[String]) -> Result<Tokenizer> {
     tokenizer
         .train(&mut trainer, texts.iter())
         .map_err(|e| anyhow!("training WordPiece: {e}"))?;
-    let id = |t: &str| {
-        tokenizer
-            .token_to_id(t)
-            .with_context(|| format!("trained vocabulary lacks {t}"))
-    };
-    let processor = BertProcessing::new(
-        ("[SEP]".into(), id("[SEP]")?),
-        ("[CLS]".into(), id("[CLS]")?),
-    );
-    tokenizer.with_post_processor(Some(processor));
+    add_bert_processor(&mut tokenizer)?;
     Ok(tokenizer)
 }
 

@@ -149,8 +149,8 @@ pub fn draw_heatmap(map: &Heatmap, mask: &[u32], path: &Path) -> Result<()> {
         .map_err(|e| anyhow!("writing {}: {e}", path.display()))
 }
 
-/// All heads of one layer side by side, each with its own scale.
-pub fn draw_head_grid(title: &str, heads: &[Heatmap], path: &Path) -> Result<()> {
+/// Several maps side by side (the heads of a layer, or one text under two masks), each with its own scale.
+pub fn draw_grid(title: &str, heads: &[Heatmap], path: &Path) -> Result<()> {
     ensure_font();
     let cols = (heads.len() as f64).sqrt().ceil() as usize;
     let rows = heads.len().div_ceil(cols);

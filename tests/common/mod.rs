@@ -5,7 +5,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarMap;
 use std::path::{Path, PathBuf};
 use xray::data::dataset::DatasetSpec;
-use xray::data::tokenize::{build_tokenizer, save_tokenizer, TokenizerSpec};
+use xray::data::tokenize::{fixed_vocab_tokenizer, save_tokenizer};
 use xray::model::store::init_model;
 use xray::model::{Arch, Classifier, Config};
 use xray::train::options::TrainOptions;
@@ -77,9 +77,9 @@ const WORDS: [&str; 12] = [
     "film", "plot", "actor", "scene", "story", "music", "the", "a", "was", "and", "it", "this",
 ];
 
-/// Class k texts contain the marker word for class k among filler words. A WordPiece
-/// vocabulary is trained once and saved beside it: its trainer breaks ties in hash
-/// order, so runs that must match share one tokenizer.json.
+/// Class k texts contain the marker word for class k among filler words; a fixed
+/// word-level vocabulary is saved beside it as tokenizer.json (a trained WordPiece
+/// breaks ties in hash order, so it could differ from one test run to the next).
 pub fn write_task(dir: &Path, markers: &[&str], rows: usize) -> PathBuf {
     let mut rng = xray::rng::Rng::new(99);
     let mut csv = String::from("text,label\n");
@@ -93,8 +93,8 @@ pub fn write_task(dir: &Path, markers: &[&str], rows: usize) -> PathBuf {
     }
     let path = dir.join("task.csv");
     std::fs::write(&path, csv).unwrap();
-    let texts = xray::data::table::read_table(&path).unwrap().texts;
-    let tokenizer = build_tokenizer(&TokenizerSpec::WordPiece(120), &texts).unwrap();
+    let vocab: Vec<&str> = WORDS.iter().chain(markers).copied().collect();
+    let tokenizer = fixed_vocab_tokenizer(&vocab).unwrap();
     save_tokenizer(&tokenizer, &dir.join("tokenizer.json")).unwrap();
     path
 }
