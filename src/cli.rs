@@ -59,6 +59,18 @@ pub struct ProfileCmd {
     /// Timed steps, after 5 warm-up steps.
     #[arg(long, default_value_t = 50)]
     pub steps: usize,
+    /// Time training steps (forward, backward, AdamW; 30% of each row padded) instead.
+    #[arg(long)]
+    pub train: bool,
+    /// Profile each of these sequence lengths; draws figures/profile_seq_len.png.
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    pub sweep: Vec<usize>,
+    /// Accepted for the brief's command line; mixed precision is not implemented, so it is refused.
+    #[arg(long)]
+    pub amp: bool,
+    /// Root whose figures/ and metrics/ receive the sweep.
+    #[arg(long, default_value = ".")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -9,7 +9,7 @@ use xray::cli::{
     AttnCmd, Cli, Command, Common, EvalCmd, FetchCmd, PredictCmd, ProfileCmd, TrainCmd,
 };
 use xray::device::{select_device, set_threads};
-use xray::profile::{model_for_profile, profile_forward, ProfileArgs};
+use xray::profile::{model_for_profile, profile, ProfileArgs};
 use xray::saved_run::{resolve_run, SavedRun};
 use xray::train::report::{default_run_name, RunFiles};
 use xray::train::run::{self, Control, Outcome};
@@ -41,7 +41,7 @@ fn try_main(cli: Cli) -> Result<i32> {
         Command::Eval(cmd) => eval(cmd, &cli.common).map(|_| 0),
         Command::Predict(cmd) => predict(cmd, &cli.common).map(|_| 0),
         Command::Attn(cmd) => attn(cmd, &cli.common).map(|_| 0),
-        Command::Profile(cmd) => profile(cmd, &cli.common).map(|_| 0),
+        Command::Profile(cmd) => run_profile(cmd, &cli.common).map(|_| 0),
     }
 }
 
@@ -183,15 +183,38 @@ fn attn(cmd: AttnCmd, common: &Common) -> Result<()> {
     Ok(())
 }
 
-fn profile(cmd: ProfileCmd, common: &Common) -> Result<()> {
+fn run_profile(cmd: ProfileCmd, common: &Common) -> Result<()> {
+    anyhow::ensure!(
+        !cmd.amp,
+        "--amp: mixed precision is not implemented yet; profile in f32 without --amp"
+    );
     let device = select_device(common.device)?;
-    let (model, config, params) = model_for_profile(cmd.run.as_deref(), &device)?;
-    let args = ProfileArgs {
-        seq_len: cmd.seq_len,
-        batch_size: cmd.batch_size,
-        steps: cmd.steps,
+    let longest = cmd.sweep.iter().copied().max().unwrap_or(cmd.seq_len);
+    let (model, varmap, config) = model_for_profile(cmd.run.as_deref(), longest, &device)?;
+    let lengths = if cmd.sweep.is_empty() {
+        vec![cmd.seq_len]
+    } else {
+        cmd.sweep.clone()
     };
-    let report = profile_forward(&model, &config, params, &args, &device)?;
-    println!("{}", serde_json::to_string_pretty(&report)?);
+    let mut reports = Vec::new();
+    for seq_len in lengths {
+        let args = ProfileArgs {
+            seq_len,
+            batch_size: cmd.batch_size,
+            steps: cmd.steps,
+            train: cmd.train,
+        };
+        let report = profile(&model, &varmap, &config, &args, &device)?;
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        reports.push(report);
+    }
+    if !cmd.sweep.is_empty() {
+        let json = cmd.out.join("metrics").join("profile_sweep.json");
+        xray::fsutil::atomic_write(&json, &serde_json::to_vec_pretty(&reports)?)?;
+        let png = cmd.out.join("figures").join("profile_seq_len.png");
+        std::fs::create_dir_all(cmd.out.join("figures"))?;
+        xray::viz::sweep::draw_sweep(&reports, cmd.train, &png)?;
+        eprintln!("wrote {} and {}", json.display(), png.display());
+    }
     Ok(())
 }

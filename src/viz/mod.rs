@@ -5,3 +5,4 @@ pub mod curves;
 mod font;
 pub mod heatmap;
 pub mod highlight;
+pub mod sweep;
