@@ -2,6 +2,7 @@
 //! `optim` (AdamW, schedule, clipping) and `checkpoint` (resume), `evaluate` and
 //! `metrics` for scores, `report` for the files a run leaves behind.
 
+mod adamw_cpu;
 pub mod checkpoint;
 pub mod evaluate;
 pub mod metrics;

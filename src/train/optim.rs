@@ -1,9 +1,10 @@
 //! AdamW with state we own (candle_nn's keeps its moments private, so it cannot
 //! be saved for an exact resume), the learning-rate schedule, and gradient clipping.
 
+use super::adamw_cpu::{Moment, Step};
 use anyhow::{Context, Result};
 use candle_core::backprop::GradStore;
-use candle_core::{Tensor, Var};
+use candle_core::{DType, Tensor, Var};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -103,17 +104,36 @@ impl AdamW {
         let (correct1, correct2) = (1.0 - c.beta1.powi(t), 1.0 - c.beta2.powi(t));
         for p in &self.params {
             let Some(g) = grads.get(&p.var) else { continue };
-            let m = ((p.m.as_tensor() * c.beta1)? + (g * (1.0 - c.beta1))?)?;
-            let v = ((p.v.as_tensor() * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
-            let step = ((&m / correct1)? / ((&v / correct2)?.sqrt()? + c.eps)?)?;
-            let decayed = if p.decay {
-                (p.var.as_tensor() * (1.0 - lr * c.weight_decay))?
+            let decay = if p.decay { c.weight_decay } else { 0.0 };
+            if p.var.device().is_cpu() && p.var.dtype() == DType::F32 {
+                let g = g.contiguous()?;
+                p.m.as_tensor().inplace_op2(
+                    &g,
+                    &Moment {
+                        beta: c.beta1 as f32,
+                        square: false,
+                    },
+                )?;
+                p.v.as_tensor().inplace_op2(
+                    &g,
+                    &Moment {
+                        beta: c.beta2 as f32,
+                        square: true,
+                    },
+                )?;
+                let step = Step {
+                    lr: lr as f32,
+                    decay: decay as f32,
+                    correct1: correct1 as f32,
+                    correct2: correct2 as f32,
+                    eps: c.eps as f32,
+                };
+                p.var
+                    .as_tensor()
+                    .inplace_op3(p.m.as_tensor(), p.v.as_tensor(), &step)?;
             } else {
-                p.var.as_tensor().clone()
-            };
-            p.var.set(&(decayed - (step * lr)?)?)?;
-            p.m.set(&m)?;
-            p.v.set(&v)?;
+                update_composed(p, g, lr, decay, (correct1, correct2), c)?;
+            }
         }
         Ok(())
     }
@@ -153,6 +173,25 @@ impl AdamW {
     }
 }
 
+/// The same update from tensor ops, for devices without the CPU kernels.
+fn update_composed(
+    p: &Param,
+    g: &Tensor,
+    lr: f64,
+    decay: f64,
+    (correct1, correct2): (f64, f64),
+    c: &AdamWConfig,
+) -> Result<()> {
+    let m = ((p.m.as_tensor() * c.beta1)? + (g * (1.0 - c.beta1))?)?;
+    let v = ((p.v.as_tensor() * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
+    let step = ((&m / correct1)? / ((&v / correct2)?.sqrt()? + c.eps)?)?;
+    let decayed = (p.var.as_tensor() * (1.0 - lr * decay))?;
+    p.var.set(&(decayed - (step * lr)?)?)?;
+    p.m.set(&m)?;
+    p.v.set(&v)?;
+    Ok(())
+}
+
 /// Linear warmup to `peak` over `warmup` steps, then linear decay to 0 at `total`
 /// (HF's get_linear_schedule_with_warmup, as the PyTorch peer).
 pub fn learning_rate(step: usize, warmup: usize, total: usize, peak: f64) -> f64 {
@@ -174,6 +213,47 @@ mod tests {
         assert!((learning_rate(10, 10, 110, 1.0) - 1.0).abs() < 1e-12);
         assert!((learning_rate(60, 10, 110, 1.0) - 0.5).abs() < 1e-12);
         assert_eq!(learning_rate(110, 10, 110, 1.0), 0.0);
+    }
+
+    #[test]
+    fn cpu_kernels_match_the_composed_update() {
+        let mut rng = crate::rng::Rng::new(5);
+        let mut random = |n: usize| (0..n).map(|_| rng.normal() as f32).collect::<Vec<f32>>();
+        let dev = candle_core::Device::Cpu;
+        let (w0, g0) = (random(64), random(64));
+        let run = |fused: bool| {
+            let w = Var::from_tensor(&Tensor::from_vec(w0.clone(), (8, 8), &dev).unwrap()).unwrap();
+            let vars = HashMap::from([("blocks.0.ffn.up.weight".to_string(), w.clone())]);
+            let mut opt = AdamW::new(&vars, AdamWConfig::default()).unwrap();
+            let g = Tensor::from_vec(g0.clone(), (8, 8), &dev).unwrap();
+            for _ in 0..3 {
+                let loss = (w.as_tensor() * &g).unwrap().sum_all().unwrap();
+                if fused {
+                    opt.update(&loss.backward().unwrap(), 0.01).unwrap();
+                } else {
+                    opt.step += 1;
+                    let t = opt.step as i32;
+                    let c = &opt.config;
+                    let corrections = (1.0 - c.beta1.powi(t), 1.0 - c.beta2.powi(t));
+                    update_composed(&opt.params[0], &g, 0.01, c.weight_decay, corrections, c)
+                        .unwrap();
+                }
+            }
+            w.as_tensor()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+        };
+        let (fused, composed) = (run(true), run(false));
+        assert!(
+            fused
+                .iter()
+                .zip(&composed)
+                .all(|(a, b)| (a - b).abs() < 1e-6),
+            "{fused:?} vs {composed:?}"
+        );
+        assert!(fused.iter().zip(&w0).any(|(a, b)| a != b), "nothing moved");
     }
 
     #[test]
