@@ -182,6 +182,12 @@ pub struct AttnCmd {
     /// padding mask on and off.
     #[arg(long)]
     pub compare_causal: bool,
+    /// Also write figures/attn.html: one offline page to browse examples, layers and heads.
+    #[arg(long)]
+    pub html: bool,
+    /// Also write figures/attn_examples.json: the raw weights of the chosen examples.
+    #[arg(long)]
+    pub json: bool,
     /// Measure faithfulness (ERASER comprehensiveness) on this many validation examples; 0 skips.
     #[arg(long, default_value_t = 500)]
     pub faithfulness: usize,

@@ -156,14 +156,37 @@ fn attn(cmd: AttnCmd, common: &Common) -> Result<()> {
         (true, false) => Choice::Indices(cmd.index),
         (true, true) => Choice::Examples(cmd.example),
     };
-    let written = xray_attention(
+    let output = xray_attention(
         &saved,
         &choice,
         &cmd.out.join("figures"),
         cmd.compare_causal,
         &device,
     )?;
-    for path in written {
+    for path in &output.written {
+        println!("wrote {}", path.display());
+    }
+    let figures = cmd.out.join("figures");
+    if cmd.json {
+        let path = figures.join("attn_examples.json");
+        xray::fsutil::atomic_write(
+            &path,
+            &serde_json::to_vec(&serde_json::json!({ "examples": output.examples }))?,
+        )?;
+        println!("wrote {}", path.display());
+    }
+    if cmd.html {
+        // The page needs the readable windows only; full matrices would make it tens of MB.
+        let light: Vec<_> = output
+            .examples
+            .into_iter()
+            .map(|e| xray::attn::ExampleRecord {
+                layers: Vec::new(),
+                ..e
+            })
+            .collect();
+        let path = figures.join("attn.html");
+        xray::viz::html::write_attention_page(&serde_json::json!({ "examples": light }), &path)?;
         println!("wrote {}", path.display());
     }
     if cmd.faithfulness > 0 {

@@ -32,6 +32,7 @@ fn attn_draws_maps_heads_rollout_and_explanations_for_picked_examples() {
         &candle_core::Device::Cpu,
     )
     .unwrap();
+    let written = written.written;
     for name in ["confident_awful", "confident_great", "ambiguous"] {
         for file in [
             format!("attn_{name}_layer1.png"),
@@ -65,7 +66,28 @@ fn attn_draws_maps_heads_rollout_and_explanations_for_picked_examples() {
         &candle_core::Device::Cpu,
     )
     .unwrap();
-    assert!(own.iter().any(|p| p.ends_with("attn_text_1.md")));
+    assert!(own.written.iter().any(|p| p.ends_with("attn_text_1.md")));
+    let record = &own.examples[0];
+    assert_eq!(
+        (record.truth.clone(), record.tokens.len()),
+        (None, 6),
+        "[CLS] the film was awful [SEP]"
+    );
+    assert_eq!(
+        record.layers[0][0].len(),
+        36,
+        "full (n x n) maps in the JSON export"
+    );
+    let page = dir.path().join("attn.html");
+    xray::viz::html::write_attention_page(&serde_json::json!({ "examples": own.examples }), &page)
+        .unwrap();
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("\"name\":\"text_1\"")
+            && !html.contains("/*DATA*/")
+            && !html.contains("http"),
+        "page is not self-contained"
+    );
     // The numbers are drops in probability; which method wins depends on the model (a mean-pooled
     // encoder can read the marker from its own position without attending to it).
     let f = comprehensiveness(

@@ -94,6 +94,31 @@ fn choose(saved: &SavedRun, choice: &Choice, device: &Device) -> Result<Vec<Exam
         .collect())
 }
 
+/// What `--json` exports per example, and the HTML page browses.
+#[derive(Clone, serde::Serialize)]
+pub struct ExampleRecord {
+    pub name: String,
+    pub tokens: Vec<String>,
+    pub truth: Option<String>,
+    pub predicted: String,
+    pub probability: f32,
+    pub probs: Vec<f32>,
+    /// Attention the pooled output receives (last layer), and rollout, per token.
+    pub pooled: Vec<f32>,
+    pub rolled: Vec<f32>,
+    /// [layer][head] -> (n x n) row-major over all real tokens; empty in the HTML page.
+    pub layers: Vec<Vec<Square>>,
+    /// The readable window the figures show, and its maps [layer][head].
+    pub window_start: usize,
+    pub window_tokens: Vec<String>,
+    pub window_maps: Vec<Vec<Square>>,
+}
+
+pub struct AttnOutput {
+    pub written: Vec<PathBuf>,
+    pub examples: Vec<ExampleRecord>,
+}
+
 /// One forward pass with attention kept, as plain vectors.
 pub struct Capture {
     /// Per layer, (B, H, L, L) flattened.
@@ -179,7 +204,7 @@ pub fn token_strings(saved: &SavedRun, ids: &[u32]) -> Vec<String> {
         .collect()
 }
 
-/// Draw every chosen example into `figures`; returns the files written.
+/// Draw every chosen example into `figures`; returns the files written and the data.
 /// With `compare_masks`, the first example is also drawn under switched masks (see `compare`).
 pub fn xray_attention(
     saved: &SavedRun,
@@ -187,10 +212,11 @@ pub fn xray_attention(
     figures: &Path,
     compare_masks: bool,
     device: &Device,
-) -> Result<Vec<PathBuf>> {
+) -> Result<AttnOutput> {
     let examples = choose(saved, choice, device)?;
     std::fs::create_dir_all(figures)?;
     let mut written = Vec::new();
+    let mut records = Vec::new();
     if let (true, Some(first)) = (compare_masks, examples.first()) {
         written.extend(compare::compare_masks(saved, &first.ids, figures, device)?);
     }
@@ -281,8 +307,34 @@ pub fn xray_attention(
         let path = figures.join(format!("attn_{}.md", example.name));
         atomic_write(&path, md.as_bytes())?;
         written.push(path);
+        let window_maps = per_head
+            .iter()
+            .map(|heads| {
+                heads
+                    .iter()
+                    .map(|m| submatrix(m, real, window.clone()))
+                    .collect()
+            })
+            .collect();
+        records.push(ExampleRecord {
+            name: example.name.clone(),
+            truth: example.truth.map(|t| saved.labels[t as usize].clone()),
+            predicted: saved.labels[predicted].clone(),
+            probability: probs[b][predicted],
+            probs: probs[b].clone(),
+            window_start: window.start,
+            window_tokens: shown,
+            window_maps,
+            layers: per_head,
+            tokens,
+            pooled,
+            rolled,
+        });
     }
-    Ok(written)
+    Ok(AttnOutput {
+        written,
+        examples: records,
+    })
 }
 
 pub fn is_special(token: &str) -> bool {

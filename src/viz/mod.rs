@@ -5,4 +5,5 @@ pub mod curves;
 mod font;
 pub mod heatmap;
 pub mod highlight;
+pub mod html;
 pub mod sweep;
