@@ -160,8 +160,12 @@ pub fn draw_grid(title: &str, heads: &[Heatmap], path: &Path) -> Result<()> {
     let root = root.titled(title, ("sans-serif", 20)).map_err(err)?;
     for (area, map) in root.split_evenly((rows, cols)).iter().zip(heads) {
         let area = area.titled(&map.title, ("sans-serif", 16)).map_err(err)?;
-        let font = if map.tokens.len() <= 24 { 10 } else { 0 };
-        draw_matrix(&area, map, if font > 0 { 90 } else { 10 }, font)?;
+        let font = match map.tokens.len() {
+            0..=24 => 10,
+            25..=48 => 8,
+            _ => 0,
+        };
+        draw_matrix(&area, map, if font > 0 { 80 } else { 10 }, font)?;
     }
     root.present()
         .map_err(|e| anyhow!("writing {}: {e}", path.display()))

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Open xray's attention page in headless Chromium with the network off and check
+# that it renders: its script ran (token spans and a drawn canvas in the DOM) and
+# a screenshot is not blank. Usage: scripts/check_html.sh [figures/attn.html]
+set -euo pipefail
+page="${1:-figures/attn.html}"
+browser="$(command -v chromium || command -v chromium-browser || true)"
+if [ -z "$browser" ]; then
+  echo "check_html: SKIPPED: chromium is not installed (apt-get install chromium)"
+  exit 0
+fi
+[ -f "$page" ] || { echo "check_html: $page does not exist; run: xray attn --html" >&2; exit 1; }
+page="$(realpath "$page")"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+# No proxy anywhere and background networking off: the page must work offline.
+flags=(--headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking
+  --disable-component-update --disable-sync --disable-quic --proxy-server=127.0.0.1:9
+  --proxy-bypass-list='<-loopback>' --user-data-dir="$work/profile" --window-size=1400,900)
+"$browser" "${flags[@]}" --virtual-time-budget=3000 --dump-dom "file://$page" > "$work/dom.html" 2> "$work/stderr.log"
+spans=$(grep -o '<span style="background' "$work/dom.html" | wc -l)
+options=$(grep -o '<option value=' "$work/dom.html" | wc -l)
+"$browser" "${flags[@]}" --virtual-time-budget=3000 --screenshot="$work/shot.png" "file://$page" 2>> "$work/stderr.log"
+bytes=$(stat -c %s "$work/shot.png")
+echo "check_html: $spans highlighted tokens, $options menu options, screenshot $bytes bytes"
+# A blank 1400x900 page compresses to a few KB; the heatmap alone is far larger.
+if [ "$spans" -lt 3 ] || [ "$options" -lt 3 ] || [ "$bytes" -lt 20000 ]; then
+  echo "check_html: FAILED: the page did not render offline (see $work/stderr.log)" >&2
+  cat "$work/stderr.log" >&2
+  exit 1
+fi
+cp "$work/shot.png" "${2:-/tmp/attn_html_screenshot.png}"
+echo "check_html: ok (screenshot in ${2:-/tmp/attn_html_screenshot.png})"
