@@ -2,8 +2,9 @@
 
 use super::config::Config;
 use super::dropout::Mode;
+use super::kernels;
 use super::linear::linear;
-use candle_core::{Module, Result, Tensor, D};
+use candle_core::{Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
 
 pub struct MultiHeadSelfAttention {
@@ -55,8 +56,8 @@ impl MultiHeadSelfAttention {
             Some(bias) => scores.broadcast_add(bias)?,
             None => scores,
         };
-        // The composed softmax: candle's fused last-dim softmax has no backward pass.
-        let weights = candle_nn::ops::softmax(&scores, D::Minus1)?;
+        // Ours, with a backward pass: candle's fused last-dim softmax has none.
+        let weights = kernels::softmax_last(&scores)?;
         let dropped = mode.dropout(&weights, self.attn_dropout)?;
         let context = dropped.matmul(&v)?; // (B, H, L, Dh)
         let context = context.transpose(1, 2)?.reshape((b, l, d))?; // (B, L, D): heads side by side

@@ -1,6 +1,7 @@
 //! The position-wise feed-forward network: d -> ffn_mult*d -> d.
 
 use super::config::{Activation, Config};
+use super::kernels;
 use super::linear::linear;
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
@@ -25,7 +26,7 @@ impl FeedForward {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let h = self.up.forward(x)?; // (B, L, ffn)
         let h = match self.act {
-            Activation::Gelu => h.gelu_erf()?,
+            Activation::Gelu => kernels::gelu(&h)?,
             Activation::Silu => h.silu()?,
         };
         self.down.forward(&h)

@@ -9,6 +9,7 @@ pub mod config;
 pub mod dropout;
 pub mod embed;
 pub mod ffn;
+pub mod kernels;
 mod linear;
 pub mod mask;
 pub mod norm;
