@@ -28,6 +28,25 @@ pub fn fetch_dataset(
         .collect();
     let mut summaries = Vec::new();
     let mut failures = Vec::new();
+    // A trained WordPiece has nothing to fetch; the others are needed for the length summary.
+    let built = match tokenizer {
+        TokenizerSpec::WordPiece(_) => None,
+        spec => match build_tokenizer(spec, &[]) {
+            Ok(t) => {
+                println!(
+                    "{:>12}: vocabulary of {} tokens",
+                    "tokenizer",
+                    t.get_vocab_size(true)
+                );
+                Some(t)
+            }
+            Err(e) => {
+                println!("{:>12}: MISSING", "tokenizer");
+                failures.push(format!("tokenizer: {e:#}"));
+                None
+            }
+        },
+    };
     for (split, file) in splits {
         let path = match fetch(file) {
             Ok(path) => path,
@@ -44,15 +63,9 @@ pub fn fetch_dataset(
             let (data, _) = label_ids(table, Some(&names), &path)?;
             (data.len(), data.counts_per_label(names.len()), data.texts)
         };
-        let encoded = if split == "train" && !matches!(tokenizer, TokenizerSpec::WordPiece(_)) {
-            Some(encode(
-                &build_tokenizer(tokenizer, &[])?,
-                &texts,
-                max_len,
-                Truncate::Head,
-            )?)
-        } else {
-            None
+        let encoded = match (&built, split) {
+            (Some(t), "train") => Some(encode(t, &texts, max_len, Truncate::Head)?),
+            _ => None,
         };
         let tokens = encoded
             .as_ref()
@@ -84,10 +97,6 @@ pub fn fetch_dataset(
             per_label,
             tokens,
         });
-    }
-    if let TokenizerSpec::Bert = tokenizer {
-        let path = fetch(&crate::data::tokenize::bert_tokenizer_file())?;
-        println!("{:>12}: {}", "tokenizer", path.display());
     }
     if !failures.is_empty() {
         bail!(
