@@ -10,9 +10,21 @@ use rayon::prelude::*;
 /// Rows per parallel task: big enough to amortise scheduling.
 const MIN_CHUNK: usize = 16 * 1024;
 
-fn contiguous<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
+/// The f32 slice behind a contiguous CPU tensor (custom ops see raw storage).
+pub(crate) fn contiguous<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
     match (s, l.contiguous_offsets()) {
         (CpuStorage::F32(v), Some((a, b))) => Ok(&v[a..b]),
+        _ => candle_core::bail!("{op}: fused kernel needs a contiguous f32 tensor"),
+    }
+}
+
+pub(crate) fn contiguous_mut<'a>(
+    s: &'a mut CpuStorage,
+    l: &Layout,
+    op: &str,
+) -> Result<&'a mut [f32]> {
+    match (s, l.contiguous_offsets()) {
+        (CpuStorage::F32(v), Some((a, b))) => Ok(&mut v[a..b]),
         _ => candle_core::bail!("{op}: fused kernel needs a contiguous f32 tensor"),
     }
 }
@@ -58,7 +70,7 @@ impl CustomOp1 for FusedSoftmax {
             .zip(x.par_chunks(rows_per_task))
             .for_each(|(y, x)| {
                 for (y, x) in y.chunks_mut(n).zip(x.chunks(n)) {
-                    let max = x.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+                    let max = x.iter().cloned().fold(f32::MIN, f32::max);
                     let mut sum = 0.0;
                     for (y, &x) in y.iter_mut().zip(x) {
                         *y = (x - max).exp();

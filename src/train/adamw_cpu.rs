@@ -2,21 +2,8 @@
 //! temporaries. The composed tensor version allocates a dozen parameter-sized
 //! buffers per step (the embedding alone is 31 MB), which costs more than the math.
 
+use crate::model::kernels::{contiguous, contiguous_mut};
 use candle_core::{CpuStorage, InplaceOp2, InplaceOp3, Layout, Result};
-
-fn contiguous<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
-    match (s, l.contiguous_offsets()) {
-        (CpuStorage::F32(v), Some((a, b))) => Ok(&v[a..b]),
-        _ => candle_core::bail!("AdamW CPU kernel needs contiguous f32 tensors"),
-    }
-}
-
-fn contiguous_mut<'a>(s: &'a mut CpuStorage, l: &Layout) -> Result<&'a mut [f32]> {
-    match (s, l.contiguous_offsets()) {
-        (CpuStorage::F32(v), Some((a, b))) => Ok(&mut v[a..b]),
-        _ => candle_core::bail!("AdamW CPU kernel needs contiguous f32 tensors"),
-    }
-}
 
 /// m <- beta m + (1 - beta) g, or with `square`, v <- beta v + (1 - beta) g².
 pub struct Moment {
@@ -36,7 +23,10 @@ impl InplaceOp2 for Moment {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<()> {
-        let (m, g) = (contiguous_mut(s1, l1)?, contiguous(s2, l2)?);
+        let (m, g) = (
+            contiguous_mut(s1, l1, self.name())?,
+            contiguous(s2, l2, self.name())?,
+        );
         let (b, c) = (self.beta, 1.0 - self.beta);
         if self.square {
             m.iter_mut()
@@ -73,9 +63,9 @@ impl InplaceOp3 for Step {
         l3: &Layout,
     ) -> Result<()> {
         let (theta, m, v) = (
-            contiguous_mut(s1, l1)?,
-            contiguous(s2, l2)?,
-            contiguous(s3, l3)?,
+            contiguous_mut(s1, l1, self.name())?,
+            contiguous(s2, l2, self.name())?,
+            contiguous(s3, l3, self.name())?,
         );
         let keep = 1.0 - self.lr * self.decay;
         for ((t, m), v) in theta.iter_mut().zip(m).zip(v) {
