@@ -194,6 +194,11 @@ fn attn(cmd: AttnCmd, common: &Common) -> Result<()> {
         println!("faithfulness over {} validation examples, deleting the top {:.0}% of tokens: predicted-class \
                   probability drops by {:.4} (last-layer attention), {:.4} (rollout), {:.4} (random tokens)",
             f.examples, 100.0 * f.delete_frac, f.attention, f.rollout, f.random);
+        let summaries = [
+            saved.dir.join("run_summary.json"),
+            cmd.out.join("metrics").join("run_summary.json"),
+        ];
+        record_in_run_summaries(&summaries, &saved.dir, &f)?;
         let json = serde_json::to_vec_pretty(&f)?;
         for path in [
             saved.dir.join("faithfulness.json"),
@@ -201,6 +206,29 @@ fn attn(cmd: AttnCmd, common: &Common) -> Result<()> {
         ] {
             xray::fsutil::atomic_write(&path, &json)?;
             println!("wrote {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// Add the faithfulness figures to the run summaries that exist (the run's own, and metrics/ when it
+/// describes the same run).
+fn record_in_run_summaries(
+    paths: &[std::path::PathBuf],
+    run: &std::path::Path,
+    f: &xray::attn::faithfulness::Faithfulness,
+) -> Result<()> {
+    for path in paths.iter().filter(|p| p.is_file()) {
+        let text = std::fs::read_to_string(path)?;
+        let mut summary: serde_json::Value = serde_json::from_str(&text)?;
+        let same_run = summary["run"]
+            .as_str()
+            .and_then(|r| std::path::Path::new(r).canonicalize().ok())
+            .as_deref()
+            == Some(run);
+        if let (true, Some(map)) = (same_run, summary.as_object_mut()) {
+            map.insert("faithfulness".into(), serde_json::to_value(f)?);
+            xray::fsutil::atomic_write(path, &serde_json::to_vec_pretty(&summary)?)?;
         }
     }
     Ok(())

@@ -276,7 +276,11 @@ pub fn xray_attention(
                 .iter()
                 .enumerate()
                 .map(|(h, w)| Heatmap {
-                    title: format!("head {}", h + 1),
+                    title: format!(
+                        "head {} (scale 0 to {:.3})",
+                        h + 1,
+                        w.iter().cloned().fold(0.0, f32::max)
+                    ),
                     weights: w,
                     tokens: &shown,
                 })
