@@ -36,6 +36,8 @@ pub fn draw_sweep(points: &[ProfileReport], train: bool, path: &Path) -> Result<
         .configure_mesh()
         .x_desc("sequence length L")
         .y_desc("tokens / s")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| format!("{y:.0}"))
         .label_style(("sans-serif", 15))
         .axis_desc_style(("sans-serif", 17))
         .draw()
@@ -43,6 +45,7 @@ pub fn draw_sweep(points: &[ProfileReport], train: bool, path: &Path) -> Result<
     chart
         .configure_secondary_axes()
         .y_desc("peak memory (GB)")
+        .y_label_formatter(&|y| format!("{y:.1}"))
         .label_style(("sans-serif", 15))
         .axis_desc_style(("sans-serif", 17))
         .draw()
