@@ -52,6 +52,11 @@ struct SoftmaxBackward;
 struct FusedGelu;
 struct GeluBackward;
 
+/// Whole rows of length n per parallel task, about MIN_CHUNK elements.
+fn rows_per_task(n: usize) -> usize {
+    (MIN_CHUNK / n.max(1)).max(1) * n
+}
+
 fn row_len(l: &Layout) -> usize {
     l.dims().last().copied().unwrap_or(1)
 }
@@ -65,7 +70,7 @@ impl CustomOp1 for FusedSoftmax {
         let x = contiguous(s, l, self.name())?;
         let n = row_len(l);
         let mut y = vec![0f32; x.len()];
-        let rows_per_task = (MIN_CHUNK / n.max(1)).max(1) * n;
+        let rows_per_task = rows_per_task(n);
         y.par_chunks_mut(rows_per_task)
             .zip(x.par_chunks(rows_per_task))
             .for_each(|(y, x)| {
@@ -108,21 +113,15 @@ impl CustomOp2 for SoftmaxBackward {
             contiguous(s2, l2, self.name())?,
         );
         let n = row_len(l1);
-        let mut dx = vec![0f32; y.len()];
-        let rows_per_task = (MIN_CHUNK / n.max(1)).max(1) * n;
-        dx.par_chunks_mut(rows_per_task)
-            .zip(
-                y.par_chunks(rows_per_task)
-                    .zip(dy.par_chunks(rows_per_task)),
-            )
-            .for_each(|(dx, (y, dy))| {
-                for ((dx, y), dy) in dx.chunks_mut(n).zip(y.chunks(n)).zip(dy.chunks(n)) {
-                    let dot: f32 = y.iter().zip(dy).map(|(a, b)| a * b).sum();
-                    for ((dx, &y), &dy) in dx.iter_mut().zip(y).zip(dy) {
-                        *dx = y * (dy - dot);
-                    }
+        let rows_per_task = rows_per_task(n);
+        let dx = par_zip2(y, dy, rows_per_task, |dx, y, dy| {
+            for ((dx, y), dy) in dx.chunks_mut(n).zip(y.chunks(n)).zip(dy.chunks(n)) {
+                let dot: f32 = y.iter().zip(dy).map(|(a, b)| a * b).sum();
+                for ((dx, &y), &dy) in dx.iter_mut().zip(y).zip(dy) {
+                    *dx = y * (dy - dot);
                 }
-            });
+            }
+        });
         Ok((CpuStorage::F32(dx), l1.shape().clone()))
     }
 }
@@ -141,6 +140,21 @@ fn erf(x: f32) -> f32 {
 const FRAC_1_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
 /// 1 / sqrt(2 pi)
 const INV_SQRT_2PI: f32 = 0.398_942_3;
+
+/// A new buffer the length of `a`, filled chunk by chunk in parallel from the
+/// matching chunks of `a` and `b` (`chunk` a whole number of rows for row-wise ops).
+fn par_zip2(
+    a: &[f32],
+    b: &[f32],
+    chunk: usize,
+    f: impl Fn(&mut [f32], &[f32], &[f32]) + Sync,
+) -> Vec<f32> {
+    let mut out = vec![0f32; a.len()];
+    out.par_chunks_mut(chunk)
+        .zip(a.par_chunks(chunk).zip(b.par_chunks(chunk)))
+        .for_each(|(out, (a, b))| f(out, a, b));
+    out
+}
 
 fn par_map(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
     let mut y = vec![0f32; x.len()];
@@ -187,16 +201,13 @@ impl CustomOp2 for GeluBackward {
             contiguous(s1, l1, self.name())?,
             contiguous(s2, l2, self.name())?,
         );
-        let mut dx = vec![0f32; x.len()];
-        dx.par_chunks_mut(MIN_CHUNK)
-            .zip(x.par_chunks(MIN_CHUNK).zip(dy.par_chunks(MIN_CHUNK)))
-            .for_each(|(dx, (x, dy))| {
-                for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
-                    let cdf = 0.5 * (1.0 + erf(x * FRAC_1_SQRT_2));
-                    let pdf = INV_SQRT_2PI * (-0.5 * x * x).exp();
-                    *dx = dy * (cdf + x * pdf);
-                }
-            });
+        let dx = par_zip2(x, dy, MIN_CHUNK, |dx, x, dy| {
+            for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
+                let cdf = 0.5 * (1.0 + erf(x * FRAC_1_SQRT_2));
+                let pdf = INV_SQRT_2PI * (-0.5 * x * x).exp();
+                *dx = dy * (cdf + x * pdf);
+            }
+        });
         Ok((CpuStorage::F32(dx), l1.shape().clone()))
     }
 }
