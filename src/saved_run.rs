@@ -22,6 +22,8 @@ pub struct SavedRun {
     pub options: TrainOptions,
     pub labels: Vec<String>,
     pub tokenizer: Tokenizer,
+    /// The encoded validation split, built once: `attn` needs it for examples and faithfulness.
+    val: std::sync::OnceLock<EncodedSplit>,
 }
 
 /// `--run DIR`, or `<root>/runs/latest`.
@@ -52,18 +54,26 @@ impl SavedRun {
             options: read_train_args(dir)?,
             labels,
             tokenizer: load_tokenizer(&dir.join("tokenizer.json"))?,
+            val: std::sync::OnceLock::new(),
         })
     }
 
     /// The run's own validation or test split, rebuilt with its seed.
     pub fn split(&self, name: &str) -> Result<EncodedSplit> {
+        if let (Some(val), "val") = (self.val.get(), name) {
+            return Ok(val.clone());
+        }
         let splits = load_data(&self.options)?;
         let data = match name {
             "val" => &splits.val,
             "test" => &splits.test,
             other => anyhow::bail!("unknown split {other:?}: use test or val"),
         };
-        encode_split(&self.tokenizer, data, &self.options)
+        let encoded = encode_split(&self.tokenizer, data, &self.options)?;
+        if name == "val" {
+            let _ = self.val.set(encoded.clone());
+        }
+        Ok(encoded)
     }
 
     /// A labelled file, its labels read with this run's label names.
