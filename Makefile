@@ -17,7 +17,7 @@ test: ## the test suite (as CI runs it)
 	cargo test --locked
 
 train: ## the main job: train on IMDb, write runs/, metrics/, figures/
-	cargo run --release -- train --dataset imdb --epochs 2
+	cargo run --release -- train --dataset imdb
 
 attn: ## attention X-ray of the latest run, with mask comparisons, HTML page and faithfulness
 	cargo run --release -- attn --example 3 --compare-causal --html --json

@@ -124,7 +124,9 @@ pub struct TrainCmd {
     /// trainer breaks ties in hash order, so the vocabulary may vary run to run) or a tokenizer.json.
     #[arg(long, default_value = "bert-base-uncased")]
     pub tokenizer: String,
-    #[arg(long, value_enum, default_value_t = Truncate::Head)]
+    /// How to cut texts longer than --max-len. head-tail by default: 44% of IMDb reviews
+    /// are longer than 256 tokens, and reviewers tend to give their verdict at the end.
+    #[arg(long, value_enum, default_value_t = Truncate::HeadTail)]
     pub truncate: Truncate,
     #[arg(long, default_value_t = 0.1)]
     pub val_frac: f64,

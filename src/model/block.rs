@@ -36,9 +36,9 @@ impl Block {
         mode: &mut Mode,
     ) -> Result<(Tensor, Tensor)> {
         let (a, weights) = self.attn.forward(&self.norm_attn.forward(x)?, bias, mode)?;
-        let x = (x + mode.dropout(&a, self.dropout)?)?;
+        let x = mode.residual(x, &a, self.dropout)?;
         let f = self.ffn.forward(&self.norm_ffn.forward(&x)?)?;
-        let x = (&x + mode.dropout(&f, self.dropout)?)?;
+        let x = mode.residual(&x, &f, self.dropout)?;
         Ok((x, weights))
     }
 }

@@ -5,11 +5,11 @@ use super::block::Block;
 use super::config::{Arch, Config};
 use super::dropout::Mode;
 use super::embed::Embeddings;
-use super::linear::linear;
+use super::linear::Linear;
 use super::mask::{attention_bias, Masks};
 use super::norm::Norm;
-use candle_core::{DType, Module, Result, Tensor, D};
-use candle_nn::{Linear, VarBuilder};
+use candle_core::{DType, Result, Tensor, D};
+use candle_nn::VarBuilder;
 
 pub struct Classifier {
     embed: Embeddings,
@@ -42,7 +42,7 @@ impl Classifier {
             embed: Embeddings::new(vb.clone(), config)?,
             blocks,
             norm_final: Norm::new(vb.pp("norm_final"), config)?,
-            head: linear(
+            head: Linear::new(
                 vb.pp("head"),
                 config.d_model,
                 config.n_classes,

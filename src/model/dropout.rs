@@ -1,5 +1,6 @@
 //! Dropout driven by our seeded RNG, and the train/eval switch that carries it.
 
+use super::kernels;
 use crate::rng::Rng;
 use candle_core::{Result, Tensor};
 
@@ -16,17 +17,36 @@ impl Mode<'_> {
     }
 
     /// Inverted dropout: zero each element with probability p, scale survivors by 1/(1-p).
-    pub fn dropout(&mut self, x: &Tensor, p: f32) -> Result<Tensor> {
+    /// Per-element multipliers, 0 (dropped, with probability p) or 1/(1-p);
+    /// None when nothing is dropped.
+    fn keep_scale(&mut self, n: usize, p: f32) -> Option<Vec<f32>> {
         let rng = match self {
             Mode::Train(rng) if p > 0.0 => rng,
-            _ => return Ok(x.clone()),
+            _ => return None,
         };
         let keep = 1.0 / (1.0 - p);
         let p = p as f64;
-        let scale: Vec<f32> = (0..x.elem_count())
-            .map(|_| if rng.uniform() < p { 0.0 } else { keep })
-            .collect();
-        let scale = Tensor::from_vec(scale, x.shape(), x.device())?.to_dtype(x.dtype())?;
-        x * scale
+        Some(
+            (0..n)
+                .map(|_| if rng.uniform() < p { 0.0 } else { keep })
+                .collect(),
+        )
+    }
+
+    pub fn dropout(&mut self, x: &Tensor, p: f32) -> Result<Tensor> {
+        match self.keep_scale(x.elem_count(), p) {
+            Some(scale) => {
+                x * Tensor::from_vec(scale, x.shape(), x.device())?.to_dtype(x.dtype())?
+            }
+            None => Ok(x.clone()),
+        }
+    }
+
+    /// The residual connection x + dropout(a).
+    pub fn residual(&mut self, x: &Tensor, a: &Tensor, p: f32) -> Result<Tensor> {
+        match self.keep_scale(a.elem_count(), p) {
+            Some(scale) => kernels::dropout_add(x, a, scale),
+            None => x + a,
+        }
     }
 }

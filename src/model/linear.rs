@@ -1,17 +1,54 @@
 //! Linear layers with the peer's explicit init: weight N(0, init_std), bias 0.
+//!
+//! Ours rather than candle_nn's: for a (B, L, D) input candle_nn broadcasts the
+//! weight to (B, D_out, D_in), so its gradient is B full weight-sized buffers
+//! summed by a slow strided reduction. Flattening to one (B·L, D) matmul gives
+//! the weight gradient from a single matmul.
 
-use candle_core::Result;
-use candle_nn::{Init, Linear, VarBuilder};
+use super::kernels;
+use candle_core::{Result, Tensor};
+use candle_nn::{Init, VarBuilder};
 
-pub fn linear(vb: VarBuilder, d_in: usize, d_out: usize, init_std: f64) -> Result<Linear> {
-    let weight = vb.get_with_hints(
-        (d_out, d_in),
-        "weight",
-        Init::Randn {
-            mean: 0.0,
-            stdev: init_std,
-        },
-    )?;
-    let bias = vb.get_with_hints(d_out, "bias", Init::Const(0.0))?;
-    Ok(Linear::new(weight, Some(bias)))
+pub struct Linear {
+    weight: Tensor, // (D_out, D_in)
+    bias: Tensor,   // (D_out)
+}
+
+impl Linear {
+    pub fn new(vb: VarBuilder, d_in: usize, d_out: usize, init_std: f64) -> Result<Self> {
+        let weight = vb.get_with_hints(
+            (d_out, d_in),
+            "weight",
+            Init::Randn {
+                mean: 0.0,
+                stdev: init_std,
+            },
+        )?;
+        let bias = vb.get_with_hints(d_out, "bias", Init::Const(0.0))?;
+        Ok(Self { weight, bias })
+    }
+
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
+    /// (..., D_in) -> (..., D_out). Callers that chain layers flatten once with
+    /// [`as_rows`] and pass (N, D_in): every reshape is a graph node with a
+    /// full-size gradient buffer.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if x.rank() == 2 {
+            let y = x.matmul(&self.weight.t()?)?; // (N, D_out)
+            return kernels::add_bias(&y, &self.bias);
+        }
+        let mut dims = x.dims().to_vec();
+        dims.pop();
+        dims.push(self.weight.dim(0)?);
+        self.forward(&as_rows(x)?)?.reshape(dims)
+    }
+}
+
+/// (..., D) -> (N, D), N the product of the leading dimensions.
+pub fn as_rows(x: &Tensor) -> Result<Tensor> {
+    let d = x.dims().last().copied().unwrap_or(1);
+    x.reshape((x.elem_count() / d.max(1), d))
 }

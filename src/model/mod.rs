@@ -10,7 +10,7 @@ pub mod dropout;
 pub mod embed;
 pub mod ffn;
 pub mod kernels;
-mod linear;
+pub mod linear;
 pub mod mask;
 pub mod norm;
 pub mod store;

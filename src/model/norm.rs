@@ -1,9 +1,11 @@
-//! RMSNorm and LayerNorm, composed from differentiable tensor ops.
+//! RMSNorm (our fused kernel on the CPU) and LayerNorm (composed from
+//! differentiable tensor ops).
 //!
 //! candle_nn's fused `ops::rms_norm` / `ops::layer_norm` have no backward pass:
 //! gradients would silently stop here. The gradient tests catch such a swap.
 
 use super::config::{Config, NormKind};
+use super::kernels;
 use candle_core::{Result, Tensor, D};
 use candle_nn::{Init, VarBuilder};
 
@@ -37,12 +39,7 @@ impl Norm {
     /// (..., D) -> (..., D), normalised over the last dimension.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         match self {
-            Norm::Rms { weight, eps } => {
-                let inv_rms = (x.sqr()?.mean_keepdim(D::Minus1)? + *eps)?
-                    .sqrt()?
-                    .recip()?; // (..., 1)
-                x.broadcast_mul(&inv_rms)?.broadcast_mul(weight)
-            }
+            Norm::Rms { weight, eps } => kernels::rms_norm(x, weight, *eps),
             Norm::Layer { weight, bias, eps } => {
                 let centred = x.broadcast_sub(&x.mean_keepdim(D::Minus1)?)?;
                 let inv_std = (centred.sqr()?.mean_keepdim(D::Minus1)? + *eps)?

@@ -38,7 +38,7 @@ impl Default for TrainOptions {
         Self {
             dataset: DatasetSpec::Imdb,
             tokenizer: "bert-base-uncased".into(),
-            truncate: Truncate::Head,
+            truncate: Truncate::HeadTail,
             model: Config::default(),
             epochs: 3,
             batch_size: 32,

@@ -1,0 +1,190 @@
+//! Fused CPU kernels with hand-written backward passes for the element-wise and
+//! row-wise work around the matmuls. Composed from candle ops, each of these takes
+//! several passes over (B, H, L, L) or (B, L, 4D) buffers, and every intermediate
+//! costs candle's backward a zero-filled gradient buffer and an add; fused, it is
+//! one pass forward and one backward, parallel over rows. Other devices and dtypes
+//! (the f64 finite-difference tests) use the composed ops. Each kernel is tested
+//! against its composition, values and gradients.
+
+mod bias;
+mod gelu;
+mod heads;
+mod residual;
+mod rms_norm;
+mod softmax;
+
+pub use bias::add_bias;
+pub use gelu::gelu;
+pub use heads::Heads;
+pub use residual::dropout_add;
+pub use rms_norm::rms_norm;
+pub use softmax::softmax_last;
+
+use candle_core::{CpuStorage, Layout, Result, Tensor};
+use rayon::prelude::*;
+
+/// Elements per parallel task: big enough to amortise scheduling.
+const MIN_CHUNK: usize = 16 * 1024;
+
+/// exp(x) to about 2 ulp, written so that the loops calling it vectorise (libm's
+/// expf is a scalar call, and it was a tenth of a training step). Inputs below
+/// the f32 range give exactly 0, so masked attention weights stay exactly 0.
+#[inline(always)]
+pub(crate) fn exp(x: f32) -> f32 {
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // Adding and subtracting 1.5 * 2^23 rounds to the nearest integer without a call.
+    const ROUND: f32 = 12_582_912.0;
+    let xc = x.clamp(-87.0, 88.0);
+    let k = (xc * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let r = xc - k * LN2_HI - k * LN2_LO; // |r| <= ln2 / 2
+                                          // Cephes' expf polynomial.
+    let p = 1.987_569_1e-4_f32;
+    let p = p * r + 1.398_199_9e-3;
+    let p = p * r + 8.333_452e-3;
+    let p = p * r + 4.166_579_6e-2;
+    let p = p * r + 1.666_666_5e-1;
+    let p = p * r + 0.5;
+    let y = p * r * r + r + 1.0;
+    let two_k = f32::from_bits(((k as i32 + 127) as u32) << 23);
+    if x < -87.0 {
+        0.0
+    } else {
+        y * two_k
+    }
+}
+
+/// Whether `x` takes the fused path: f32 on the CPU.
+fn fused(x: &Tensor) -> bool {
+    x.device().is_cpu() && x.dtype() == candle_core::DType::F32
+}
+
+/// The f32 slice behind a contiguous CPU tensor (custom ops see raw storage).
+pub(crate) fn contiguous<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
+    match (s, l.contiguous_offsets()) {
+        (CpuStorage::F32(v), Some((a, b))) => Ok(&v[a..b]),
+        _ => candle_core::bail!("{op}: fused kernel needs a contiguous f32 tensor"),
+    }
+}
+
+pub(crate) fn contiguous_mut<'a>(
+    s: &'a mut CpuStorage,
+    l: &Layout,
+    op: &str,
+) -> Result<&'a mut [f32]> {
+    match (s, l.contiguous_offsets()) {
+        (CpuStorage::F32(v), Some((a, b))) => Ok(&mut v[a..b]),
+        _ => candle_core::bail!("{op}: fused kernel needs a contiguous f32 tensor"),
+    }
+}
+
+/// Whole rows of length n per parallel task, about MIN_CHUNK elements.
+fn rows_per_task(n: usize) -> usize {
+    (MIN_CHUNK / n.max(1)).max(1) * n
+}
+
+fn row_len(l: &Layout) -> usize {
+    l.dims().last().copied().unwrap_or(1)
+}
+
+/// A new buffer the length of `a`, filled chunk by chunk in parallel from the
+/// matching chunks of `a` and `b` (`chunk` a whole number of rows for row-wise
+/// ops); `f` also gets the index of the chunk's first element.
+fn par_zip2(
+    a: &[f32],
+    b: &[f32],
+    chunk: usize,
+    f: impl Fn(usize, &mut [f32], &[f32], &[f32]) + Sync,
+) -> Vec<f32> {
+    let mut out = vec![0f32; a.len()];
+    out.par_chunks_mut(chunk)
+        .zip(a.par_chunks(chunk).zip(b.par_chunks(chunk)))
+        .enumerate()
+        .for_each(|(i, (out, (a, b)))| f(i * chunk, out, a, b));
+    out
+}
+
+/// Sums over rows of length n: `f(row, acc)` adds row `row`'s contribution to
+/// `acc`. Each task folds a band of rows into its own accumulator, then the
+/// accumulators are added, so the result does not depend on scheduling order
+/// beyond float rounding within a band.
+fn column_sum(rows: usize, n: usize, f: impl Fn(usize, &mut [f32]) + Sync) -> Vec<f32> {
+    let band = (MIN_CHUNK / n.max(1)).max(16);
+    (0..rows.div_ceil(band))
+        .into_par_iter()
+        .map(|t| {
+            let mut acc = vec![0f32; n];
+            for row in t * band..((t + 1) * band).min(rows) {
+                f(row, &mut acc);
+            }
+            acc
+        })
+        .reduce(
+            || vec![0f32; n],
+            |mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+                a
+            },
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fast_exp_matches_libm_across_the_f32_range() {
+        let mut worst = 0f64;
+        for i in -100_000..=100_000 {
+            let x = i as f32 * 8.7e-4; // -87 ..= 87
+            let (fast, exact) = (super::exp(x) as f64, (x as f64).exp());
+            worst = worst.max(((fast - exact) / exact).abs());
+        }
+        assert!(worst < 5e-7, "relative error {worst}");
+        assert_eq!(super::exp(-1e9), 0.0);
+        assert_eq!(super::exp(-90.0), 0.0);
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use candle_core::{Device, Tensor, Var};
+
+    pub fn random(shape: &[usize], seed: u64, scale: f64) -> Var {
+        let mut rng = crate::rng::Rng::new(seed);
+        let v: Vec<f32> = (0..shape.iter().product())
+            .map(|_| (rng.normal() * scale) as f32)
+            .collect();
+        Var::from_tensor(&Tensor::from_vec(v, shape, &Device::Cpu).unwrap()).unwrap()
+    }
+
+    pub fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar()
+            .unwrap()
+    }
+
+    /// Largest differences of the values and of the gradients of every input in
+    /// `inputs`, between `fused` and `reference` under the same random probe.
+    pub fn compare(
+        fused: impl Fn() -> Tensor,
+        reference: impl Fn() -> Tensor,
+        inputs: &[&Var],
+    ) -> (f32, f32) {
+        let (a, b) = (fused(), reference());
+        let probe = random(a.dims(), 99, 1.0);
+        let ga = (&a * probe.as_tensor()).unwrap().sum_all().unwrap();
+        let gb = (&b * probe.as_tensor()).unwrap().sum_all().unwrap();
+        let (ga, gb) = (ga.backward().unwrap(), gb.backward().unwrap());
+        let grad = inputs
+            .iter()
+            .map(|x| max_diff(ga.get(x).unwrap(), gb.get(x).unwrap()))
+            .fold(0f32, f32::max);
+        (max_diff(&a, &b), grad)
+    }
+}

@@ -1,0 +1,165 @@
+//! RMSNorm, x / sqrt(mean(x²) + eps) * g, in one pass; composed it is seven ops
+//! over (B, L, D) and a slow reduction for g's gradient.
+
+use super::{column_sum, contiguous, fused, par_zip2, row_len, rows_per_task};
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, D};
+
+pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Result<Tensor> {
+    if fused(x) {
+        return x
+            .contiguous()?
+            .apply_op2(&weight.contiguous()?, RmsNorm { eps: eps as f32 });
+    }
+    let inv_rms = (x.sqr()?.mean_keepdim(D::Minus1)? + eps)?.sqrt()?.recip()?; // (..., 1)
+    x.broadcast_mul(&inv_rms)?.broadcast_mul(weight)
+}
+
+#[derive(Clone, Copy)]
+struct RmsNorm {
+    eps: f32,
+}
+
+impl RmsNorm {
+    fn inv_rms(&self, x: &[f32]) -> f32 {
+        let ms = x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32;
+        1.0 / (ms + self.eps).sqrt()
+    }
+}
+
+impl CustomOp2 for RmsNorm {
+    fn name(&self) -> &'static str {
+        "fused-rms-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let x = contiguous(s1, l1, CustomOp2::name(self))?;
+        let g = contiguous(s2, l2, CustomOp2::name(self))?;
+        let n = row_len(l1);
+        let y = par_zip2(x, x, rows_per_task(n), |_, y, x, _| {
+            for (y, x) in y.chunks_mut(n).zip(x.chunks(n)) {
+                let inv = self.inv_rms(x);
+                for ((y, &x), &g) in y.iter_mut().zip(x).zip(g) {
+                    *y = x * inv * g;
+                }
+            }
+        });
+        Ok((CpuStorage::F32(y), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        g: &Tensor,
+        _y: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let grad = grad.contiguous()?;
+        let dx = x.apply_op3_no_bwd(g, &grad, self)?;
+        let dg = x.apply_op2_no_bwd(&grad, &WeightGrad(*self))?;
+        Ok((Some(dx), Some(dg)))
+    }
+}
+
+/// dx = r (g dy) - x r³ mean(g dy x), with r = 1 / rms(x).
+impl CustomOp3 for RmsNorm {
+    fn name(&self) -> &'static str {
+        "fused-rms-norm-backward"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let name = CustomOp3::name(self);
+        let (x, g, dy) = (
+            contiguous(s1, l1, name)?,
+            contiguous(s2, l2, name)?,
+            contiguous(s3, l3, name)?,
+        );
+        let n = row_len(l1);
+        let dx = par_zip2(x, dy, rows_per_task(n), |_, dx, x, dy| {
+            for ((dx, x), dy) in dx.chunks_mut(n).zip(x.chunks(n)).zip(dy.chunks(n)) {
+                let r = self.inv_rms(x);
+                let dot: f32 = x.iter().zip(dy).zip(g).map(|((x, dy), g)| x * dy * g).sum();
+                let c = r * r * r * dot / n as f32;
+                for (((dx, &x), &dy), &g) in dx.iter_mut().zip(x).zip(dy).zip(g) {
+                    *dx = r * g * dy - x * c;
+                }
+            }
+        });
+        Ok((CpuStorage::F32(dx), l1.shape().clone()))
+    }
+}
+
+/// dg = sum over rows of dy x r.
+struct WeightGrad(RmsNorm);
+
+impl CustomOp2 for WeightGrad {
+    fn name(&self) -> &'static str {
+        "fused-rms-norm-weight-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (x, dy) = (
+            contiguous(s1, l1, self.name())?,
+            contiguous(s2, l2, self.name())?,
+        );
+        let n = row_len(l1);
+        let dg = column_sum(x.len() / n, n, |row, acc| {
+            let (x, dy) = (&x[row * n..(row + 1) * n], &dy[row * n..(row + 1) * n]);
+            let r = self.0.inv_rms(x);
+            for ((acc, &x), &dy) in acc.iter_mut().zip(x).zip(dy) {
+                *acc += dy * x * r;
+            }
+        });
+        Ok((CpuStorage::F32(dg), Shape::from(n)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{compare, random};
+    use super::*;
+
+    #[test]
+    fn fused_rms_norm_matches_the_composed_one_for_input_and_weight() {
+        let x = random(&[3, 5, 16], 3, 2.0);
+        let g = random(&[16], 4, 1.0);
+        let composed = || {
+            let x = x.as_tensor();
+            let inv = (x.sqr().unwrap().mean_keepdim(D::Minus1).unwrap() + 1e-5)
+                .unwrap()
+                .sqrt()
+                .unwrap()
+                .recip()
+                .unwrap();
+            x.broadcast_mul(&inv)
+                .unwrap()
+                .broadcast_mul(g.as_tensor())
+                .unwrap()
+        };
+        let (value, grad) = compare(
+            || rms_norm(x.as_tensor(), g.as_tensor(), 1e-5).unwrap(),
+            composed,
+            &[&x, &g],
+        );
+        assert!(value < 1e-5 && grad < 1e-4, "value {value}, grad {grad}");
+    }
+}
