@@ -1,32 +1,71 @@
-# xray: native targets. `make help` lists them.
+# xray. `make help` lists the targets. build, sh, jupyter, stop and profile run in
+# Docker (image p1_rayosx_transformer; GPU=1 for the CUDA image and --gpus all);
+# release, test, train, attn, check-html and bench run natively with cargo.
+
+IMAGE     ?= p1_rayosx_transformer
+CONTAINER ?= $(IMAGE)_jupyter
+HF_VOLUME ?= xray-hf-cache
+PORT      ?= 8888
+
+ifeq ($(GPU),1)
+DOCKERFILE := Dockerfile.gpu
+TAG        := $(IMAGE):gpu
+GPU_FLAGS  := --gpus all
+DEVICE     := cuda
+else
+DOCKERFILE := Dockerfile
+TAG        := $(IMAGE):latest
+GPU_FLAGS  :=
+DEVICE     := cpu
+endif
+
+# The project at /workspace, the Hugging Face cache on a named volume.
+DOCKER_RUN := docker run --rm $(GPU_FLAGS) -v "$(CURDIR)":/workspace \
+	-v $(HF_VOLUME):/home/xray/.cache/huggingface
+
 # Inside this project's workspace, use the shared offline Hub cache when it is there.
 ifneq ($(wildcard ../shared/data/hf),)
 HF_HOME ?= $(abspath ../shared/data/hf)
 export HF_HOME
 endif
 
-.PHONY: help build test train attn check-html profile bench
+.PHONY: help build sh jupyter stop profile release test train attn check-html bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-build: ## release build of the xray binary
+build: ## [docker] build the image (GPU=1: the CUDA image from Dockerfile.gpu)
+	DOCKER_BUILDKIT=1 docker build -f $(DOCKERFILE) -t $(TAG) .
+
+sh: ## [docker] a shell in the image, project at /workspace
+	$(DOCKER_RUN) -it $(TAG) bash
+
+jupyter: ## [docker] JupyterLab on http://localhost:8888 (PORT=...), for notebooks/walkthrough.ipynb
+	docker run -d --rm --name $(CONTAINER) $(GPU_FLAGS) -p $(PORT):8888 \
+		-v "$(CURDIR)":/workspace -v $(HF_VOLUME):/home/xray/.cache/huggingface \
+		$(TAG) jupyter lab --ip=0.0.0.0 --port=8888 --no-browser --notebook-dir=/workspace
+	@echo "JupyterLab is starting; its URL with the token: docker logs $(CONTAINER)"
+
+stop: ## [docker] stop the JupyterLab container
+	docker stop $(CONTAINER)
+
+profile: ## [docker] the brief's speed protocol on the default model
+	$(DOCKER_RUN) $(TAG) xray profile --device $(DEVICE) --seq-len 256 --batch-size 16 --steps 50
+
+release: ## [native] release build of the xray binary
 	cargo build --release
 
-test: ## the test suite (as CI runs it)
+test: ## [native] the test suite (as CI runs it)
 	cargo test --locked
 
-train: ## the main job: train on IMDb, write runs/, metrics/, figures/
+train: ## [native] the main job: train on IMDb, write runs/, metrics/, figures/
 	cargo run --release -- train --dataset imdb
 
-attn: ## attention X-ray of the latest run, with mask comparisons, HTML page and faithfulness
+attn: ## [native] attention X-ray of the latest run: mask comparisons, HTML page, faithfulness
 	cargo run --release -- attn --example 3 --compare-causal --html --json
 
-check-html: ## open figures/attn.html in headless Chromium, offline, and check it renders
+check-html: ## [native] open figures/attn.html in headless Chromium, offline, and check it renders
 	scripts/check_html.sh figures/attn.html
 
-profile: ## the brief's speed protocol on the default model
-	cargo run --release -- profile --seq-len 256 --batch-size 16 --steps 50
-
-bench: ## criterion benchmarks of the default model (forward, forward+backward)
-	cargo bench --bench block
+bench: ## [native] xray against the PyTorch peer side by side, 1 and 2 threads (bench/compare.sh)
+	bench/compare.sh

@@ -1,11 +1,16 @@
-//! One forward and one forward+backward of the default model at batch 16, seq 256:
-//! the harness for speed work (SPEC §7). `cargo bench --bench block`.
+//! The default model at batch 16, seq 256: the attention block alone (forward +
+//! backward), the whole model forward, forward+backward, and one full training
+//! step (with clipping and AdamW): the harness for speed work (SPEC §7).
+//! `cargo bench --bench block`.
 
 use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
 use criterion::{criterion_group, criterion_main, Criterion};
+use xray::model::attention::MultiHeadSelfAttention;
 use xray::model::store::init_model;
 use xray::model::{Config, Mode};
 use xray::rng::Rng;
+use xray::train::optim::{AdamW, AdamWConfig};
 
 const BATCH: usize = 16;
 const SEQ: usize = 256;
@@ -27,10 +32,22 @@ fn inputs(config: &Config) -> (Tensor, Tensor, Tensor) {
 
 fn bench_block(c: &mut Criterion) {
     let config = Config::default();
-    let (model, _) = init_model(&config, 0, DType::F32, &Device::Cpu).unwrap();
+    let (model, varmap) = init_model(&config, 0, DType::F32, &Device::Cpu).unwrap();
     let (ids, mask, labels) = inputs(&config);
     let mut group = c.benchmark_group("default_model_b16_l256");
     group.sample_size(10);
+
+    let attn_vars = VarMap::new();
+    let vb = VarBuilder::from_varmap(&attn_vars, DType::F32, &Device::Cpu);
+    let attn = MultiHeadSelfAttention::new(vb, &config).unwrap();
+    let x = candle_core::Var::randn(0f32, 1.0, (BATCH, SEQ, config.d_model), &Device::Cpu).unwrap();
+    group.bench_function("attention_forward_backward", |b| {
+        b.iter(|| {
+            let (out, _) = attn.forward(x.as_tensor(), None, &mut Mode::Eval).unwrap();
+            out.sum_all().unwrap().backward().unwrap()
+        })
+    });
+
     group.bench_function("forward", |b| {
         b.iter(|| {
             model
@@ -54,6 +71,25 @@ fn bench_block(c: &mut Criterion) {
                 .unwrap()
                 .backward()
                 .unwrap()
+        })
+    });
+    let vars = varmap.data().lock().unwrap().clone();
+    let mut optimizer = AdamW::new(&vars, AdamWConfig::default()).unwrap();
+    group.bench_function("train_step", |b| {
+        b.iter(|| {
+            let out = model
+                .forward(
+                    &ids,
+                    &mask,
+                    model.masks(),
+                    false,
+                    &mut Mode::Train(&mut rng),
+                )
+                .unwrap();
+            let loss = candle_nn::loss::cross_entropy(&out.logits, &labels).unwrap();
+            let mut grads = loss.backward().unwrap();
+            optimizer.clip_grad_norm(&mut grads, 1.0).unwrap();
+            optimizer.update(&grads, 1e-4).unwrap();
         })
     });
     group.finish();
