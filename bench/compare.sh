@@ -53,8 +53,15 @@ done
 import json, sys
 out, rounds, threads = sys.argv[1], int(sys.argv[2]), sys.argv[3].split()
 load = lambda name: json.load(open(f"{out}/{name}"))
+# Matmul FLOPs per token of the benchmarked model (padded positions are computed
+# too): per layer 4 projections 2·D² each, the FFN 2·2·D·4D, and the two attention
+# matmuls 2·2·L·D; forward only. A training step costs 3x a forward.
+D, L, LAYERS = 256, 256, 2
+FWD = LAYERS * (8 * D * D + 16 * D * D + 4 * L * D)
+PEAK_PER_CORE = 250.0  # GFLOP/s: a Zen 5 core does 64 f32 FLOP/cycle at ~4 GHz
 rows = []
-print(f"\n{'threads':>7} {'pass':>9} {'PyTorch tok/s':>14} {'xray tok/s':>11} {'xray/PyTorch':>13}")
+print(f"\n{'threads':>7} {'pass':>9} {'PyTorch tok/s':>14} {'xray tok/s':>11} {'xray/PyTorch':>13}"
+      f" {'PyTorch GFLOP/s':>16} {'xray GFLOP/s':>13}")
 for t in threads:
     rs = range(1, rounds + 1)
     torch = [load(f"torch_t{t}_r{r}.json") for r in rs]
@@ -65,10 +72,14 @@ for t in threads:
         "training": (max(x["train_step"]["tokens_per_s"] for x in torch),
                      max(load(f"xray_train_t{t}_r{r}.json")["tokens_per_s"] for r in rs)),
     }
+    peak = PEAK_PER_CORE * int(t)
     for name, (pt, xr) in best.items():
-        print(f"{t:>7} {name:>9} {pt:>14,.0f} {xr:>11,.0f} {xr / pt:>12.2f}x")
+        flop = FWD * (3 if name == "training" else 1) / 1e9
+        print(f"{t:>7} {name:>9} {pt:>14,.0f} {xr:>11,.0f} {xr / pt:>12.2f}x"
+              f" {pt * flop:>9.0f} ({pt * flop / peak:.0%}) {xr * flop:>6.0f} ({xr * flop / peak:.0%})")
         rows.append({"threads": int(t), "pass": name, "torch_tokens_per_s": pt,
-                     "xray_tokens_per_s": xr, "ratio": xr / pt})
+                     "xray_tokens_per_s": xr, "ratio": xr / pt,
+                     "torch_gflops": pt * flop, "xray_gflops": xr * flop})
 json.dump(rows, open(f"{out}/compare.json", "w"), indent=2)
 print(f"\nraw JSON and compare.json in {out}/")
 PY
