@@ -2,8 +2,9 @@
 //! temporaries. The composed tensor version allocates a dozen parameter-sized
 //! buffers per step (the embedding alone is 31 MB), which costs more than the math.
 
-use crate::model::kernels::{contiguous, contiguous_mut};
+use crate::model::kernels::{contiguous, contiguous_mut, vectorized, MIN_CHUNK};
 use candle_core::{CpuStorage, InplaceOp2, InplaceOp3, Layout, Result};
+use rayon::prelude::*;
 
 /// m <- beta m + (1 - beta) g, or with `square`, v <- beta v + (1 - beta) g².
 pub struct Moment {
@@ -28,13 +29,23 @@ impl InplaceOp2 for Moment {
             contiguous(s2, l2, self.name())?,
         );
         let (b, c) = (self.beta, 1.0 - self.beta);
-        if self.square {
-            m.iter_mut()
-                .zip(g)
-                .for_each(|(m, g)| *m = b * *m + c * g * g);
-        } else {
-            m.iter_mut().zip(g).for_each(|(m, g)| *m = b * *m + c * g);
-        }
+        let square = self.square;
+        m.par_chunks_mut(MIN_CHUNK)
+            .zip(g.par_chunks(MIN_CHUNK))
+            .for_each(|(m, g)| {
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        if square {
+                            m.iter_mut()
+                                .zip(g)
+                                .for_each(|(m, g)| *m = b * *m + c * g * g);
+                        } else {
+                            m.iter_mut().zip(g).for_each(|(m, g)| *m = b * *m + c * g);
+                        }
+                    },
+                )
+            });
         Ok(())
     }
 }
@@ -68,10 +79,21 @@ impl InplaceOp3 for Step {
             contiguous(s3, l3, self.name())?,
         );
         let keep = 1.0 - self.lr * self.decay;
-        for ((t, m), v) in theta.iter_mut().zip(m).zip(v) {
-            *t =
-                *t * keep - self.lr * (m / self.correct1) / ((v / self.correct2).sqrt() + self.eps);
-        }
+        theta
+            .par_chunks_mut(MIN_CHUNK)
+            .zip(m.par_chunks(MIN_CHUNK).zip(v.par_chunks(MIN_CHUNK)))
+            .for_each(|(theta, (m, v))| {
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        for ((t, m), v) in theta.iter_mut().zip(m).zip(v) {
+                            let step =
+                                (m / self.correct1) / ((v / self.correct2).sqrt() + self.eps);
+                            *t = *t * keep - self.lr * step;
+                        }
+                    },
+                )
+            });
         Ok(())
     }
 }

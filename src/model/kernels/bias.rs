@@ -37,13 +37,19 @@ impl CustomOp2 for AddBias {
         if b.len() != n {
             candle_core::bail!("{}: bias of {} for rows of {n}", self.name(), b.len());
         }
-        let y = par_zip2(x, x, rows_per_task(n), |_, y, x, _| {
-            for (y, x) in y.chunks_mut(n).zip(x.chunks(n)) {
-                for ((y, &x), &b) in y.iter_mut().zip(x).zip(b) {
-                    *y = x + b;
+        let y = par_zip2(
+            x,
+            x,
+            rows_per_task(n),
+            #[inline(always)]
+            |_, y, x, _| {
+                for (y, x) in y.chunks_mut(n).zip(x.chunks(n)) {
+                    for ((y, &x), &b) in y.iter_mut().zip(x).zip(b) {
+                        *y = x + b;
+                    }
                 }
-            }
-        });
+            },
+        );
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
 
@@ -67,11 +73,16 @@ impl CustomOp1 for ColumnSum {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = contiguous(s, l, self.name())?;
         let n = row_len(l);
-        let sum = column_sum(x.len() / n, n, |row, acc| {
-            acc.iter_mut()
-                .zip(&x[row * n..(row + 1) * n])
-                .for_each(|(a, x)| *a += x);
-        });
+        let sum = column_sum(
+            x.len() / n,
+            n,
+            #[inline(always)]
+            |row, acc| {
+                acc.iter_mut()
+                    .zip(&x[row * n..(row + 1) * n])
+                    .for_each(|(a, x)| *a += x);
+            },
+        );
         Ok((CpuStorage::F32(sum), Shape::from(n)))
     }
 }

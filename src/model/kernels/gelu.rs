@@ -36,11 +36,17 @@ impl CustomOp1 for FusedGelu {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = contiguous(s, l, self.name())?;
-        let y = par_zip2(x, x, MIN_CHUNK, |_, y, x, _| {
-            for (y, &x) in y.iter_mut().zip(x) {
-                *y = 0.5 * x * (1.0 + erf(x * FRAC_1_SQRT_2));
-            }
-        });
+        let y = par_zip2(
+            x,
+            x,
+            MIN_CHUNK,
+            #[inline(always)]
+            |_, y, x, _| {
+                for (y, &x) in y.iter_mut().zip(x) {
+                    *y = 0.5 * x * (1.0 + erf(x * FRAC_1_SQRT_2));
+                }
+            },
+        );
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
 
@@ -68,13 +74,19 @@ impl CustomOp2 for GeluBackward {
             contiguous(s1, l1, self.name())?,
             contiguous(s2, l2, self.name())?,
         );
-        let dx = par_zip2(x, dy, MIN_CHUNK, |_, dx, x, dy| {
-            for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
-                let cdf = 0.5 * (1.0 + erf(x * FRAC_1_SQRT_2));
-                let pdf = INV_SQRT_2PI * exp(-0.5 * x * x);
-                *dx = dy * (cdf + x * pdf);
-            }
-        });
+        let dx = par_zip2(
+            x,
+            dy,
+            MIN_CHUNK,
+            #[inline(always)]
+            |_, dx, x, dy| {
+                for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
+                    let cdf = 0.5 * (1.0 + erf(x * FRAC_1_SQRT_2));
+                    let pdf = INV_SQRT_2PI * exp(-0.5 * x * x);
+                    *dx = dy * (cdf + x * pdf);
+                }
+            },
+        );
         Ok((CpuStorage::F32(dx), l1.shape().clone()))
     }
 }

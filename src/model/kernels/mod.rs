@@ -11,6 +11,7 @@ mod gelu;
 mod heads;
 mod residual;
 mod rms_norm;
+mod simd;
 mod softmax;
 
 pub use bias::add_bias;
@@ -18,13 +19,14 @@ pub use gelu::gelu;
 pub use heads::Heads;
 pub use residual::dropout_add;
 pub use rms_norm::rms_norm;
+pub(crate) use simd::vectorized;
 pub use softmax::softmax_last;
 
 use candle_core::{CpuStorage, Layout, Result, Tensor};
 use rayon::prelude::*;
 
 /// Elements per parallel task: big enough to amortise scheduling.
-const MIN_CHUNK: usize = 16 * 1024;
+pub(crate) const MIN_CHUNK: usize = 16 * 1024;
 
 /// exp(x) to about 2 ulp, written so that the loops calling it vectorise (libm's
 /// expf is a scalar call, and it was a tenth of a training step). Inputs below
@@ -100,7 +102,12 @@ fn par_zip2(
     out.par_chunks_mut(chunk)
         .zip(a.par_chunks(chunk).zip(b.par_chunks(chunk)))
         .enumerate()
-        .for_each(|(i, (out, (a, b)))| f(i * chunk, out, a, b));
+        .for_each(|(i, (out, (a, b)))| {
+            simd::vectorized(
+                #[inline(always)]
+                || f(i * chunk, out, a, b),
+            )
+        });
     out
 }
 
@@ -114,9 +121,14 @@ fn column_sum(rows: usize, n: usize, f: impl Fn(usize, &mut [f32]) + Sync) -> Ve
         .into_par_iter()
         .map(|t| {
             let mut acc = vec![0f32; n];
-            for row in t * band..((t + 1) * band).min(rows) {
-                f(row, &mut acc);
-            }
+            simd::vectorized(
+                #[inline(always)]
+                || {
+                    for row in t * band..((t + 1) * band).min(rows) {
+                        f(row, &mut acc);
+                    }
+                },
+            );
             acc
         })
         .reduce(

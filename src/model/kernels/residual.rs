@@ -39,12 +39,18 @@ impl CustomOp2 for DropoutAdd {
         if x.len() != a.len() || a.len() != self.0.len() {
             candle_core::bail!("{}: shapes differ", self.name());
         }
-        let y = par_zip2(x, a, MIN_CHUNK, |start, y, x, a| {
-            let scale = &self.0[start..start + y.len()];
-            for (((y, &x), &a), &s) in y.iter_mut().zip(x).zip(a).zip(scale) {
-                *y = x + a * s;
-            }
-        });
+        let y = par_zip2(
+            x,
+            a,
+            MIN_CHUNK,
+            #[inline(always)]
+            |start, y, x, a| {
+                let scale = &self.0[start..start + y.len()];
+                for (((y, &x), &a), &s) in y.iter_mut().zip(x).zip(a).zip(scale) {
+                    *y = x + a * s;
+                }
+            },
+        );
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
 
@@ -69,11 +75,17 @@ impl CustomOp1 for Scale {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let g = contiguous(s, l, self.name())?;
-        let y = par_zip2(g, &self.0, MIN_CHUNK, |_, y, g, s| {
-            for ((y, &g), &s) in y.iter_mut().zip(g).zip(s) {
-                *y = g * s;
-            }
-        });
+        let y = par_zip2(
+            g,
+            &self.0,
+            MIN_CHUNK,
+            #[inline(always)]
+            |_, y, g, s| {
+                for ((y, &g), &s) in y.iter_mut().zip(g).zip(s) {
+                    *y = g * s;
+                }
+            },
+        );
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
 }

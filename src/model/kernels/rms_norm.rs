@@ -1,7 +1,7 @@
 //! RMSNorm, x / sqrt(mean(x²) + eps) * g, in one pass; composed it is seven ops
 //! over (B, L, D) and a slow reduction for g's gradient.
 
-use super::{column_sum, contiguous, fused, par_zip2, row_len, rows_per_task};
+use super::{column_sum, contiguous, fused, par_zip2, row_len, rows_per_task, simd};
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, D};
 
 pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Result<Tensor> {
@@ -21,7 +21,7 @@ struct RmsNorm {
 
 impl RmsNorm {
     fn inv_rms(&self, x: &[f32]) -> f32 {
-        let ms = x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32;
+        let ms = simd::dot(x, x) / x.len() as f32;
         1.0 / (ms + self.eps).sqrt()
     }
 }
@@ -41,14 +41,20 @@ impl CustomOp2 for RmsNorm {
         let x = contiguous(s1, l1, CustomOp2::name(self))?;
         let g = contiguous(s2, l2, CustomOp2::name(self))?;
         let n = row_len(l1);
-        let y = par_zip2(x, x, rows_per_task(n), |_, y, x, _| {
-            for (y, x) in y.chunks_mut(n).zip(x.chunks(n)) {
-                let inv = self.inv_rms(x);
-                for ((y, &x), &g) in y.iter_mut().zip(x).zip(g) {
-                    *y = x * inv * g;
+        let y = par_zip2(
+            x,
+            x,
+            rows_per_task(n),
+            #[inline(always)]
+            |_, y, x, _| {
+                for (y, x) in y.chunks_mut(n).zip(x.chunks(n)) {
+                    let inv = self.inv_rms(x);
+                    for ((y, &x), &g) in y.iter_mut().zip(x).zip(g) {
+                        *y = x * inv * g;
+                    }
                 }
-            }
-        });
+            },
+        );
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
 
@@ -88,16 +94,22 @@ impl CustomOp3 for RmsNorm {
             contiguous(s3, l3, name)?,
         );
         let n = row_len(l1);
-        let dx = par_zip2(x, dy, rows_per_task(n), |_, dx, x, dy| {
-            for ((dx, x), dy) in dx.chunks_mut(n).zip(x.chunks(n)).zip(dy.chunks(n)) {
-                let r = self.inv_rms(x);
-                let dot: f32 = x.iter().zip(dy).zip(g).map(|((x, dy), g)| x * dy * g).sum();
-                let c = r * r * r * dot / n as f32;
-                for (((dx, &x), &dy), &g) in dx.iter_mut().zip(x).zip(dy).zip(g) {
-                    *dx = r * g * dy - x * c;
+        let dx = par_zip2(
+            x,
+            dy,
+            rows_per_task(n),
+            #[inline(always)]
+            |_, dx, x, dy| {
+                for ((dx, x), dy) in dx.chunks_mut(n).zip(x.chunks(n)).zip(dy.chunks(n)) {
+                    let r = self.inv_rms(x);
+                    let dot: f32 = x.iter().zip(dy).zip(g).map(|((x, dy), g)| x * dy * g).sum();
+                    let c = r * r * r * dot / n as f32;
+                    for (((dx, &x), &dy), &g) in dx.iter_mut().zip(x).zip(dy).zip(g) {
+                        *dx = r * g * dy - x * c;
+                    }
                 }
-            }
-        });
+            },
+        );
         Ok((CpuStorage::F32(dx), l1.shape().clone()))
     }
 }
@@ -122,13 +134,18 @@ impl CustomOp2 for WeightGrad {
             contiguous(s2, l2, self.name())?,
         );
         let n = row_len(l1);
-        let dg = column_sum(x.len() / n, n, |row, acc| {
-            let (x, dy) = (&x[row * n..(row + 1) * n], &dy[row * n..(row + 1) * n]);
-            let r = self.0.inv_rms(x);
-            for ((acc, &x), &dy) in acc.iter_mut().zip(x).zip(dy) {
-                *acc += dy * x * r;
-            }
-        });
+        let dg = column_sum(
+            x.len() / n,
+            n,
+            #[inline(always)]
+            |row, acc| {
+                let (x, dy) = (&x[row * n..(row + 1) * n], &dy[row * n..(row + 1) * n]);
+                let r = self.0.inv_rms(x);
+                for ((acc, &x), &dy) in acc.iter_mut().zip(x).zip(dy) {
+                    *acc += dy * x * r;
+                }
+            },
+        );
         Ok((CpuStorage::F32(dg), Shape::from(n)))
     }
 }

@@ -2,7 +2,7 @@
 //! additive mask folded in: softmax(x * scale + bias). Folding them saves two
 //! passes and two (B, H, L, L) gradient buffers per layer.
 
-use super::{contiguous, exp, fused, par_zip2, row_len, rows_per_task};
+use super::{contiguous, exp, fused, par_zip2, row_len, rows_per_task, simd};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, D};
 
 /// softmax(x * scale + bias) over the last dimension. `x` is (B, H, Lq, L);
@@ -64,24 +64,30 @@ impl BiasRows {
 
 impl Softmax {
     fn forward(&self, x: &[f32], n: usize, bias: Option<(&[f32], BiasRows)>) -> Vec<f32> {
-        par_zip2(x, x, rows_per_task(n), |start, y, x, _| {
-            for (r, (y, x)) in y.chunks_mut(n).zip(x.chunks(n)).enumerate() {
-                for (y, &x) in y.iter_mut().zip(x) {
-                    *y = x * self.scale;
+        par_zip2(
+            x,
+            x,
+            rows_per_task(n),
+            #[inline(always)]
+            |start, y, x, _| {
+                for (r, (y, x)) in y.chunks_mut(n).zip(x.chunks(n)).enumerate() {
+                    for (y, &x) in y.iter_mut().zip(x) {
+                        *y = x * self.scale;
+                    }
+                    if let Some((bias, rows)) = &bias {
+                        let at = rows.of(start / n + r) * n;
+                        y.iter_mut()
+                            .zip(&bias[at..at + n])
+                            .for_each(|(y, b)| *y += b);
+                    }
+                    let max = simd::max(y);
+                    // Kept apart from the sum, this loop vectorises.
+                    y.iter_mut().for_each(|y| *y = exp(*y - max));
+                    let inv = 1.0 / simd::sum(y);
+                    y.iter_mut().for_each(|y| *y *= inv);
                 }
-                if let Some((bias, rows)) = &bias {
-                    let at = rows.of(start / n + r) * n;
-                    y.iter_mut()
-                        .zip(&bias[at..at + n])
-                        .for_each(|(y, b)| *y += b);
-                }
-                let max = y.iter().cloned().fold(f32::MIN, f32::max);
-                // Kept apart from the sum, this loop vectorises.
-                y.iter_mut().for_each(|y| *y = exp(*y - max));
-                let inv = 1.0 / y.iter().sum::<f32>();
-                y.iter_mut().for_each(|y| *y *= inv);
-            }
-        })
+            },
+        )
     }
 
     fn backward(&self, y: &Tensor, grad: &Tensor) -> Result<Tensor> {
@@ -157,14 +163,20 @@ impl CustomOp2 for SoftmaxBackward {
             contiguous(s2, l2, self.name())?,
         );
         let n = row_len(l1);
-        let dx = par_zip2(y, dy, rows_per_task(n), |_, dx, y, dy| {
-            for ((dx, y), dy) in dx.chunks_mut(n).zip(y.chunks(n)).zip(dy.chunks(n)) {
-                let dot: f32 = y.iter().zip(dy).map(|(a, b)| a * b).sum();
-                for ((dx, &y), &dy) in dx.iter_mut().zip(y).zip(dy) {
-                    *dx = self.scale * y * (dy - dot);
+        let dx = par_zip2(
+            y,
+            dy,
+            rows_per_task(n),
+            #[inline(always)]
+            |_, dx, y, dy| {
+                for ((dx, y), dy) in dx.chunks_mut(n).zip(y.chunks(n)).zip(dy.chunks(n)) {
+                    let dot = simd::dot(y, dy);
+                    for ((dx, &y), &dy) in dx.iter_mut().zip(y).zip(dy) {
+                        *dx = self.scale * y * (dy - dot);
+                    }
                 }
-            }
-        });
+            },
+        );
         Ok((CpuStorage::F32(dx), l1.shape().clone()))
     }
 }
