@@ -27,16 +27,54 @@ pub struct EpochRecord {
     pub lr: f64,
     pub seconds: f64,
     pub tokens_per_s: f64,
+    /// Training loss and accuracy over each stretch of CURVE_EVERY steps, so the
+    /// curves show the epoch's inside too (one epoch is one point otherwise).
+    #[serde(default)]
+    pub train_curve: Vec<CurvePoint>,
+}
+
+/// Mean training loss and accuracy over the steps that end at `epoch`
+/// (fractional: 1.5 is half-way through the second epoch).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CurvePoint {
+    pub epoch: f64,
+    pub loss: f64,
+    pub acc: f64,
+}
+
+/// Loss and correct predictions summed over some examples.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Tally {
+    pub loss: f64,
+    pub correct: usize,
+    pub examples: usize,
+}
+
+impl Tally {
+    pub fn add(&mut self, mean_loss: f64, correct: usize, examples: usize) {
+        self.loss += mean_loss * examples as f64;
+        self.correct += correct;
+        self.examples += examples;
+    }
+
+    pub fn mean_loss(&self) -> f64 {
+        self.loss / self.examples.max(1) as f64
+    }
+
+    pub fn accuracy(&self) -> f64 {
+        self.correct as f64 / self.examples.max(1) as f64
+    }
 }
 
 /// Running sums of the epoch in progress.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct EpochSums {
-    pub loss: f64,
-    pub correct: usize,
-    pub examples: usize,
+    pub epoch: Tally,
     pub real_tokens: usize,
     pub seconds: f64,
+    /// The stretch since the last curve point, and the points so far.
+    pub window: Tally,
+    pub curve: Vec<CurvePoint>,
 }
 
 /// Where the loop stands: enough to continue exactly where it stopped.

@@ -40,7 +40,7 @@ impl Default for TrainOptions {
             tokenizer: "bert-base-uncased".into(),
             truncate: Truncate::HeadTail,
             model: Config::default(),
-            epochs: 3,
+            epochs: 1,
             batch_size: 32,
             eval_batch_size: 64,
             lr: 5e-4,

@@ -1,7 +1,7 @@
 //! The training loop, top to bottom: data, tokenizer, model, optimizer, then one
 //! loop with the learning-rate rule, per-epoch validation, best and last checkpoints.
 
-use super::checkpoint::{load_checkpoint, save_checkpoint, EpochRecord, LoopState};
+use super::checkpoint::{load_checkpoint, save_checkpoint, CurvePoint, EpochRecord, LoopState};
 use super::evaluate::{evaluate, EncodedSplit};
 use super::optim::{learning_rate, AdamW, AdamWConfig};
 use super::options::TrainOptions;
@@ -23,8 +23,9 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokenizers::Tokenizer;
 
-/// Without a terminal (a log file), print a progress line this often instead of a bar.
-const LOG_EVERY_STEPS: usize = 50;
+/// A point of the training curve this often; without a terminal (a log file),
+/// also a progress line instead of a bar.
+const CURVE_EVERY_STEPS: usize = 50;
 
 /// How a run may be stopped early: Ctrl-C, or (for tests) after a number of steps.
 #[derive(Clone, Default)]
@@ -219,21 +220,28 @@ fn fit(
                 bail!("the training loss became {loss} at epoch {}, step {}: stopped without saving; the last good \
                        checkpoint is in {}/last (try a lower --lr, then --resume)", epoch + 1, state.step, files.run.display());
             }
-            let s = &mut state.sums;
-            s.loss += loss * batch_ids.len() as f64;
-            s.correct += correct;
-            s.examples += batch_ids.len();
-            s.real_tokens += batch_ids.iter().map(|&i| lengths[i]).sum::<usize>();
-            s.seconds += started.elapsed().as_secs_f64();
             state.batch += 1;
             state.step += 1;
+            let s = &mut state.sums;
+            s.epoch.add(loss, correct, batch_ids.len());
+            s.window.add(loss, correct, batch_ids.len());
+            s.real_tokens += batch_ids.iter().map(|&i| lengths[i]).sum::<usize>();
+            s.seconds += started.elapsed().as_secs_f64();
+            if state.batch % CURVE_EVERY_STEPS == 0 || state.batch == batches.len() {
+                let w = std::mem::take(&mut s.window);
+                s.curve.push(CurvePoint {
+                    epoch: epoch as f64 + state.batch as f64 / batches.len() as f64,
+                    loss: w.mean_loss(),
+                    acc: w.accuracy(),
+                });
+            }
             let status = format!(
                 "loss {:.4} acc {:.3} {:.0} tok/s",
-                s.loss / s.examples as f64,
-                s.correct as f64 / s.examples as f64,
+                s.epoch.mean_loss(),
+                s.epoch.accuracy(),
                 s.real_tokens as f64 / s.seconds
             );
-            if bar.is_hidden() && state.batch % LOG_EVERY_STEPS == 0 {
+            if bar.is_hidden() && state.batch % CURVE_EVERY_STEPS == 0 {
                 println!(
                     "epoch {}/{} step {}/{}  {status}",
                     epoch + 1,
@@ -256,14 +264,15 @@ fn fit(
         let s = std::mem::take(&mut state.sums);
         let record = EpochRecord {
             epoch: epoch + 1,
-            train_loss: s.loss / s.examples as f64,
-            train_acc: s.correct as f64 / s.examples as f64,
+            train_loss: s.epoch.mean_loss(),
+            train_acc: s.epoch.accuracy(),
             val_loss: val.loss,
             val_acc: val.scores.accuracy,
             val_f1: val.scores.macro_f1,
             lr: learning_rate(state.step, warmup, total_steps, opts.lr),
             seconds: s.seconds,
             tokens_per_s: s.real_tokens as f64 / s.seconds,
+            train_curve: s.curve,
         };
         let improved = state
             .best_val_loss

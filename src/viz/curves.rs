@@ -1,4 +1,7 @@
-//! figures/curves.png: train/val loss (left axis) and accuracy (right axis) per epoch.
+//! figures/curves.png: train/val loss (left axis) and accuracy (right axis) over
+//! epochs. Validation is measured at the end of each epoch (points); training is
+//! drawn from its windows of steps inside the epochs (lines), so even a one-epoch
+//! run shows how it learned.
 
 use super::font::ensure_font;
 use crate::train::checkpoint::EpochRecord;
@@ -7,8 +10,8 @@ use plotters::prelude::*;
 use std::path::Path;
 
 const LOSS_COLORS: [RGBColor; 2] = [RGBColor(31, 119, 180), RGBColor(255, 127, 14)];
-/// One plotted line: legend label and the field it reads.
-type Series = (&'static str, fn(&EpochRecord) -> f64);
+/// One plotted line: legend label and its (epoch, value) points.
+type Series = (&'static str, Vec<(f64, f64)>);
 
 const ACC_COLORS: [RGBColor; 2] = [RGBColor(44, 160, 44), RGBColor(214, 39, 40)];
 
@@ -19,25 +22,47 @@ pub fn draw_curves(history: &[EpochRecord], title: &str, path: &Path) -> Result<
         let root = BitMapBackend::new(&tmp, (1000, 600)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
         let n = history.len().max(1) as f64;
-        let losses = history.iter().flat_map(|h| [h.train_loss, h.val_loss]);
-        let loss_max = losses.fold(0.0f64, f64::max) * 1.15 + 1e-6;
-        let accs = history.iter().flat_map(|h| [h.train_acc, h.val_acc]);
-        let acc_min = (accs.fold(1.0f64, f64::min) - 0.05).clamp(0.0, 0.95);
+        let (train_loss, train_acc) = train_points(history);
+        let val = |f: fn(&EpochRecord) -> f64| -> Vec<(f64, f64)> {
+            history.iter().map(|h| (h.epoch as f64, f(h))).collect()
+        };
+        let loss_series: [Series; 2] = [
+            ("train loss", train_loss),
+            ("val loss (end of epoch)", val(|h| h.val_loss)),
+        ];
+        let acc_series: [Series; 2] = [
+            ("train acc", train_acc),
+            ("val acc (end of epoch)", val(|h| h.val_acc)),
+        ];
+        let values = |series: &[Series]| -> Vec<f64> {
+            series
+                .iter()
+                .flat_map(|(_, p)| p.iter().map(|&(_, y)| y))
+                .collect()
+        };
+        let loss_max = values(&loss_series).into_iter().fold(0.0f64, f64::max) * 1.15 + 1e-6;
+        let acc_min =
+            (values(&acc_series).into_iter().fold(1.0f64, f64::min) - 0.05).clamp(0.0, 0.95);
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 26))
             .margin(20)
             .x_label_area_size(45)
             .y_label_area_size(65)
             .right_y_label_area_size(65)
-            .build_cartesian_2d(0.5..n + 0.5, 0.0..loss_max)
+            .build_cartesian_2d(0.0..n + 0.05, 0.0..loss_max)
             .map_err(|e| anyhow!("{e}"))?
-            .set_secondary_coord(0.5..n + 0.5, acc_min..1.0);
+            .set_secondary_coord(0.0..n + 0.05, acc_min..1.0);
         chart
             .configure_mesh()
             .x_desc("epoch")
             .y_desc("cross-entropy loss")
-            .x_labels(history.len().max(2))
-            .x_label_formatter(&|x| format!("{x:.0}"))
+            .x_labels(history.len() * 4 + 1)
+            .x_label_formatter(&|x| {
+                format!("{x:.2}")
+                    .trim_end_matches('0')
+                    .trim_end_matches('.')
+                    .to_string()
+            })
             .label_style(("sans-serif", 16))
             .axis_desc_style(("sans-serif", 18))
             .draw()
@@ -49,30 +74,21 @@ pub fn draw_curves(history: &[EpochRecord], title: &str, path: &Path) -> Result<
             .axis_desc_style(("sans-serif", 18))
             .draw()
             .map_err(|e| anyhow!("{e}"))?;
-        let points = |f: fn(&EpochRecord) -> f64| {
-            history
-                .iter()
-                .map(move |h| (h.epoch as f64, f(h)))
-                .collect::<Vec<_>>()
-        };
-        let loss_series: [Series; 2] = [
-            ("train loss", |h| h.train_loss),
-            ("val loss", |h| h.val_loss),
-        ];
-        for ((label, f), color) in loss_series.into_iter().zip(LOSS_COLORS) {
+        for ((label, points), color) in loss_series.into_iter().zip(LOSS_COLORS) {
+            let marker = if label.starts_with("val") { 6 } else { 0 };
             chart
-                .draw_series(LineSeries::new(points(f), color.stroke_width(3)).point_size(5))
+                .draw_series(LineSeries::new(points, color.stroke_width(3)).point_size(marker))
                 .map_err(|e| anyhow!("{e}"))?
                 .label(label)
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
                 });
         }
-        let acc_series: [Series; 2] = [("train acc", |h| h.train_acc), ("val acc", |h| h.val_acc)];
-        for ((label, f), color) in acc_series.into_iter().zip(ACC_COLORS) {
+        for ((label, points), color) in acc_series.into_iter().zip(ACC_COLORS) {
+            let marker = if label.starts_with("val") { 6 } else { 0 };
             chart
                 .draw_secondary_series(
-                    LineSeries::new(points(f), color.stroke_width(3)).point_size(5),
+                    LineSeries::new(points, color.stroke_width(3)).point_size(marker),
                 )
                 .map_err(|e| anyhow!("{e}"))?
                 .label(label)
@@ -92,4 +108,23 @@ pub fn draw_curves(history: &[EpochRecord], title: &str, path: &Path) -> Result<
             .map_err(|e| anyhow!("writing {}: {e}", tmp.display()))?;
     }
     std::fs::rename(&tmp, path).map_err(|e| anyhow!("renaming into {}: {e}", path.display()))
+}
+
+/// Training loss and accuracy points: the windows inside each epoch, or the
+/// epoch means for histories written before windows were recorded.
+fn train_points(history: &[EpochRecord]) -> (Vec<(f64, f64)>, Vec<(f64, f64)>) {
+    history
+        .iter()
+        .flat_map(|h| {
+            if h.train_curve.is_empty() {
+                vec![(h.epoch as f64, h.train_loss, h.train_acc)]
+            } else {
+                h.train_curve
+                    .iter()
+                    .map(|p| (p.epoch, p.loss, p.acc))
+                    .collect()
+            }
+        })
+        .map(|(x, loss, acc)| ((x, loss), (x, acc)))
+        .unzip()
 }
