@@ -10,8 +10,10 @@ use plotters::prelude::*;
 use std::path::Path;
 
 const LOSS_COLORS: [RGBColor; 2] = [RGBColor(31, 119, 180), RGBColor(255, 127, 14)];
-/// One plotted line: legend label and its (epoch, value) points.
-type Series = (&'static str, Vec<(f64, f64)>);
+/// (epoch, value) points of one line.
+type Points = Vec<(f64, f64)>;
+/// One plotted line: legend label and its points.
+type Series = (&'static str, Points);
 
 const ACC_COLORS: [RGBColor; 2] = [RGBColor(44, 160, 44), RGBColor(214, 39, 40)];
 
@@ -23,7 +25,7 @@ pub fn draw_curves(history: &[EpochRecord], title: &str, path: &Path) -> Result<
         root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
         let n = history.len().max(1) as f64;
         let (train_loss, train_acc) = train_points(history);
-        let val = |f: fn(&EpochRecord) -> f64| -> Vec<(f64, f64)> {
+        let val = |f: fn(&EpochRecord) -> f64| -> Points {
             history.iter().map(|h| (h.epoch as f64, f(h))).collect()
         };
         let loss_series: [Series; 2] = [
@@ -112,7 +114,7 @@ pub fn draw_curves(history: &[EpochRecord], title: &str, path: &Path) -> Result<
 
 /// Training loss and accuracy points: the windows inside each epoch, or the
 /// epoch means for histories written before windows were recorded.
-fn train_points(history: &[EpochRecord]) -> (Vec<(f64, f64)>, Vec<(f64, f64)>) {
+fn train_points(history: &[EpochRecord]) -> (Points, Points) {
     history
         .iter()
         .flat_map(|h| {
