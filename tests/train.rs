@@ -52,6 +52,11 @@ fn training_learns_the_task_and_writes_the_briefs_artifacts() {
         &Control::default(),
     ));
     assert!(metrics.test_accuracy > 0.9, "{metrics:?}");
+    // The curve inside each epoch ends exactly at the epoch's end.
+    for record in history(&dir.path().join("runs/enc")) {
+        let last = record.train_curve.last().expect("no training curve points");
+        assert_eq!(last.epoch, record.epoch as f64, "{record:?}");
+    }
     let json: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("metrics/final_metrics.json")).unwrap(),
     )
