@@ -56,38 +56,26 @@ fn bench_block(c: &mut Criterion) {
         })
     });
     let mut rng = Rng::new(1);
-    group.bench_function("forward_backward", |b| {
-        b.iter(|| {
-            let out = model
-                .forward(
-                    &ids,
-                    &mask,
-                    model.masks(),
-                    false,
-                    &mut Mode::Train(&mut rng),
-                )
-                .unwrap();
-            candle_nn::loss::cross_entropy(&out.logits, &labels)
-                .unwrap()
-                .backward()
-                .unwrap()
-        })
-    });
+    // Training-mode forward (dropout on), cross-entropy, backward.
+    let mut gradients = || {
+        let out = model
+            .forward(
+                &ids,
+                &mask,
+                model.masks(),
+                false,
+                &mut Mode::Train(&mut rng),
+            )
+            .unwrap();
+        let loss = candle_nn::loss::cross_entropy(&out.logits, &labels).unwrap();
+        loss.backward().unwrap()
+    };
+    group.bench_function("forward_backward", |b| b.iter(&mut gradients));
     let vars = varmap.data().lock().unwrap().clone();
     let mut optimizer = AdamW::new(&vars, AdamWConfig::default()).unwrap();
     group.bench_function("train_step", |b| {
         b.iter(|| {
-            let out = model
-                .forward(
-                    &ids,
-                    &mask,
-                    model.masks(),
-                    false,
-                    &mut Mode::Train(&mut rng),
-                )
-                .unwrap();
-            let loss = candle_nn::loss::cross_entropy(&out.logits, &labels).unwrap();
-            let mut grads = loss.backward().unwrap();
+            let mut grads = gradients();
             optimizer.clip_grad_norm(&mut grads, 1.0).unwrap();
             optimizer.update(&grads, 1e-4).unwrap();
         })
