@@ -112,12 +112,13 @@ fn par_zip2(
 }
 
 /// Sums over rows of length n: `f(row, acc)` adds row `row`'s contribution to
-/// `acc`. Each task folds a band of rows into its own accumulator, then the
-/// accumulators are added, so the result does not depend on scheduling order
-/// beyond float rounding within a band.
+/// `acc`. Bands of rows are summed in parallel, then the band sums are added in
+/// band order: a parallel `reduce` would pair them in whatever order work
+/// stealing produced, and float addition is not associative, so the same seed
+/// could give different gradients from run to run.
 fn column_sum(rows: usize, n: usize, f: impl Fn(usize, &mut [f32]) + Sync) -> Vec<f32> {
     let band = (MIN_CHUNK / n.max(1)).max(16);
-    (0..rows.div_ceil(band))
+    let bands: Vec<Vec<f32>> = (0..rows.div_ceil(band))
         .into_par_iter()
         .map(|t| {
             let mut acc = vec![0f32; n];
@@ -131,13 +132,12 @@ fn column_sum(rows: usize, n: usize, f: impl Fn(usize, &mut [f32]) + Sync) -> Ve
             );
             acc
         })
-        .reduce(
-            || vec![0f32; n],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                a
-            },
-        )
+        .collect();
+    let mut total = vec![0f32; n];
+    for band in &bands {
+        total.iter_mut().zip(band).for_each(|(t, b)| *t += b);
+    }
+    total
 }
 
 #[cfg(test)]
