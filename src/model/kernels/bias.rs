@@ -2,7 +2,7 @@
 //! its backward reduces the gradient over N with candle's strided reduction, one
 //! of the slowest steps of a training step; here it is a parallel column sum.
 
-use super::{column_sum, contiguous, fused, par_zip2, row_len, rows_per_task};
+use super::{column_sum, contiguous, contiguous2, fused, par_zip2, row_len, rows_per_task};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 
 /// `x` (N, out) plus `bias` (out) on every row.
@@ -29,10 +29,7 @@ impl CustomOp2 for AddBias {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (x, b) = (
-            contiguous(s1, l1, self.name())?,
-            contiguous(s2, l2, self.name())?,
-        );
+        let (x, b) = contiguous2(s1, l1, s2, l2, self.name())?;
         let n = row_len(l1);
         if b.len() != n {
             candle_core::bail!("{}: bias of {} for rows of {n}", self.name(), b.len());

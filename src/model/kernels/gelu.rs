@@ -1,6 +1,6 @@
 //! Exact GELU, x Φ(x), with erf by a fast polynomial instead of libm's.
 
-use super::{contiguous, exp, fused, par_zip2, MIN_CHUNK};
+use super::{contiguous, contiguous2, exp, fused, par_zip2, MIN_CHUNK};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 
 pub fn gelu(x: &Tensor) -> Result<Tensor> {
@@ -70,10 +70,7 @@ impl CustomOp2 for GeluBackward {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (x, dy) = (
-            contiguous(s1, l1, self.name())?,
-            contiguous(s2, l2, self.name())?,
-        );
+        let (x, dy) = contiguous2(s1, l1, s2, l2, self.name())?;
         let dx = par_zip2(
             x,
             dy,

@@ -69,6 +69,17 @@ pub(crate) fn contiguous<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<
     }
 }
 
+/// The slices behind the two inputs of a fused op.
+fn contiguous2<'a>(
+    s1: &'a CpuStorage,
+    l1: &Layout,
+    s2: &'a CpuStorage,
+    l2: &Layout,
+    op: &str,
+) -> Result<(&'a [f32], &'a [f32])> {
+    Ok((contiguous(s1, l1, op)?, contiguous(s2, l2, op)?))
+}
+
 pub(crate) fn contiguous_mut<'a>(
     s: &'a mut CpuStorage,
     l: &Layout,

@@ -3,7 +3,7 @@
 //! mask is kept by the op instead of living in the graph as a tensor whose
 //! gradient candle would compute and throw away.
 
-use super::{contiguous, fused, par_zip2, MIN_CHUNK};
+use super::{contiguous, contiguous2, fused, par_zip2, MIN_CHUNK};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use std::sync::Arc;
 
@@ -32,10 +32,7 @@ impl CustomOp2 for DropoutAdd {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (x, a) = (
-            contiguous(s1, l1, self.name())?,
-            contiguous(s2, l2, self.name())?,
-        );
+        let (x, a) = contiguous2(s1, l1, s2, l2, self.name())?;
         if x.len() != a.len() || a.len() != self.0.len() {
             candle_core::bail!("{}: shapes differ", self.name());
         }

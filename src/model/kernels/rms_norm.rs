@@ -1,7 +1,7 @@
 //! RMSNorm, x / sqrt(mean(x²) + eps) * g, in one pass; composed it is seven ops
 //! over (B, L, D) and a slow reduction for g's gradient.
 
-use super::{column_sum, contiguous, fused, par_zip2, row_len, rows_per_task, simd};
+use super::{column_sum, contiguous, contiguous2, fused, par_zip2, row_len, rows_per_task, simd};
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, D};
 
 pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Result<Tensor> {
@@ -38,8 +38,7 @@ impl CustomOp2 for RmsNorm {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let x = contiguous(s1, l1, CustomOp2::name(self))?;
-        let g = contiguous(s2, l2, CustomOp2::name(self))?;
+        let (x, g) = contiguous2(s1, l1, s2, l2, CustomOp2::name(self))?;
         let n = row_len(l1);
         let y = par_zip2(
             x,
@@ -129,10 +128,7 @@ impl CustomOp2 for WeightGrad {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (x, dy) = (
-            contiguous(s1, l1, self.name())?,
-            contiguous(s2, l2, self.name())?,
-        );
+        let (x, dy) = contiguous2(s1, l1, s2, l2, self.name())?;
         let n = row_len(l1);
         let dg = column_sum(
             x.len() / n,

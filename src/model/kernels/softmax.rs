@@ -2,7 +2,7 @@
 //! additive mask folded in: softmax(x * scale + bias). Folding them saves two
 //! passes and two (B, H, L, L) gradient buffers per layer.
 
-use super::{contiguous, exp, fused, par_zip2, row_len, rows_per_task, simd};
+use super::{contiguous, contiguous2, exp, fused, par_zip2, row_len, rows_per_task, simd};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, D};
 
 /// softmax(x * scale + bias) over the last dimension. `x` is (B, H, Lq, L);
@@ -123,8 +123,7 @@ impl CustomOp2 for Softmax {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let x = contiguous(s1, l1, CustomOp2::name(self))?;
-        let bias = contiguous(s2, l2, CustomOp2::name(self))?;
+        let (x, bias) = contiguous2(s1, l1, s2, l2, CustomOp2::name(self))?;
         let y = self.forward(x, row_len(l1), Some((bias, BiasRows::new(l1, l2)?)));
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
@@ -158,10 +157,7 @@ impl CustomOp2 for SoftmaxBackward {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (y, dy) = (
-            contiguous(s1, l1, self.name())?,
-            contiguous(s2, l2, self.name())?,
-        );
+        let (y, dy) = contiguous2(s1, l1, s2, l2, self.name())?;
         let n = row_len(l1);
         let dx = par_zip2(
             y,
