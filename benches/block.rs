@@ -43,7 +43,9 @@ fn bench_block(c: &mut Criterion) {
     let x = candle_core::Var::randn(0f32, 1.0, (BATCH, SEQ, config.d_model), &Device::Cpu).unwrap();
     group.bench_function("attention_forward_backward", |b| {
         b.iter(|| {
-            let (out, _) = attn.forward(x.as_tensor(), None, &mut Mode::Eval).unwrap();
+            let (out, _) = attn
+                .forward(x.as_tensor(), None, &mut Mode::Eval, false)
+                .unwrap();
             out.sum_all().unwrap().backward().unwrap()
         })
     });

@@ -142,10 +142,49 @@ fn attention_gradients_match_finite_differences() {
     .unwrap();
     let r = random(&[2, 5, config.d_model], &mut rng, DType::F64);
     let loss = || {
-        let (out, _) = attn.forward(&x, bias.as_ref(), &mut Mode::Eval).unwrap();
+        let (out, _) = attn
+            .forward(&x, bias.as_ref(), &mut Mode::Eval, true)
+            .unwrap();
         (out * &r).unwrap().sum_all().unwrap()
     };
     assert_matches_finite_differences("MHSA", loss, &with_input(&varmap, &x));
+}
+
+/// Without the weights asked for, f32 on the CPU runs the fused attention op:
+/// same output and same gradients for the input and every weight as the
+/// composed path the finite-difference test above checks, with and without masks.
+#[test]
+fn fused_attention_path_matches_the_composed_path() {
+    let config = tiny_config(Arch::Decoder);
+    let (vb, varmap) = seeded_var_builder(4, DType::F32, &Device::Cpu);
+    let attn = MultiHeadSelfAttention::new(vb, &config).unwrap();
+    let mut rng = Rng::new(5);
+    let x = Var::from_tensor(&random(&[2, 5, config.d_model], &mut rng, DType::F32)).unwrap();
+    let (_, mask) = padded_batch(&[&[1, 2, 3], &[1, 2, 3, 4, 5]], 5);
+    let r = random(&[2, 5, config.d_model], &mut rng, DType::F32);
+    let vars = with_input(&varmap, &x);
+    for on in [false, true] {
+        let masks = Masks {
+            padding: on,
+            causal: on,
+        };
+        let bias = attention_bias(&mask, masks, DType::F32).unwrap();
+        let run = |keep_weights| {
+            let (out, weights) = attn
+                .forward(&x, bias.as_ref(), &mut Mode::Eval, keep_weights)
+                .unwrap();
+            assert_eq!(weights.is_some(), keep_weights);
+            let grads = (&out * &r).unwrap().sum_all().unwrap().backward().unwrap();
+            (out, grads)
+        };
+        let ((fused, fused_grads), (composed, composed_grads)) = (run(false), run(true));
+        assert!(max_abs_diff(&fused, &composed) < 1e-5, "{masks:?}");
+        for (name, var) in &vars {
+            let (a, b) = (fused_grads.get(var), composed_grads.get(var));
+            let diff = max_abs_diff(a.unwrap(), b.unwrap());
+            assert!(diff < 1e-4, "{masks:?} {name}: gradient differs by {diff}");
+        }
+    }
 }
 
 #[test]

@@ -79,7 +79,8 @@ fn mhsa_equals_a_naive_per_head_loop() {
     let x: Vec<f32> = (0..b * l * d).map(|_| rng.normal() as f32).collect();
     let (_, mask) = padded_batch(&[&[1, 2, 3, 4], &[1, 2, 3, 4, 5, 6]], l);
     let lengths = [4, 6];
-    for causal in [false, true] {
+    // Both paths: the composed one (weights kept) and the fused CPU kernel.
+    for (causal, keep_weights) in [(false, false), (false, true), (true, false), (true, true)] {
         let bias = attention_bias(
             &mask,
             Masks {
@@ -91,7 +92,7 @@ fn mhsa_equals_a_naive_per_head_loop() {
         .unwrap();
         let input = Tensor::from_vec(x.clone(), (b, l, d), &Device::Cpu).unwrap();
         let (out, _) = attn
-            .forward(&input, bias.as_ref(), &mut Mode::Eval)
+            .forward(&input, bias.as_ref(), &mut Mode::Eval, keep_weights)
             .unwrap();
         let out: Vec<f32> = out.flatten_all().unwrap().to_vec1().unwrap();
         for (row, len) in lengths.iter().enumerate() {
@@ -106,7 +107,7 @@ fn mhsa_equals_a_naive_per_head_loop() {
                     let got = out[(row * l + i) * d + c];
                     assert!(
                         (got - e).abs() < 1e-5,
-                        "causal {causal}, row {row}, pos {i}, dim {c}: {got} vs naive {e}"
+                        "causal {causal}, weights kept {keep_weights}, row {row}, pos {i}, dim {c}: {got} vs naive {e}"
                     );
                 }
             }

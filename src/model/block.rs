@@ -28,14 +28,17 @@ impl Block {
         })
     }
 
-    /// (B, L, D) -> (B, L, D), plus this layer's attention weights (B, H, L, L).
+    /// (B, L, D) -> (B, L, D), plus, with `keep_weights`, this layer's attention
+    /// weights (B, H, L, L).
     pub fn forward(
         &self,
         x: &Tensor,
         bias: Option<&Tensor>,
         mode: &mut Mode,
-    ) -> Result<(Tensor, Tensor)> {
-        let (a, weights) = self.attn.forward(&self.norm_attn.forward(x)?, bias, mode)?;
+        keep_weights: bool,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        let normed = self.norm_attn.forward(x)?;
+        let (a, weights) = self.attn.forward(&normed, bias, mode, keep_weights)?;
         let x = mode.residual(x, &a, self.dropout)?;
         let f = self.ffn.forward(&self.norm_ffn.forward(&x)?)?;
         let x = mode.residual(&x, &f, self.dropout)?;

@@ -75,11 +75,9 @@ impl Classifier {
         let mut x = self.embed.forward(input_ids)?; // (B, L, D)
         let mut attn = Vec::new();
         for block in &self.blocks {
-            let (y, weights) = block.forward(&x, bias.as_ref(), mode)?;
+            let (y, weights) = block.forward(&x, bias.as_ref(), mode, keep_attn)?;
             x = y;
-            if keep_attn {
-                attn.push(weights);
-            }
+            attn.extend(weights);
         }
         let hidden = self.norm_final.forward(&x)?;
         let pooling = self.pooling_weights(attention_mask)?.to_dtype(dtype)?; // (B, L)

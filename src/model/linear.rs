@@ -28,6 +28,18 @@ impl Linear {
         Ok(Self { weight, bias })
     }
 
+    /// One layer computing `layers` side by side: (..., D_in) -> (..., sum of D_out).
+    /// One wide matmul instead of several narrow ones; gradients flow back to
+    /// each layer's own weights.
+    pub fn stacked(layers: &[&Linear]) -> Result<Self> {
+        let weights: Vec<&Tensor> = layers.iter().map(|l| &l.weight).collect();
+        let biases: Vec<&Tensor> = layers.iter().map(|l| &l.bias).collect();
+        Ok(Self {
+            weight: Tensor::cat(&weights, 0)?,
+            bias: Tensor::cat(&biases, 0)?,
+        })
+    }
+
     pub fn weight(&self) -> &Tensor {
         &self.weight
     }

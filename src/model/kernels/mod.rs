@@ -6,14 +6,17 @@
 //! (the f64 finite-difference tests) use the composed ops. Each kernel is tested
 //! against its composition, values and gradients.
 
+mod attention;
 mod bias;
 mod gelu;
+mod gemm;
 mod heads;
 mod residual;
 mod rms_norm;
 mod simd;
 mod softmax;
 
+pub use attention::attention;
 pub use bias::add_bias;
 pub use gelu::gelu;
 pub use heads::Heads;
@@ -57,7 +60,7 @@ pub(crate) fn exp(x: f32) -> f32 {
 }
 
 /// Whether `x` takes the fused path: f32 on the CPU.
-fn fused(x: &Tensor) -> bool {
+pub fn fused(x: &Tensor) -> bool {
     x.device().is_cpu() && x.dtype() == candle_core::DType::F32
 }
 

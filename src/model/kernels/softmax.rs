@@ -30,7 +30,7 @@ struct Softmax {
 }
 
 /// Where a row of x finds its bias row: x is (B, H, Lq, L), bias (Bb, 1, Lqb, L).
-struct BiasRows {
+pub(super) struct BiasRows {
     per_batch: usize, // rows of x per batch item: H * Lq
     lq: usize,
     batch_stride: usize, // in bias rows: 0 when Bb = 1
@@ -38,15 +38,17 @@ struct BiasRows {
 }
 
 impl BiasRows {
-    fn new(x: &Layout, bias: &Layout) -> Result<Self> {
-        let (b, h, lq, l) = x.shape().dims4()?;
-        let (bb, one, lqb, lb) = bias.shape().dims4()?;
+    /// `x` and `bias` are the dims of the scores and of the bias.
+    pub(super) fn new(x: &[usize], bias: &[usize]) -> Result<Self> {
+        let (&[b, h, lq, l], &[bb, one, lqb, lb]) = (x, bias) else {
+            candle_core::bail!("fused-softmax: scores {x:?} and bias {bias:?} must be 4-d");
+        };
         let fits = |n, full| n == 1 || n == full;
         if one != 1 || lb != l || !fits(bb, b) || !fits(lqb, lq) {
             candle_core::bail!(
                 "fused-softmax: bias {:?} does not broadcast to scores {:?}",
-                bias.dims(),
-                x.dims()
+                bias,
+                x
             );
         }
         Ok(Self {
@@ -57,7 +59,8 @@ impl BiasRows {
         })
     }
 
-    fn of(&self, row: usize) -> usize {
+    /// The bias row (an index of rows, not elements) of score row `row`.
+    pub(super) fn of(&self, row: usize) -> usize {
         (row / self.per_batch) * self.batch_stride + (row % self.lq) * self.query_stride
     }
 }
@@ -71,20 +74,12 @@ impl Softmax {
             #[inline(always)]
             |start, y, x, _| {
                 for (r, (y, x)) in y.chunks_mut(n).zip(x.chunks(n)).enumerate() {
-                    for (y, &x) in y.iter_mut().zip(x) {
-                        *y = x * self.scale;
-                    }
-                    if let Some((bias, rows)) = &bias {
+                    y.copy_from_slice(x);
+                    let bias = bias.as_ref().map(|(bias, rows)| {
                         let at = rows.of(start / n + r) * n;
-                        y.iter_mut()
-                            .zip(&bias[at..at + n])
-                            .for_each(|(y, b)| *y += b);
-                    }
-                    let max = simd::max(y);
-                    // Kept apart from the sum, this loop vectorises.
-                    y.iter_mut().for_each(|y| *y = exp(*y - max));
-                    let inv = 1.0 / simd::sum(y);
-                    y.iter_mut().for_each(|y| *y *= inv);
+                        &bias[at..at + n]
+                    });
+                    softmax_row(y, self.scale, bias);
                 }
             },
         )
@@ -124,7 +119,8 @@ impl CustomOp2 for Softmax {
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let (x, bias) = contiguous2(s1, l1, s2, l2, CustomOp2::name(self))?;
-        let y = self.forward(x, row_len(l1), Some((bias, BiasRows::new(l1, l2)?)));
+        let rows = BiasRows::new(l1.dims(), l2.dims())?;
+        let y = self.forward(x, row_len(l1), Some((bias, rows)));
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
 
@@ -137,6 +133,29 @@ impl CustomOp2 for Softmax {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         Ok((Some(self.backward(y, grad)?), None))
+    }
+}
+
+/// One row in place: x -> softmax(x * scale + bias). Call inside `simd::vectorized`.
+#[inline(always)]
+pub(super) fn softmax_row(x: &mut [f32], scale: f32, bias: Option<&[f32]>) {
+    x.iter_mut().for_each(|x| *x *= scale);
+    if let Some(bias) = bias {
+        x.iter_mut().zip(bias).for_each(|(x, b)| *x += b);
+    }
+    let max = simd::max(x);
+    // Kept apart from the sum, this loop vectorises.
+    x.iter_mut().for_each(|x| *x = exp(*x - max));
+    let inv = 1.0 / simd::sum(x);
+    x.iter_mut().for_each(|x| *x *= inv);
+}
+
+/// One row in place: dy -> dx = scale * y (dy - sum(dy y)), y the softmax output.
+#[inline(always)]
+pub(super) fn softmax_row_backward(dy: &mut [f32], y: &[f32], scale: f32) {
+    let dot = simd::dot(y, dy);
+    for (d, &y) in dy.iter_mut().zip(y) {
+        *d = scale * y * (*d - dot);
     }
 }
 
@@ -166,10 +185,8 @@ impl CustomOp2 for SoftmaxBackward {
             #[inline(always)]
             |_, dx, y, dy| {
                 for ((dx, y), dy) in dx.chunks_mut(n).zip(y.chunks(n)).zip(dy.chunks(n)) {
-                    let dot = simd::dot(y, dy);
-                    for ((dx, &y), &dy) in dx.iter_mut().zip(y).zip(dy) {
-                        *dx = self.scale * y * (dy - dot);
-                    }
+                    dx.copy_from_slice(dy);
+                    softmax_row_backward(dx, y, self.scale);
                 }
             },
         );

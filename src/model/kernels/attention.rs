@@ -1,0 +1,256 @@
+//! Attention's core in one op: softmax(Q Kᵀ · scale + bias) V for every head,
+//! from the (B·L, 3D) output of the stacked q/k/v projection to the (B·L, D)
+//! context with the heads side by side. Composed, that is three head splits, a
+//! transpose, two batched matmuls, the softmax and a merge: eight graph nodes,
+//! each with a zero-filled gradient buffer and an add in candle's backward, and
+//! each small (L, Dh) x (Dh, L) product split across the cores. Here one task
+//! per batch item runs its heads' products single-threaded on strided views, so
+//! the cores split whole examples, and the op keeps the softmax weights for its
+//! backward pass.
+
+use super::gemm::{matmul, Mat};
+use super::softmax::{softmax_row, softmax_row_backward, BiasRows};
+use super::{contiguous2, simd, Heads};
+use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+use std::sync::Mutex;
+
+/// qkv: (B·L, 3D), q, k and v side by side; bias: (B or 1, 1, L or 1, L), the
+/// shapes `mask::attention_bias` builds. Returns the context (B·L, D). CPU f32
+/// only: `model::attention`'s composed path is the reference and runs elsewhere.
+pub fn attention(qkv: &Tensor, bias: &Tensor, heads: Heads, scale: f64) -> Result<Tensor> {
+    let op = Attention {
+        heads,
+        scale: scale as f32,
+        weights: Mutex::new(Vec::new()),
+    };
+    qkv.contiguous()?.apply_op2(&bias.contiguous()?, op)
+}
+
+struct Attention {
+    heads: Heads,
+    scale: f32,
+    /// The forward pass's softmax weights (B, H, L, L), taken by the backward pass.
+    weights: Mutex<Vec<f32>>,
+}
+
+impl Heads {
+    fn width(&self) -> usize {
+        self.h * self.dh
+    }
+
+    /// Head `hi`'s (L, Dh) views of q, k and v inside one batch item's (L, 3D) rows.
+    fn qkv<'a>(&self, x: &'a [f32], hi: usize) -> [Mat<'a>; 3] {
+        let d = self.width();
+        [0, 1, 2].map(|part| Mat::rows(&x[part * d + hi * self.dh..], self.l, self.dh, 3 * d))
+    }
+
+    fn check(&self, qkv: &Layout, op: &str) -> Result<()> {
+        let want = (self.b * self.l, 3 * self.width());
+        if qkv.shape().dims2()? != want {
+            candle_core::bail!("{op}: qkv is {:?}, expected {want:?}", qkv.dims());
+        }
+        Ok(())
+    }
+}
+
+impl CustomOp2 for Attention {
+    fn name(&self) -> &'static str {
+        "fused-attention"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        self.heads.check(l1, self.name())?;
+        let (qkv, bias) = contiguous2(s1, l1, s2, l2, self.name())?;
+        let Heads { b, l, h, dh } = self.heads;
+        let d = self.heads.width();
+        let bias_rows = BiasRows::new(&[b, h, l, l], l2.dims())?;
+        let mut context = vec![0f32; b * l * d];
+        let mut weights = vec![0f32; b * h * l * l];
+        context
+            .par_chunks_mut(l * d)
+            .zip(weights.par_chunks_mut(h * l * l))
+            .enumerate()
+            .for_each(|(bi, (context, weights))| {
+                let x = &qkv[bi * l * 3 * d..(bi + 1) * l * 3 * d];
+                for (hi, w) in weights.chunks_mut(l * l).enumerate() {
+                    let [q, k, v] = self.heads.qkv(x, hi);
+                    matmul(w, l, q, k.t(), false, 1); // scores (L, L)
+                    simd::vectorized(
+                        #[inline(always)]
+                        || {
+                            for (i, row) in w.chunks_mut(l).enumerate() {
+                                let at = bias_rows.of((bi * h + hi) * l + i) * l;
+                                softmax_row(row, self.scale, Some(&bias[at..at + l]));
+                            }
+                        },
+                    );
+                    // (L, Dh) into this head's columns of the context rows
+                    matmul(
+                        &mut context[hi * dh..],
+                        d,
+                        Mat::rows(w, l, l, l),
+                        v,
+                        false,
+                        1,
+                    );
+                }
+            });
+        *self.weights.lock().expect("attention weights lock") = weights;
+        Ok((CpuStorage::F32(context), Shape::from((b * l, d))))
+    }
+
+    /// The mask is a constant: no gradient flows to it.
+    fn bwd(
+        &self,
+        qkv: &Tensor,
+        _bias: &Tensor,
+        _context: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let weights = std::mem::take(&mut *self.weights.lock().expect("attention weights lock"));
+        if weights.is_empty() {
+            candle_core::bail!("fused-attention: a second backward pass through the same graph");
+        }
+        let op = AttentionBackward {
+            heads: self.heads,
+            scale: self.scale,
+            weights,
+        };
+        Ok((Some(qkv.apply_op2_no_bwd(&grad.contiguous()?, &op)?), None))
+    }
+}
+
+struct AttentionBackward {
+    heads: Heads,
+    scale: f32,
+    weights: Vec<f32>,
+}
+
+impl CustomOp2 for AttentionBackward {
+    fn name(&self) -> &'static str {
+        "fused-attention-backward"
+    }
+
+    /// (qkv, d context) -> d qkv, per head: dV = Pᵀ dO, dP = dO Vᵀ,
+    /// dS = softmax backward of dP, dQ = dS K, dK = dSᵀ Q.
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        self.heads.check(l1, self.name())?;
+        let (qkv, grad) = contiguous2(s1, l1, s2, l2, self.name())?;
+        let Heads { l, h, dh, .. } = self.heads;
+        let d = self.heads.width();
+        let mut dqkv = vec![0f32; qkv.len()];
+        dqkv.par_chunks_mut(l * 3 * d)
+            .zip(qkv.par_chunks(l * 3 * d))
+            .zip(
+                grad.par_chunks(l * d)
+                    .zip(self.weights.par_chunks(h * l * l)),
+            )
+            .for_each(|((dx, x), (g, weights))| {
+                let mut ds = vec![0f32; l * l];
+                for (hi, w) in weights.chunks(l * l).enumerate() {
+                    let [q, k, v] = self.heads.qkv(x, hi);
+                    let (p, g) = (Mat::rows(w, l, l, l), Mat::rows(&g[hi * dh..], l, dh, d));
+                    let col = hi * dh;
+                    matmul(&mut dx[2 * d + col..], 3 * d, p.t(), g, false, 1); // dV
+                    matmul(&mut ds, l, g, v.t(), false, 1); // dP (L, L)
+                    simd::vectorized(
+                        #[inline(always)]
+                        || {
+                            for (ds, w) in ds.chunks_mut(l).zip(w.chunks(l)) {
+                                softmax_row_backward(ds, w, self.scale);
+                            }
+                        },
+                    );
+                    let dsm = Mat::rows(&ds, l, l, l);
+                    matmul(&mut dx[col..], 3 * d, dsm, k, false, 1); // dQ
+                    matmul(&mut dx[d + col..], 3 * d, dsm.t(), q, false, 1); // dK
+                }
+            });
+        Ok((CpuStorage::F32(dqkv), l1.shape().clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{compare, random};
+    use super::*;
+    use crate::model::mask::{attention_bias, Masks};
+    use candle_core::{DType, Device, D};
+
+    /// The textbook composition on the same (B·L, 3D) input.
+    fn composed(qkv: &Tensor, bias: &Tensor, hd: Heads, scale: f64) -> Tensor {
+        let d = hd.width();
+        let part = |i: usize| {
+            qkv.narrow(1, i * d, d)
+                .and_then(|x| x.reshape((hd.b, hd.l, hd.h, hd.dh)))
+                .and_then(|x| x.transpose(1, 2)) // (B, H, L, Dh)
+                .and_then(|x| x.contiguous())
+                .unwrap()
+        };
+        let (q, k, v) = (part(0), part(1), part(2));
+        let scores = (q.matmul(&k.t().unwrap()).unwrap() * scale).unwrap();
+        let weights = candle_nn::ops::softmax(&scores.broadcast_add(bias).unwrap(), D::Minus1);
+        weights
+            .and_then(|w| w.matmul(&v))
+            .and_then(|c| c.transpose(1, 2)) // (B, L, H, Dh)
+            .and_then(|c| c.reshape((hd.b * hd.l, d)))
+            .unwrap()
+    }
+
+    /// Padding in the second example, every mask combination, several heads.
+    #[test]
+    fn fused_attention_matches_the_composed_one_under_every_mask() {
+        let hd = Heads {
+            b: 2,
+            l: 6,
+            h: 3,
+            dh: 4,
+        };
+        let qkv = random(&[12, 36], 5, 1.5);
+        let attention_mask =
+            Tensor::new(&[[1u32, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]], &Device::Cpu).unwrap();
+        let no_mask = Tensor::zeros((1, 1, 1, 6), DType::F32, &Device::Cpu).unwrap();
+        for (padding, causal) in [(false, false), (true, false), (false, true), (true, true)] {
+            let masks = Masks { padding, causal };
+            let bias = attention_bias(&attention_mask, masks, DType::F32)
+                .unwrap()
+                .unwrap_or(no_mask.clone());
+            let (value, grad) = compare(
+                || attention(qkv.as_tensor(), &bias, hd, 0.5).unwrap(),
+                || composed(qkv.as_tensor(), &bias, hd, 0.5),
+                &[&qkv],
+            );
+            assert!(
+                value < 1e-5 && grad < 1e-4,
+                "{masks:?}: value {value}, grad {grad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_qkv_of_the_wrong_width_is_refused() {
+        let hd = Heads {
+            b: 1,
+            l: 4,
+            h: 2,
+            dh: 2,
+        };
+        let qkv = Tensor::zeros((4, 8), DType::F32, &Device::Cpu).unwrap();
+        let bias = Tensor::zeros((1, 1, 1, 4), DType::F32, &Device::Cpu).unwrap();
+        let err = attention(&qkv, &bias, hd, 1.0).unwrap_err().to_string();
+        assert!(err.contains("expected (4, 12)"), "{err}");
+    }
+}
