@@ -49,8 +49,7 @@ impl Linear {
     /// full-size gradient buffer.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         if x.rank() == 2 {
-            let y = x.matmul(&self.weight.t()?)?; // (N, D_out)
-            return kernels::add_bias(&y, &self.bias);
+            return kernels::linear(x, &self.weight, &self.bias); // (N, D_out)
         }
         let mut dims = x.dims().to_vec();
         dims.pop();

@@ -7,19 +7,19 @@
 //! against its composition, values and gradients.
 
 mod attention;
-mod bias;
 mod gelu;
 mod gemm;
 mod heads;
+mod linear;
 mod residual;
 mod rms_norm;
 mod simd;
 mod softmax;
 
 pub use attention::attention;
-pub use bias::add_bias;
 pub use gelu::gelu;
 pub use heads::Heads;
+pub use linear::linear;
 pub use residual::dropout_add;
 pub use rms_norm::rms_norm;
 pub(crate) use simd::vectorized;

@@ -1,0 +1,122 @@
+//! A whole linear layer, x·Wᵀ + b, as one op. Composed, it is a transpose, a
+//! matmul and a broadcast add, three graph nodes with a zero-filled gradient
+//! buffer and an add each in candle's backward, and the broadcast add's backward
+//! reduces over N with candle's strided reduction, one of the slowest steps of a
+//! training step. Here the bias rows are laid down first and the gemm adds x·Wᵀ
+//! onto them; the bias gradient is a parallel column sum.
+
+use super::gemm::{matmul, Mat};
+use super::{column_sum, contiguous, fused, row_len};
+use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+
+/// x (N, D_in), weight (D_out, D_in), bias (D_out) -> (N, D_out).
+pub fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
+    if fused(x) {
+        x.contiguous()?
+            .apply_op3(&weight.contiguous()?, &bias.contiguous()?, Linear)
+    } else {
+        x.matmul(&weight.t()?)?.broadcast_add(bias)
+    }
+}
+
+struct Linear;
+struct ColumnSum;
+
+impl CustomOp3 for Linear {
+    fn name(&self) -> &'static str {
+        "fused-linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (x, w, b) = (
+            contiguous(s1, l1, self.name())?,
+            contiguous(s2, l2, self.name())?,
+            contiguous(s3, l3, self.name())?,
+        );
+        let ((n, d_in), (d_out, w_in)) = (l1.shape().dims2()?, l2.shape().dims2()?);
+        if w_in != d_in || b.len() != d_out {
+            candle_core::bail!(
+                "{}: input {:?}, weight {:?}, bias {:?} do not fit",
+                self.name(),
+                l1.dims(),
+                l2.dims(),
+                l3.dims()
+            );
+        }
+        let mut y = vec![0f32; n * d_out];
+        y.par_chunks_mut(d_out)
+            .for_each(|row| row.copy_from_slice(b));
+        let (x, w) = (Mat::rows(x, n, d_in, d_in), Mat::rows(w, d_out, d_in, d_in));
+        let threads = candle_core::utils::get_num_threads();
+        matmul(&mut y, d_out, x, w.t(), true, threads);
+        Ok((CpuStorage::F32(y), Shape::from((n, d_out))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _b: &Tensor,
+        _y: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let grad = grad.contiguous()?; // (N, D_out)
+        let dx = grad.matmul(w)?; // (N, D_in)
+        let dw = grad.t()?.matmul(x)?; // (D_out, D_in)
+        let db = grad.apply_op1_no_bwd(&ColumnSum)?;
+        Ok((Some(dx), Some(dw), Some(db)))
+    }
+}
+
+impl CustomOp1 for ColumnSum {
+    fn name(&self) -> &'static str {
+        "fused-column-sum"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = contiguous(s, l, self.name())?;
+        let n = row_len(l);
+        let sum = column_sum(
+            x.len() / n,
+            n,
+            #[inline(always)]
+            |row, acc| {
+                acc.iter_mut()
+                    .zip(&x[row * n..(row + 1) * n])
+                    .for_each(|(a, x)| *a += x);
+            },
+        );
+        Ok((CpuStorage::F32(sum), Shape::from(n)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{compare, random};
+    use super::*;
+
+    #[test]
+    fn fused_linear_matches_the_composed_one_for_input_weight_and_bias() {
+        let x = random(&[300, 5], 5, 1.0);
+        let w = random(&[7, 5], 6, 1.0);
+        let b = random(&[7], 7, 1.0);
+        let (value, grad) = compare(
+            || linear(x.as_tensor(), w.as_tensor(), b.as_tensor()).unwrap(),
+            || {
+                let y = x.as_tensor().matmul(&w.as_tensor().t().unwrap()).unwrap();
+                y.broadcast_add(b.as_tensor()).unwrap()
+            },
+            &[&x, &w, &b],
+        );
+        assert!(value < 1e-6 && grad < 1e-4, "value {value}, grad {grad}");
+    }
+}
