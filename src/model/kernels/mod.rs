@@ -38,10 +38,13 @@ pub(crate) const MIN_CHUNK: usize = 16 * 1024;
 pub(crate) fn exp(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
-    // Adding and subtracting 1.5 * 2^23 rounds to the nearest integer without a call.
+    // Adding 1.5 * 2^23 rounds to the nearest integer k without a call, and
+    // leaves k in the low bits of the sum: integer ops on those bits build 2^k
+    // (a float-to-int cast would not vectorise: Rust's `as` saturates).
     const ROUND: f32 = 12_582_912.0;
     let xc = x.clamp(-87.0, 88.0);
-    let k = (xc * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let shifted = xc * std::f32::consts::LOG2_E + ROUND;
+    let k = shifted - ROUND;
     let r = xc - k * LN2_HI - k * LN2_LO; // |r| <= ln2 / 2
                                           // Cephes' expf polynomial.
     let p = 1.987_569_1e-4_f32;
@@ -51,7 +54,8 @@ pub(crate) fn exp(x: f32) -> f32 {
     let p = p * r + 1.666_666_5e-1;
     let p = p * r + 0.5;
     let y = p * r * r + r + 1.0;
-    let two_k = f32::from_bits(((k as i32 + 127) as u32) << 23);
+    let k_int = shifted.to_bits().wrapping_sub(ROUND.to_bits()); // k mod 2^32
+    let two_k = f32::from_bits(k_int.wrapping_add(127) << 23);
     if x < -87.0 {
         0.0
     } else {
