@@ -20,6 +20,8 @@ struct RmsNorm {
 }
 
 impl RmsNorm {
+    /// Inlined so that it is compiled for the caller's vector unit.
+    #[inline(always)]
     fn inv_rms(&self, x: &[f32]) -> f32 {
         let ms = simd::dot(x, x) / x.len() as f32;
         1.0 / (ms + self.eps).sqrt()
@@ -101,8 +103,12 @@ impl CustomOp3 for RmsNorm {
             |_, dx, x, dy| {
                 for ((dx, x), dy) in dx.chunks_mut(n).zip(x.chunks(n)).zip(dy.chunks(n)) {
                     let r = self.inv_rms(x);
-                    let dot: f32 = x.iter().zip(dy).zip(g).map(|((x, dy), g)| x * dy * g).sum();
-                    let c = r * r * r * dot / n as f32;
+                    // x * g in dx first: a two-slice dot vectorises, a three-way sum does not.
+                    dx.iter_mut()
+                        .zip(x)
+                        .zip(g)
+                        .for_each(|((d, x), g)| *d = x * g);
+                    let c = r * r * r * simd::dot(dx, dy) / n as f32;
                     for (((dx, &x), &dy), &g) in dx.iter_mut().zip(x).zip(dy).zip(g) {
                         *dx = r * g * dy - x * c;
                     }
