@@ -10,7 +10,7 @@
 
 use super::gemm::{matmul, Mat};
 use super::softmax::{softmax_row, softmax_row_backward, BiasRows};
-use super::{contiguous2, simd, Heads};
+use super::{contiguous2, simd, zeros, Heads};
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 use std::sync::Mutex;
@@ -71,8 +71,8 @@ impl CustomOp2 for Attention {
         let Heads { b, l, h, dh } = self.heads;
         let d = self.heads.width();
         let bias_rows = BiasRows::new(&[b, h, l, l], l2.dims())?;
-        let mut context = vec![0f32; b * l * d];
-        let mut weights = vec![0f32; b * h * l * l];
+        let mut context = zeros(b * l * d);
+        let mut weights = zeros(b * h * l * l);
         context
             .par_chunks_mut(l * d)
             .zip(weights.par_chunks_mut(h * l * l))
@@ -151,7 +151,7 @@ impl CustomOp2 for AttentionBackward {
         let (qkv, grad) = contiguous2(s1, l1, s2, l2, self.name())?;
         let Heads { l, h, dh, .. } = self.heads;
         let d = self.heads.width();
-        let mut dqkv = vec![0f32; qkv.len()];
+        let mut dqkv = zeros(qkv.len());
         dqkv.par_chunks_mut(l * 3 * d)
             .zip(qkv.par_chunks(l * 3 * d))
             .zip(

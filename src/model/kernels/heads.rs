@@ -4,7 +4,7 @@
 //! and a copy, three graph nodes with a full-size gradient buffer each; here it
 //! is one copy, and its backward is the copy the other way.
 
-use super::{contiguous, fused};
+use super::{contiguous, fused, zeros};
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
@@ -63,7 +63,7 @@ impl CustomOp1 for Shuffle {
                 l.dims()
             );
         }
-        let mut y = vec![0f32; x.len()];
+        let mut y = zeros(x.len());
         // Each task owns one contiguous block of the output: a (batch, head) block
         // of L x Dh when splitting, a batch item's L rows of D when merging.
         if self.split {

@@ -6,9 +6,8 @@
 //! onto them; the bias gradient is a parallel column sum.
 
 use super::gemm::{matmul, Mat};
-use super::{column_sum, contiguous, fused, row_len};
+use super::{column_sum, contiguous, fused, row_len, tiled};
 use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor};
-use rayon::prelude::*;
 
 /// x (N, D_in), weight (D_out, D_in), bias (D_out) -> (N, D_out).
 pub fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
@@ -52,9 +51,7 @@ impl CustomOp3 for Linear {
                 l3.dims()
             );
         }
-        let mut y = vec![0f32; n * d_out];
-        y.par_chunks_mut(d_out)
-            .for_each(|row| row.copy_from_slice(b));
+        let mut y = tiled(b, n * d_out);
         let (x, w) = (Mat::rows(x, n, d_in, d_in), Mat::rows(w, d_out, d_in, d_in));
         let threads = candle_core::utils::get_num_threads();
         matmul(&mut y, d_out, x, w.t(), true, threads);
