@@ -6,8 +6,8 @@
 //! onto them; the bias gradient is a parallel column sum.
 
 use super::gemm::{matmul, Mat};
-use super::{column_sum, contiguous, fused, row_len, tiled};
-use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor};
+use super::{column_sum, contiguous, contiguous2, fused, row_len, tiled, zeros};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 
 /// x (N, D_in), weight (D_out, D_in), bias (D_out) -> (N, D_out).
 pub fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
@@ -20,6 +20,9 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
 }
 
 struct Linear;
+/// dx = dy · W, into a buffer zeroed in parallel (candle's matmul zeroes its
+/// output serially, and dx is activation-sized).
+struct InputGrad;
 struct ColumnSum;
 
 impl CustomOp3 for Linear {
@@ -67,10 +70,49 @@ impl CustomOp3 for Linear {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let grad = grad.contiguous()?; // (N, D_out)
-        let dx = grad.matmul(w)?; // (N, D_in)
+        let dx = grad.apply_op2_no_bwd(w, &InputGrad)?; // (N, D_in)
         let dw = grad.t()?.matmul(x)?; // (D_out, D_in)
         let db = grad.apply_op1_no_bwd(&ColumnSum)?;
         Ok((Some(dx), Some(dw), Some(db)))
+    }
+}
+
+impl CustomOp2 for InputGrad {
+    fn name(&self) -> &'static str {
+        "fused-linear-input-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (dy, w) = contiguous2(s1, l1, s2, l2, self.name())?;
+        let ((n, d_out), (w_out, d_in)) = (l1.shape().dims2()?, l2.shape().dims2()?);
+        if w_out != d_out {
+            candle_core::bail!(
+                "{}: dy {:?}, weight {:?}",
+                self.name(),
+                l1.dims(),
+                l2.dims()
+            );
+        }
+        let mut dx = zeros(n * d_in);
+        let (dy, w) = (
+            Mat::rows(dy, n, d_out, d_out),
+            Mat::rows(w, d_out, d_in, d_in),
+        );
+        matmul(
+            &mut dx,
+            d_in,
+            dy,
+            w,
+            false,
+            candle_core::utils::get_num_threads(),
+        );
+        Ok((CpuStorage::F32(dx), Shape::from((n, d_in))))
     }
 }
 
