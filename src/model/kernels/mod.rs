@@ -27,6 +27,7 @@ pub use softmax::softmax_last;
 
 use candle_core::{CpuStorage, Layout, Result, Tensor};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Elements per parallel task: big enough to amortise scheduling.
 pub(crate) const MIN_CHUNK: usize = 16 * 1024;
@@ -102,7 +103,7 @@ pub(crate) fn contiguous_mut<'a>(
 /// chunks: `vec![0.0; n]` zeroes reused memory with one serial memset, which
 /// left the other core idle for a tenth of an inference pass.
 pub(crate) fn zeros(n: usize) -> Vec<f32> {
-    tiled(&[0.0], n)
+    filled(n, MIN_CHUNK, |c| c.fill(MaybeUninit::new(0.0)))
 }
 
 /// `row` repeated to `n` floats (n a multiple of its length), in parallel chunks.
@@ -113,15 +114,26 @@ pub(crate) fn tiled(row: &[f32], n: usize) -> Vec<f32> {
         "tiled: {n} is not a multiple of {}",
         row.len()
     );
-    let mut v = Vec::with_capacity(n);
-    v.spare_capacity_mut()
-        .par_chunks_mut(rows_per_task(row.len()))
-        .for_each(|c| {
-            for (c, &r) in c.iter_mut().zip(row.iter().cycle()) {
+    filled(n, rows_per_task(row.len()), |c| {
+        for c in c.chunks_mut(row.len()) {
+            c.iter_mut().zip(row).for_each(|(c, &r)| {
                 c.write(r);
-            }
-        });
-    // SAFETY: the loop above wrote all n elements of the capacity.
+            });
+        }
+    })
+}
+
+/// A buffer of n floats, chunks of `chunk` written in parallel by `fill`, which
+/// must write every element of its chunk.
+fn filled(
+    n: usize,
+    chunk: usize,
+    fill: impl Fn(&mut [MaybeUninit<f32>]) + Sync + Send,
+) -> Vec<f32> {
+    let mut v = Vec::with_capacity(n);
+    v.spare_capacity_mut().par_chunks_mut(chunk).for_each(fill);
+    // SAFETY: both callers' `fill` write every element of their chunk, and the
+    // chunks cover all n elements of the capacity.
     unsafe { v.set_len(n) };
     v
 }
