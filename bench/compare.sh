@@ -8,6 +8,7 @@
 #
 #   bench/compare.sh                 # or: make bench
 #   ROUNDS=3 THREADS="2" bench/compare.sh
+#   PEAK_GFLOPS_PER_CORE=250 bench/compare.sh   # the core's f32 peak, if /proc/cpuinfo's clock is not it
 #
 # Benchmark on a quiet machine: any other process, even niced, wrecks 2-thread
 # timings. The peer's venv is built on first use (PyPI's torch is ~5.8 GB).
@@ -49,16 +50,23 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 
-"$VENV/bin/python" - "$OUT" "$ROUNDS" "$THREADS" <<'PY'
+"$VENV/bin/python" - "$OUT" "$ROUNDS" "$THREADS" "${PEAK_GFLOPS_PER_CORE:-}" <<'PY'
 import json, sys
-out, rounds, threads = sys.argv[1], int(sys.argv[2]), sys.argv[3].split()
+out, rounds, threads, peak_arg = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4]
 load = lambda name: json.load(open(f"{out}/{name}"))
 # Matmul FLOPs per token of the benchmarked model (padded positions are computed
 # too): per layer 4 projections 2·D² each, the FFN 2·2·D·4D, and the two attention
 # matmuls 2·2·L·D; forward only. A training step costs 3x a forward.
 D, L, LAYERS = 256, 256, 2
 FWD = LAYERS * (8 * D * D + 16 * D * D + 4 * L * D)
-PEAK_PER_CORE = 250.0  # GFLOP/s: a Zen 5 core does 64 f32 FLOP/cycle at ~4 GHz
+# f32 peak per core: PEAK_GFLOPS_PER_CORE if set, else 64 FLOP/cycle (AVX-512 with
+# two FMA units; 32 with AVX2) at the clock /proc/cpuinfo reports.
+cpuinfo = open("/proc/cpuinfo").read()
+field = lambda key: next(l.split(":", 1)[1].strip() for l in cpuinfo.splitlines() if l.startswith(key))
+flop_per_cycle = 64 if " avx512f" in cpuinfo else 32
+PEAK_PER_CORE = float(peak_arg) if peak_arg else flop_per_cycle * float(field("cpu MHz")) / 1000
+print(f"\n{field('model name')}: peak taken as {PEAK_PER_CORE:.0f} GFLOP/s per core"
+      + ("" if peak_arg else f" ({flop_per_cycle} f32 FLOP/cycle at {field('cpu MHz')} MHz)"))
 rows = []
 print(f"\n{'threads':>7} {'pass':>9} {'PyTorch tok/s':>14} {'xray tok/s':>11} {'xray/PyTorch':>13}"
       f" {'PyTorch GFLOP/s':>16} {'xray GFLOP/s':>13}")
