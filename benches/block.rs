@@ -31,6 +31,7 @@ fn inputs(config: &Config) -> (Tensor, Tensor, Tensor) {
 }
 
 fn bench_block(c: &mut Criterion) {
+    xray::alloc::keep_freed_memory(); // as the xray binary does
     let config = Config::default();
     let (model, varmap) = init_model(&config, 0, DType::F32, &Device::Cpu).unwrap();
     let (ids, mask, labels) = inputs(&config);

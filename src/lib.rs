@@ -1,6 +1,7 @@
 //! xray: a Transformer block written by hand on candle tensors, trained to
 //! classify text, with tests that prove its masks do what they claim.
 
+pub mod alloc;
 pub mod attn;
 pub mod cli;
 pub mod data;

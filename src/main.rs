@@ -14,28 +14,11 @@ use xray::saved_run::{resolve_run, SavedRun};
 use xray::train::report::{default_run_name, RunFiles};
 use xray::train::run::{self, Control, Outcome};
 
-/// glibc's malloc hands big tensor buffers back to the OS after every op, and the
-/// page faults that follow cost a third of a training step; mimalloc keeps them.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// The shell's convention for "stopped by Ctrl-C".
 const EXIT_INTERRUPTED: i32 = 130;
 
-/// mimalloc's `mi_option_purge_delay` (the option enum of the bundled v3).
-const MI_OPTION_PURGE_DELAY: i32 = 15;
-
-/// mimalloc hands freed memory back to the OS 10 ms after the free, and a step
-/// frees and re-allocates the same large buffers every few milliseconds, so each
-/// step paid page faults and kernel page zeroing again (~10% of a forward pass).
-/// Never purging keeps them; peak memory is unchanged.
-fn keep_freed_memory() {
-    // SAFETY: a plain option setter, valid at any time.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
-}
-
 fn main() {
-    keep_freed_memory();
+    xray::alloc::keep_freed_memory();
     let cli = Cli::parse();
     match try_main(cli) {
         Ok(code) => std::process::exit(code),
