@@ -35,7 +35,7 @@ impl Mode<'_> {
         // the blocks fill in parallel (a serial loop was a few percent of a
         // training step) and the mask does not depend on the thread count.
         let seed = rng.next_u64();
-        let mut scale = vec![0f32; n];
+        let mut scale = kernels::zeros(n);
         scale
             .par_chunks_mut(MASK_BLOCK)
             .enumerate()

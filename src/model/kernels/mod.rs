@@ -65,7 +65,7 @@ pub(crate) fn exp(x: f32) -> f32 {
 }
 
 /// Whether `x` takes the fused path: f32 on the CPU.
-pub fn fused(x: &Tensor) -> bool {
+pub(crate) fn fused(x: &Tensor) -> bool {
     x.device().is_cpu() && x.dtype() == candle_core::DType::F32
 }
 
