@@ -67,5 +67,5 @@ attn: ## [native] attention X-ray of the latest run: mask comparisons, HTML page
 check-html: ## [native] open figures/attn.html in headless Chromium, offline, and check it renders
 	scripts/check_html.sh figures/attn.html
 
-bench: ## [native] xray against the PyTorch peer side by side, 1 and 2 threads (bench/compare.sh)
-	bench/compare.sh
+bench: ## [native] xray against the PyTorch peer side by side, 1 and 2 threads (scripts/compare.sh)
+	scripts/compare.sh

@@ -3,38 +3,26 @@
 //! step (with clipping and AdamW): the harness for speed work (SPEC §7).
 //! `cargo bench --bench block`.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
 use criterion::{criterion_group, criterion_main, Criterion};
 use xray::model::attention::MultiHeadSelfAttention;
 use xray::model::store::init_model;
-use xray::model::{Config, Mode};
+use xray::model::{Config, Forward};
+use xray::profile::random_batch;
 use xray::rng::Rng;
 use xray::train::optim::{AdamW, AdamWConfig};
+use xray::train::options::TrainOptions;
+use xray::train::step::{train_step, Objective, StepConfig};
 
 const BATCH: usize = 16;
 const SEQ: usize = 256;
-
-fn inputs(config: &Config) -> (Tensor, Tensor, Tensor) {
-    let mut rng = Rng::new(0);
-    let ids: Vec<u32> = (0..BATCH * SEQ)
-        .map(|_| rng.below(config.vocab_size) as u32)
-        .collect();
-    let labels: Vec<u32> = (0..BATCH)
-        .map(|_| rng.below(config.n_classes) as u32)
-        .collect();
-    (
-        Tensor::from_vec(ids, (BATCH, SEQ), &Device::Cpu).unwrap(),
-        Tensor::ones((BATCH, SEQ), DType::U32, &Device::Cpu).unwrap(),
-        Tensor::from_vec(labels, BATCH, &Device::Cpu).unwrap(),
-    )
-}
 
 fn bench_block(c: &mut Criterion) {
     xray::alloc::keep_freed_memory(); // as the xray binary does
     let config = Config::default();
     let (model, varmap) = init_model(&config, 0, DType::F32, &Device::Cpu).unwrap();
-    let (ids, mask, labels) = inputs(&config);
+    let batch = random_batch(&config, BATCH, SEQ, 0.0, &Device::Cpu).unwrap();
     let mut group = c.benchmark_group("default_model_b16_l256");
     group.sample_size(10);
 
@@ -45,7 +33,7 @@ fn bench_block(c: &mut Criterion) {
     group.bench_function("attention_forward_backward", |b| {
         b.iter(|| {
             let (out, _) = attn
-                .forward(x.as_tensor(), None, &mut Mode::Eval, false)
+                .forward(x.as_tensor(), None, &mut Forward::eval())
                 .unwrap();
             out.sum_all().unwrap().backward().unwrap()
         })
@@ -54,33 +42,25 @@ fn bench_block(c: &mut Criterion) {
     group.bench_function("forward", |b| {
         b.iter(|| {
             model
-                .forward(&ids, &mask, model.masks(), false, &mut Mode::Eval)
+                .logits(&batch.input_ids, &batch.attention_mask)
                 .unwrap()
         })
     });
     let mut rng = Rng::new(1);
     // Training-mode forward (dropout on), cross-entropy, backward.
-    let mut gradients = || {
-        let out = model
-            .forward(
-                &ids,
-                &mask,
-                model.masks(),
-                false,
-                &mut Mode::Train(&mut rng),
-            )
-            .unwrap();
-        let loss = candle_nn::loss::cross_entropy(&out.logits, &labels).unwrap();
-        loss.backward().unwrap()
-    };
-    group.bench_function("forward_backward", |b| b.iter(&mut gradients));
+    group.bench_function("forward_backward", |b| {
+        b.iter(|| {
+            let (loss, _) = model.loss(&batch, &mut rng).unwrap();
+            loss.backward().unwrap()
+        })
+    });
     let vars = varmap.data().lock().unwrap().clone();
     let mut optimizer = AdamW::new(&vars, AdamWConfig::default()).unwrap();
+    let opts = TrainOptions::default();
     group.bench_function("train_step", |b| {
         b.iter(|| {
-            let mut grads = gradients();
-            optimizer.clip_grad_norm(&mut grads, 1.0).unwrap();
-            optimizer.update(&grads, 1e-4).unwrap();
+            let step = StepConfig::new(&opts, opts.lr);
+            train_step(&model, &mut optimizer, &batch, step, &mut rng).unwrap()
         })
     });
     group.finish();

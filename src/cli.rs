@@ -1,12 +1,15 @@
-//! The command line as plain data (clap derive); main.rs dispatches on it.
+//! The command line as plain data (clap derive); main.rs dispatches on it. Every
+//! default comes from the `Default` of what it configures (`TrainOptions`,
+//! `Config`, `ProfileArgs`), so the help text and the library cannot disagree.
 
 use crate::data::dataset::DatasetSpec;
-use crate::data::tokenize::TokenizerSpec;
-use crate::data::tokenize::Truncate;
+use crate::data::tokenize::{TokenizerSpec, Truncate, DEFAULT_TOKENIZER};
 use crate::device::DeviceArg;
-use crate::model::{Activation, Arch, NormKind};
+use crate::model::{Activation, Arch, Config, NormKind};
+use crate::profile::ProfileArgs;
+use crate::train::options::TrainOptions;
 use clap::{Args, Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -47,17 +50,46 @@ pub enum Command {
     Profile(ProfileCmd),
 }
 
+/// The output root every command shares.
+#[derive(Debug, Args)]
+pub struct Root {
+    /// Root for runs/, metrics/ and figures/.
+    #[arg(long = "out", default_value = ".")]
+    pub dir: PathBuf,
+}
+
+/// A trained run to use, and the root it lives under.
+#[derive(Debug, Args)]
+pub struct RunArg {
+    /// Run folder (default: runs/latest under --out).
+    #[arg(long)]
+    pub run: Option<PathBuf>,
+    #[command(flatten)]
+    pub root: Root,
+}
+
+impl RunArg {
+    /// `--run DIR`, or `<out>/runs/latest`, resolved to a real folder.
+    pub fn resolve(&self) -> anyhow::Result<PathBuf> {
+        crate::saved_run::resolve_run(self.run.as_deref(), &self.root.dir)
+    }
+
+    pub fn out(&self) -> &Path {
+        &self.root.dir
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ProfileCmd {
     /// Run folder whose model to profile (default: a freshly initialised default model).
     #[arg(long)]
     pub run: Option<PathBuf>,
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = ProfileArgs::default().seq_len)]
     pub seq_len: usize,
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = ProfileArgs::default().batch_size)]
     pub batch_size: usize,
     /// Timed steps, after 5 warm-up steps.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = ProfileArgs::default().steps)]
     pub steps: usize,
     /// Time training steps (forward, backward, AdamW; 30% of each row padded) instead.
     #[arg(long)]
@@ -68,9 +100,8 @@ pub struct ProfileCmd {
     /// Accepted for the brief's command line; mixed precision is not implemented, so it is refused.
     #[arg(long)]
     pub amp: bool,
-    /// Root whose figures/ and metrics/ receive the sweep.
-    #[arg(long, default_value = ".")]
-    pub out: PathBuf,
+    #[command(flatten)]
+    pub root: Root,
 }
 
 #[derive(Debug, Args)]
@@ -79,10 +110,10 @@ pub struct FetchCmd {
     #[arg(long)]
     pub dataset: DatasetSpec,
     /// bert-base-uncased, or wordpiece:N (trained at `train` time, nothing to fetch).
-    #[arg(long, default_value = "bert-base-uncased")]
+    #[arg(long, default_value = DEFAULT_TOKENIZER)]
     pub tokenizer: TokenizerSpec,
     /// Length (special tokens included) whose truncation share the summary reports.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = Config::default().max_len)]
     pub max_len: usize,
 }
 
@@ -94,50 +125,51 @@ pub struct TrainCmd {
     /// Continue an interrupted run (default: runs/latest) with its saved options.
     #[arg(long, num_args = 0..=1, value_name = "RUN_DIR")]
     pub resume: Option<Option<PathBuf>>,
-    #[arg(long, value_enum, default_value_t = Arch::Encoder)]
+    #[arg(long, value_enum, default_value_t = Config::default().arch)]
     pub arch: Arch,
-    #[arg(long, value_enum, default_value_t = NormKind::Rms)]
+    #[arg(long, value_enum, default_value_t = Config::default().norm)]
     pub norm: NormKind,
-    #[arg(long, value_enum, default_value_t = Activation::Gelu)]
+    #[arg(long, value_enum, default_value_t = Config::default().act)]
     pub act: Activation,
     /// Passes over the training split; warmup and decay span all of them. One by default:
     /// on IMDb the validation loss is lowest after the first epoch and rises after it (xray
     /// and the PyTorch peer alike), and one epoch with the whole schedule ends at a learning
     /// rate of 0 instead of mid-decay.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = TrainOptions::default().epochs)]
     pub epochs: usize,
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = TrainOptions::default().batch_size)]
     pub batch_size: usize,
     /// Peak learning rate (linear warmup over 5% of the steps, then linear decay).
-    #[arg(long, default_value_t = 5e-4)]
+    #[arg(long, default_value_t = TrainOptions::default().lr)]
     pub lr: f64,
     /// Tokens per text, [CLS] and [SEP] included.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = Config::default().max_len)]
     pub max_len: usize,
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = Config::default().d_model)]
     pub d_model: usize,
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = Config::default().n_heads)]
     pub heads: usize,
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = Config::default().n_layers)]
     pub layers: usize,
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = Config::default().ffn_mult)]
     pub ffn_mult: usize,
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = Config::default().dropout)]
     pub dropout: f32,
-    /// bert-base-uncased (vocabulary only), wordpiece:N (trained on the training split; the
-    /// trainer breaks ties in hash order, so the vocabulary may vary run to run) or a tokenizer.json.
-    #[arg(long, default_value = "bert-base-uncased")]
+    /// bert-base-uncased (vocabulary only), wordpiece:N (trained on the training split;
+    /// the trainer breaks ties in hash order, so the vocabulary may vary run to run) or a
+    /// tokenizer.json.
+    #[arg(long, default_value = DEFAULT_TOKENIZER)]
     pub tokenizer: String,
     /// How to cut texts longer than --max-len. head-tail by default: 44% of IMDb reviews
     /// are longer than 256 tokens, and reviewers tend to give their verdict at the end.
-    #[arg(long, value_enum, default_value_t = Truncate::HeadTail)]
+    #[arg(long, value_enum, default_value_t = TrainOptions::default().truncate)]
     pub truncate: Truncate,
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = TrainOptions::default().val_frac)]
     pub val_frac: f64,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = TrainOptions::default().seed)]
     pub seed: u64,
     /// Stop after this many epochs without a lower validation loss.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = TrainOptions::default().patience)]
     pub patience: usize,
     /// Batches of random lengths instead of length-bucketed ones (more padding, slower).
     #[arg(long)]
@@ -148,9 +180,8 @@ pub struct TrainCmd {
     /// Run folder name under runs/ (default: <dataset>-<arch>-<UTC time>).
     #[arg(long)]
     pub name: Option<String>,
-    /// Root for runs/, metrics/ and figures/.
-    #[arg(long, default_value = ".")]
-    pub out: PathBuf,
+    #[command(flatten)]
+    pub root: Root,
     /// Save a checkpoint and stop after N optimizer steps, as Ctrl-C would (for resume tests).
     #[arg(long, hide = true)]
     pub stop_after_steps: Option<usize>,
@@ -158,22 +189,19 @@ pub struct TrainCmd {
 
 #[derive(Debug, Args)]
 pub struct EvalCmd {
-    /// Run folder (default: runs/latest under --out).
-    #[arg(long)]
-    pub run: Option<PathBuf>,
+    #[command(flatten)]
+    pub run: RunArg,
     #[arg(long, default_value = "test", value_parser = ["test", "val"])]
     pub split: String,
     /// A labelled .parquet/.csv/.jsonl file to evaluate instead of a split.
     #[arg(long)]
     pub data: Option<PathBuf>,
-    #[arg(long, default_value = ".")]
-    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]
 pub struct AttnCmd {
-    #[arg(long)]
-    pub run: Option<PathBuf>,
+    #[command(flatten)]
+    pub run: RunArg,
     /// How many validation examples to pick: confident ones per class, the most
     /// ambiguous, then misclassified ones.
     #[arg(long, default_value_t = 3)]
@@ -197,9 +225,6 @@ pub struct AttnCmd {
     /// Measure faithfulness (ERASER comprehensiveness) on this many validation examples; 0 skips.
     #[arg(long, default_value_t = 500)]
     pub faithfulness: usize,
-    /// Root whose figures/ receives the PNGs and explanations.
-    #[arg(long, default_value = ".")]
-    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -207,19 +232,17 @@ pub struct PredictCmd {
     /// Texts to classify.
     #[arg(required = true)]
     pub texts: Vec<String>,
-    #[arg(long)]
-    pub run: Option<PathBuf>,
+    #[command(flatten)]
+    pub run: RunArg,
     /// One JSON object per text instead of a table.
     #[arg(long)]
     pub json: bool,
-    #[arg(long, default_value = ".")]
-    pub out: PathBuf,
 }
 
 impl TrainCmd {
     /// The options a new run is trained with.
-    pub fn options(&self, dataset: DatasetSpec) -> crate::train::options::TrainOptions {
-        let model = crate::model::Config {
+    pub fn options(&self, dataset: DatasetSpec) -> TrainOptions {
+        let model = Config {
             d_model: self.d_model,
             n_heads: self.heads,
             n_layers: self.layers,
@@ -231,7 +254,7 @@ impl TrainCmd {
             arch: self.arch,
             ..Default::default()
         };
-        crate::train::options::TrainOptions {
+        TrainOptions {
             dataset,
             tokenizer: self.tokenizer.clone(),
             truncate: self.truncate,
@@ -246,5 +269,20 @@ impl TrainCmd {
             limit: self.limit,
             ..Default::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With no flags, `train` trains exactly the library's defaults.
+    #[test]
+    fn train_without_flags_uses_the_library_defaults() {
+        let cli = Cli::parse_from(["xray", "train", "--dataset", "imdb"]);
+        let Command::Train(cmd) = cli.command else {
+            panic!("not train")
+        };
+        assert_eq!(cmd.options(DatasetSpec::Imdb), TrainOptions::default());
     }
 }

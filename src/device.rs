@@ -18,7 +18,10 @@ pub fn select_device(arg: DeviceArg) -> Result<Device> {
         DeviceArg::Auto => Ok(Device::Cpu),
         DeviceArg::Cuda if candle_core::utils::cuda_is_available() => Device::new_cuda(0)
             .map_err(|e| anyhow::anyhow!("--device cuda: no usable GPU ({e}); use --device cpu")),
-        DeviceArg::Cuda => bail!("--device cuda: this binary was built without CUDA; rebuild with `cargo build --release --features cuda`, or use --device cpu"),
+        DeviceArg::Cuda => bail!(
+            "--device cuda: this binary was built without CUDA; \
+             rebuild with `cargo build --release --features cuda`, or use --device cpu"
+        ),
     }
 }
 

@@ -1,6 +1,7 @@
 //! `xray fetch`: bring a named dataset and the tokenizer into the Hub cache, check
 //! their schema, and summarise them.
 
+use crate::cli::FetchCmd;
 use crate::data::collate::{epoch_batches, padding_fraction};
 use crate::data::dataset::{label_ids, DatasetSpec};
 use crate::data::hub::{fetch, HubFile};
@@ -8,10 +9,13 @@ use crate::data::summary::{describe_counts, length_stats, thousands, SplitSummar
 use crate::data::table::read_parquet;
 use crate::data::tokenize::{build_tokenizer, encode, TokenizerSpec, Truncate};
 use crate::rng::Rng;
+use crate::train::options::TrainOptions;
 use anyhow::{bail, Result};
 
-/// The training batch size the padding report assumes (train's default).
-const PADDING_BATCH: usize = 32;
+/// `xray fetch`.
+pub fn run(cmd: FetchCmd) -> Result<Vec<SplitSummary>> {
+    fetch_dataset(&cmd.dataset, &cmd.tokenizer, cmd.max_len)
+}
 
 pub fn fetch_dataset(
     spec: &DatasetSpec,
@@ -77,19 +81,32 @@ pub fn fetch_dataset(
             path.display()
         );
         if let Some(t) = &tokens {
-            println!("{:>12}  tokens per text: mean {:.1}, median {}, p95 {}, max {}; {:.1}% longer than --max-len {max_len}",
-                "", t.mean, t.median, t.p95, t.max, 100.0 * t.truncated);
+            println!(
+                "{:>12}  tokens per text: mean {:.1}, median {}, p95 {}, max {}; \
+                 {:.1}% longer than --max-len {max_len}",
+                "",
+                t.mean,
+                t.median,
+                t.p95,
+                t.max,
+                100.0 * t.truncated
+            );
         }
         if let Some(e) = &encoded {
             let lengths: Vec<usize> = e.ids.iter().map(Vec::len).collect();
+            // At the batch size `train` uses by default.
+            let batch = TrainOptions::default().batch_size;
             let padding = |bucket| {
-                padding_fraction(
-                    &epoch_batches(&lengths, PADDING_BATCH, bucket, &mut Rng::new(0)),
-                    &lengths,
-                )
+                let batches = epoch_batches(&lengths, batch, bucket, &mut Rng::new(0));
+                padding_fraction(&batches, &lengths)
             };
-            println!("{:>12}  padding at batch {PADDING_BATCH}: {:.1}% with random batches, {:.1}% length-bucketed",
-                "", 100.0 * padding(false), 100.0 * padding(true));
+            println!(
+                "{:>12}  padding at batch {batch}: {:.1}% with random batches, \
+                 {:.1}% length-bucketed",
+                "",
+                100.0 * padding(false),
+                100.0 * padding(true)
+            );
         }
         summaries.push(SplitSummary {
             split: split.to_string(),

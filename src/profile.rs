@@ -2,10 +2,14 @@
 //! mask, warm-up steps, then timed steps), printed as JSON; `--train` times whole
 //! training steps instead, `--sweep` several sequence lengths.
 
-use crate::device::{device_name, peak_rss_gb};
-use crate::model::{store, Classifier, Config, Mode};
+use crate::cli::{Common, ProfileCmd};
+use crate::data::collate::Batch;
+use crate::device::{device_name, peak_rss_gb, select_device};
+use crate::model::{store, Classifier, Config};
 use crate::rng::Rng;
 use crate::train::optim::{AdamW, AdamWConfig};
+use crate::train::options::TrainOptions;
+use crate::train::step::{train_step, StepConfig};
 use anyhow::{ensure, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarMap;
@@ -22,6 +26,56 @@ pub struct ProfileArgs {
     pub batch_size: usize,
     pub steps: usize,
     pub train: bool,
+}
+
+/// The brief's protocol: batch 16 of 256 tokens, 50 timed steps.
+impl Default for ProfileArgs {
+    fn default() -> Self {
+        Self {
+            seq_len: 256,
+            batch_size: 16,
+            steps: 50,
+            train: false,
+        }
+    }
+}
+
+/// `xray profile`: one report per sequence length; a sweep also draws its figure.
+pub fn run(cmd: ProfileCmd, common: &Common) -> Result<()> {
+    ensure!(
+        !cmd.amp,
+        "--amp: mixed precision is not implemented yet; profile in f32 without --amp"
+    );
+    let device = select_device(common.device)?;
+    let longest = cmd.sweep.iter().copied().max().unwrap_or(cmd.seq_len);
+    let (model, varmap, config) = model_for_profile(cmd.run.as_deref(), longest, &device)?;
+    let lengths = if cmd.sweep.is_empty() {
+        vec![cmd.seq_len]
+    } else {
+        cmd.sweep.clone()
+    };
+    let mut reports = Vec::new();
+    for seq_len in lengths {
+        let args = ProfileArgs {
+            seq_len,
+            batch_size: cmd.batch_size,
+            steps: cmd.steps,
+            train: cmd.train,
+        };
+        let report = profile(&model, &varmap, &config, &args, &device)?;
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        reports.push(report);
+    }
+    if !cmd.sweep.is_empty() {
+        let out = &cmd.root.dir;
+        let json = out.join("metrics").join("profile_sweep.json");
+        crate::fsutil::atomic_write(&json, &serde_json::to_vec_pretty(&reports)?)?;
+        let png = out.join("figures").join("profile_seq_len.png");
+        std::fs::create_dir_all(out.join("figures"))?;
+        crate::viz::sweep::draw_sweep(&reports, cmd.train, &png)?;
+        eprintln!("wrote {} and {}", json.display(), png.display());
+    }
+    Ok(())
 }
 
 /// Exactly the brief's keys.
@@ -59,14 +113,15 @@ pub fn model_for_profile(
     }
 }
 
-/// Random ids; with `pad_frac`, the last share of every row is [PAD] with mask 0.
-fn random_batch(
+/// Random ids and labels; with `pad_frac`, the last share of every row is [PAD]
+/// with mask 0. The benches time the same batches.
+pub fn random_batch(
     config: &Config,
     b: usize,
     l: usize,
     pad_frac: f64,
     device: &Device,
-) -> Result<(Tensor, Tensor, Tensor)> {
+) -> Result<Batch> {
     let mut rng = Rng::new(0);
     let real = l - (l as f64 * pad_frac).round() as usize;
     let ids: Vec<u32> = (0..b * l)
@@ -80,11 +135,12 @@ fn random_batch(
         .collect();
     let mask: Vec<u32> = (0..b * l).map(|k| u32::from(k % l < real)).collect();
     let labels: Vec<u32> = (0..b).map(|_| rng.below(config.n_classes) as u32).collect();
-    Ok((
-        Tensor::from_vec(ids, (b, l), device)?,
-        Tensor::from_vec(mask, (b, l), device)?,
-        Tensor::from_vec(labels, b, device)?,
-    ))
+    Ok(Batch {
+        input_ids: Tensor::from_vec(ids, (b, l), device)?,
+        attention_mask: Tensor::from_vec(mask, (b, l), device)?,
+        labels: Tensor::from_vec(labels, b, device)?,
+        real_tokens: b * real,
+    })
 }
 
 /// Peak RSS counts from here on (Linux: writing 5 to clear_refs resets VmHWM).
@@ -107,32 +163,17 @@ pub fn profile(
     );
     let (b, l) = (args.batch_size, args.seq_len);
     let pad_frac = if args.train { TRAIN_PAD_FRAC } else { 0.0 };
-    let (input_ids, attention_mask, labels) = random_batch(config, b, l, pad_frac, device)?;
+    let batch = random_batch(config, b, l, pad_frac, device)?;
     let vars = varmap.data().lock().expect("VarMap lock poisoned").clone();
     let mut optimizer = AdamW::new(&vars, AdamWConfig::default())?;
+    let step_config = StepConfig::new(&TrainOptions::default(), TrainOptions::default().lr);
     let mut rng = Rng::new(1);
     let mut step = || -> Result<()> {
         if args.train {
-            let out = model.forward(
-                &input_ids,
-                &attention_mask,
-                model.masks(),
-                false,
-                &mut Mode::Train(&mut rng),
-            )?;
-            let loss = candle_nn::loss::cross_entropy(&out.logits, &labels)?;
-            let mut grads = loss.backward()?;
-            optimizer.clip_grad_norm(&mut grads, 1.0)?;
-            optimizer.update(&grads, 1e-4)?;
+            train_step(model, &mut optimizer, &batch, step_config, &mut rng)?;
         } else {
-            let out = model.forward(
-                &input_ids,
-                &attention_mask,
-                model.masks(),
-                false,
-                &mut Mode::Eval,
-            )?;
-            out.logits.to_vec2::<f32>()?; // waits for the device
+            let logits = model.logits(&batch.input_ids, &batch.attention_mask)?;
+            logits.to_vec2::<f32>()?; // waits for the device
         }
         Ok(())
     };

@@ -5,10 +5,10 @@ use crate::data::dataset::label_ids;
 use crate::data::table::read_table;
 use crate::data::tokenize::load_tokenizer;
 use crate::model::{store, Classifier, Config};
-use crate::train::evaluate::{evaluate, predict_probs, EncodedSplit, Evaluation};
+use crate::train::data::{encode_split, encode_texts, load_data, EncodedSplit};
+use crate::train::evaluate::{evaluate, predict_probs, Evaluation};
 use crate::train::options::TrainOptions;
 use crate::train::report::RunFiles;
-use crate::train::run::{encode_split, load_data, read_train_args};
 use anyhow::{Context, Result};
 use candle_core::Device;
 use std::path::{Path, PathBuf};
@@ -51,7 +51,7 @@ impl SavedRun {
             params: store::param_count(&varmap),
             model,
             config,
-            options: read_train_args(dir)?,
+            options: TrainOptions::read(dir)?,
             labels,
             tokenizer: load_tokenizer(&dir.join("tokenizer.json"))?,
             val: std::sync::OnceLock::new(),
@@ -94,19 +94,7 @@ impl SavedRun {
 
     /// Class probabilities for raw texts.
     pub fn predict(&self, texts: &[String], device: &Device) -> Result<Vec<Vec<f32>>> {
-        let encoded = encode_split(
-            &self.tokenizer,
-            &crate::data::dataset::Dataset {
-                texts: texts.to_vec(),
-                labels: vec![0; texts.len()],
-            },
-            &self.options,
-        )?;
-        predict_probs(
-            &self.model,
-            &encoded.ids,
-            self.options.eval_batch_size,
-            device,
-        )
+        let ids = encode_texts(&self.tokenizer, texts, &self.options)?;
+        predict_probs(&self.model, &ids, self.options.eval_batch_size, device)
     }
 }

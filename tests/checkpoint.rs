@@ -5,7 +5,7 @@ mod common;
 use candle_core::Device;
 use common::*;
 use xray::model::store::{init_model, load_model, param_count, save_model};
-use xray::model::{Arch, Config, Mode};
+use xray::model::{Arch, Config, Forward};
 use xray::rng::Rng;
 
 #[test]
@@ -40,13 +40,7 @@ fn same_seed_gives_same_dropout_masks() {
     let run = |seed| {
         let mut rng = Rng::new(seed);
         model
-            .forward(
-                &ids,
-                &mask,
-                model.masks(),
-                false,
-                &mut Mode::Train(&mut rng),
-            )
+            .forward(&ids, &mask, Forward::train(&mut rng))
             .unwrap()
             .logits
     };

@@ -147,7 +147,10 @@ fn bad_labels_are_refused_with_row_and_reason() {
     let dir = tempfile::tempdir().unwrap();
     let negative = fixture(dir.path(), "neg.csv", b"text,label\na,0\nb,-1\n");
     assert!(
-        error_of(&negative).contains("row 2, column `label`: label -1 is out of range: use class ids 0, 1, 2, … or class names"),
+        error_of(&negative).contains(
+            "row 2, column `label`: label -1 is out of range: \
+             use class ids 0, 1, 2, … or class names"
+        ),
         "{}",
         error_of(&negative)
     );
@@ -179,7 +182,10 @@ fn bad_labels_are_refused_with_row_and_reason() {
         label_ids(read_table(&parquet).unwrap(), Some(&names), &parquet).unwrap_err()
     );
     assert!(
-        err.contains("row 2, column `label`: label 2 is out of range: this dataset's classes are 0..=1 (neg, pos)"),
+        err.contains(
+            "row 2, column `label`: label 2 is out of range: \
+             this dataset's classes are 0..=1 (neg, pos)"
+        ),
         "{err}"
     );
 }

@@ -11,7 +11,7 @@ use xray::model::ffn::FeedForward;
 use xray::model::mask::attention_bias;
 use xray::model::norm::Norm;
 use xray::model::store::{init_model, seeded_var_builder};
-use xray::model::{Activation, Arch, Config, Masks, Mode, NormKind};
+use xray::model::{Activation, Arch, Config, Forward, Masks, NormKind};
 use xray::rng::Rng;
 
 fn random(shape: &[usize], rng: &mut Rng, dtype: DType) -> Tensor {
@@ -40,13 +40,7 @@ fn every_parameter_gets_a_nonzero_gradient() {
         let (ids, mask) = padded_batch(&[&[1, 5, 9, 2], &[1, 8, 7, 6, 4, 3, 2]], 7);
         let mut rng = Rng::new(2);
         let out = model
-            .forward(
-                &ids,
-                &mask,
-                model.masks(),
-                false,
-                &mut Mode::Train(&mut rng),
-            )
+            .forward(&ids, &mask, Forward::train(&mut rng))
             .unwrap();
         let labels = Tensor::new(&[0u32, 2], &Device::Cpu).unwrap();
         let loss = candle_nn::loss::cross_entropy(&out.logits, &labels).unwrap();
@@ -143,7 +137,7 @@ fn attention_gradients_match_finite_differences() {
     let r = random(&[2, 5, config.d_model], &mut rng, DType::F64);
     let loss = || {
         let (out, _) = attn
-            .forward(&x, bias.as_ref(), &mut Mode::Eval, true)
+            .forward(&x, bias.as_ref(), &mut Forward::eval().keep_attn())
             .unwrap();
         (out * &r).unwrap().sum_all().unwrap()
     };
@@ -169,11 +163,18 @@ fn fused_attention_path_matches_the_composed_path() {
             causal: on,
         };
         let bias = attention_bias(&mask, masks, DType::F32).unwrap();
-        let run = |keep_weights| {
+        let run = |keep_attn| {
             let (out, weights) = attn
-                .forward(&x, bias.as_ref(), &mut Mode::Eval, keep_weights)
+                .forward(
+                    &x,
+                    bias.as_ref(),
+                    &mut Forward {
+                        keep_attn,
+                        ..Forward::eval()
+                    },
+                )
                 .unwrap();
-            assert_eq!(weights.is_some(), keep_weights);
+            assert_eq!(weights.is_some(), keep_attn);
             let grads = (&out * &r).unwrap().sum_all().unwrap().backward().unwrap();
             (out, grads)
         };
@@ -238,15 +239,10 @@ fn classifier_gradients_match_finite_differences() {
         let (model, varmap) = init_model(&config, 10, DType::F64, &Device::Cpu).unwrap();
         let (ids, mask) = padded_batch(&[&[1, 5, 9, 2], &[1, 8, 7, 6, 2]], 5);
         let mut rng = Rng::new(11);
-        let logits = model
-            .forward(&ids, &mask, model.masks(), false, &mut Mode::Eval)
-            .unwrap()
-            .logits;
+        let logits = model.forward(&ids, &mask, Forward::eval()).unwrap().logits;
         let r = random(logits.dims(), &mut rng, DType::F64);
         let loss = || {
-            let out = model
-                .forward(&ids, &mask, model.masks(), false, &mut Mode::Eval)
-                .unwrap();
+            let out = model.forward(&ids, &mask, Forward::eval()).unwrap();
             (out.logits * &r).unwrap().sum_all().unwrap()
         };
         assert_matches_finite_differences(

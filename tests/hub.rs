@@ -48,9 +48,13 @@ fn serve(body: &'static [u8]) -> String {
                 body
             };
             let head = format!(
-                "HTTP/1.1 206 Partial Content\r\netag: \"{file}-etag\"\r\nx-repo-commit: {COMMIT}\r\n\
+                "HTTP/1.1 206 Partial Content\r\netag: \"{file}-etag\"\r\n\
+                 x-repo-commit: {COMMIT}\r\n\
                  content-range: bytes 0-{}/{}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                sent.len() - 1, body.len(), sent.len());
+                sent.len() - 1,
+                body.len(),
+                sent.len()
+            );
             let _ = stream.write_all(head.as_bytes());
             let _ = stream.write_all(sent);
         }

@@ -5,7 +5,7 @@ mod common;
 
 use candle_core::{IndexOp, Tensor};
 use common::*;
-use xray::model::{Arch, Masks, Mode};
+use xray::model::{Arch, Forward, Masks};
 
 const SHORT: &[u32] = &[1, 7, 9, 4, 2];
 const LONG: &[u32] = &[1, 3, 5, 8, 13, 21, 34, 11, 6, 2];
@@ -16,7 +16,7 @@ fn alone_and_padded(arch: Arch, masks: impl Fn(Masks) -> Masks) -> (Tensor, Tens
     let masks = masks(model.masks());
     let run = |ids, mask| {
         model
-            .forward(&ids, &mask, masks, false, &mut Mode::Eval)
+            .forward(&ids, &mask, Forward::eval().with_masks(masks))
             .unwrap()
             .logits
     };
@@ -54,7 +54,7 @@ fn weights_with_empty_row(arch: Arch) -> (Vec<Tensor>, Tensor, Tensor) {
     let (model, _) = tiny_model(&tiny_config(arch), 5);
     let (ids, mask) = padded_batch(&[SHORT, LONG, &[]], 12);
     let out = model
-        .forward(&ids, &mask, model.masks(), true, &mut Mode::Eval)
+        .forward(&ids, &mask, Forward::eval().keep_attn())
         .unwrap();
     (out.attn, out.logits, mask)
 }
@@ -74,7 +74,8 @@ fn real_queries_give_exactly_zero_weight_to_pad_keys_and_rows_sum_to_one() {
                         let mut real_sum = 0.0;
                         for (k, &wk) in row.iter().enumerate() {
                             if mask[b][k] == 0 {
-                                assert_eq!(wk, 0.0, "{arch:?} layer {layer} row {b} query {q}: pad key {k} got {wk}");
+                                let at = format!("{arch:?} layer {layer} row {b} query {q}");
+                                assert_eq!(wk, 0.0, "{at}: pad key {k} got {wk}");
                             } else {
                                 real_sum += wk;
                             }
@@ -113,7 +114,11 @@ fn hidden_of_diverging_texts(masks: impl Fn(Masks) -> Masks) -> (Tensor, Tensor)
     let run = |row: &[u32]| {
         let (ids, mask) = padded_batch(&[row], row.len());
         let out = model
-            .forward(&ids, &mask, masks(model.masks()), false, &mut Mode::Eval)
+            .forward(
+                &ids,
+                &mask,
+                Forward::eval().with_masks(masks(model.masks())),
+            )
             .unwrap();
         out.hidden.narrow(1, 0, T + 1).unwrap()
     };

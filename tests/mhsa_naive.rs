@@ -7,7 +7,7 @@ use common::*;
 use xray::model::attention::MultiHeadSelfAttention;
 use xray::model::mask::attention_bias;
 use xray::model::store::seeded_var_builder;
-use xray::model::{Arch, Masks, Mode};
+use xray::model::{Arch, Forward, Masks};
 use xray::rng::Rng;
 
 fn weights(varmap: &candle_nn::VarMap, name: &str) -> Vec<f32> {
@@ -80,7 +80,7 @@ fn mhsa_equals_a_naive_per_head_loop() {
     let (_, mask) = padded_batch(&[&[1, 2, 3, 4], &[1, 2, 3, 4, 5, 6]], l);
     let lengths = [4, 6];
     // Both paths: the composed one (weights kept) and the fused CPU kernel.
-    for (causal, keep_weights) in [(false, false), (false, true), (true, false), (true, true)] {
+    for (causal, keep_attn) in [(false, false), (false, true), (true, false), (true, true)] {
         let bias = attention_bias(
             &mask,
             Masks {
@@ -92,7 +92,14 @@ fn mhsa_equals_a_naive_per_head_loop() {
         .unwrap();
         let input = Tensor::from_vec(x.clone(), (b, l, d), &Device::Cpu).unwrap();
         let (out, _) = attn
-            .forward(&input, bias.as_ref(), &mut Mode::Eval, keep_weights)
+            .forward(
+                &input,
+                bias.as_ref(),
+                &mut Forward {
+                    keep_attn,
+                    ..Forward::eval()
+                },
+            )
             .unwrap();
         let out: Vec<f32> = out.flatten_all().unwrap().to_vec1().unwrap();
         for (row, len) in lengths.iter().enumerate() {
@@ -107,7 +114,8 @@ fn mhsa_equals_a_naive_per_head_loop() {
                     let got = out[(row * l + i) * d + c];
                     assert!(
                         (got - e).abs() < 1e-5,
-                        "causal {causal}, weights kept {keep_weights}, row {row}, pos {i}, dim {c}: {got} vs naive {e}"
+                        "causal {causal}, weights kept {keep_attn}, row {row}, pos {i}, dim {c}: \
+                         {got} vs naive {e}"
                     );
                 }
             }

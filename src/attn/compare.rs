@@ -1,16 +1,16 @@
 //! Why the masks matter, shown on one text: the causal mask on and off, and the
 //! padding mask on and off in a padded batch (where the weight leaks onto [PAD]).
 
-use super::rollout::{crop, head_mean, Square};
-use super::select::argmax;
-use super::token_strings;
-use crate::data::collate::collate;
+use super::capture::{token_strings, Capture};
+use super::rollout::Square;
+use crate::data::collate::collate_unlabelled;
 use crate::fsutil::atomic_write;
-use crate::model::{Masks, Mode};
+use crate::model::Masks;
 use crate::saved_run::SavedRun;
+use crate::train::metrics::argmax;
 use crate::viz::heatmap::{draw_grid, Heatmap};
 use anyhow::Result;
-use candle_core::{Device, D};
+use candle_core::Device;
 use std::path::{Path, PathBuf};
 
 /// Short enough that every label stays readable.
@@ -21,7 +21,8 @@ struct Pass {
     probs: Vec<f32>,
 }
 
-/// Row 0 of a batch: last-layer head-mean map over the first `keep` positions, and probabilities.
+/// Row 0 of a batch under `masks`: last-layer head-mean map over the first `keep`
+/// positions, and probabilities.
 fn run(
     saved: &SavedRun,
     rows: &[&[u32]],
@@ -29,24 +30,12 @@ fn run(
     keep: usize,
     device: &Device,
 ) -> Result<Pass> {
-    let batch = collate(rows, &vec![0; rows.len()], device)?;
-    let out = saved.model.forward(
-        &batch.input_ids,
-        &batch.attention_mask,
-        masks,
-        true,
-        &mut Mode::Eval,
-    )?;
-    let last = out.attn.last().expect("at least one layer");
-    let (_, heads, len, _) = last.dims4()?;
-    let flat: Vec<f32> = last.flatten_all()?.to_vec1()?;
-    let maps: Vec<Square> = (0..heads)
-        .map(|h| crop(&flat[h * len * len..][..len * len], len, keep))
-        .collect();
-    let probs: Vec<Vec<f32>> = candle_nn::ops::softmax(&out.logits, D::Minus1)?.to_vec2()?;
+    let batch = collate_unlabelled(rows, device)?;
+    let capture = Capture::run(saved, &batch, Some(masks))?;
+    let mut maps = capture.maps(0, keep);
     Ok(Pass {
-        last_layer: head_mean(&maps),
-        probs: probs[0].clone(),
+        last_layer: maps.means.pop().expect("at least one layer"),
+        probs: capture.probs[0].clone(),
     })
 }
 

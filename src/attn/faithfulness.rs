@@ -2,13 +2,14 @@
 //! delete the tokens a method ranks highest and measure how much the predicted
 //! class's probability drops. Random deletion is the floor to beat.
 
-use super::select::argmax;
-use super::{is_special, token_strings, Capture};
-use crate::data::collate::collate;
+use super::capture::{is_special, token_strings, top_k, Capture};
+use crate::data::collate::collate_unlabelled;
 use crate::data::dataset::stratified_split;
 use crate::rng::Rng;
 use crate::saved_run::SavedRun;
-use crate::train::evaluate::{predict_probs, EncodedSplit};
+use crate::train::data::EncodedSplit;
+use crate::train::evaluate::predict_probs;
+use crate::train::metrics::argmax;
 use anyhow::Result;
 use candle_core::Device;
 use serde::Serialize;
@@ -36,16 +37,6 @@ fn without(ids: &[u32], drop: &[usize]) -> Vec<u32> {
         .collect()
 }
 
-/// Positions of the `k` highest-weighted non-special tokens.
-pub fn top_k(weights: &[f32], tokens: &[String], k: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..tokens.len())
-        .filter(|&i| !is_special(&tokens[i]))
-        .collect();
-    order.sort_by(|&a, &b| weights[b].total_cmp(&weights[a]));
-    order.truncate(k);
-    order
-}
-
 /// Comprehensiveness over a seeded, stratified sample of `n` examples of `data`.
 pub fn comprehensiveness(
     saved: &SavedRun,
@@ -59,7 +50,8 @@ pub fn comprehensiveness(
         17,
     );
     let mut rng = Rng::new(23);
-    let (mut originals, mut edited) = (Vec::new(), Vec::new()); // p(predicted); [attention, rollout, random] ids
+    // p(predicted) per example; its edited ids per method [attention, rollout, random].
+    let (mut originals, mut edited) = (Vec::new(), Vec::new());
     let mut classes = Vec::new();
     let bar = crate::progress::bar(
         sample.len() as u64,
@@ -67,8 +59,8 @@ pub fn comprehensiveness(
     );
     for chunk in sample.chunks(BATCH) {
         let seqs: Vec<&[u32]> = chunk.iter().map(|&i| data.ids[i].as_slice()).collect();
-        let batch = collate(&seqs, &vec![0; seqs.len()], device)?;
-        let capture = Capture::run(saved, &batch.input_ids, &batch.attention_mask)?;
+        let batch = collate_unlabelled(&seqs, device)?;
+        let capture = Capture::run(saved, &batch, None)?;
         for (b, ids) in seqs.iter().enumerate() {
             let tokens = token_strings(saved, ids);
             let maps = capture.maps(b, ids.len());
@@ -83,7 +75,7 @@ pub fn comprehensiveness(
             originals.push(capture.probs[b][class] as f64);
             classes.push(class);
             for drop in [
-                top_k(&maps.pooled, &tokens, k),
+                top_k(&maps.pooled_attn, &tokens, k),
                 top_k(&maps.rolled, &tokens, k),
                 random,
             ] {

@@ -1,5 +1,68 @@
-//! Which validation examples to X-ray: per class the most confidently correct one,
-//! then the most ambiguous, then the most confidently wrong ones.
+//! Which examples to X-ray: the user's texts, validation rows by index, or picked
+//! from the validation split (per class the most confidently correct one, then
+//! the most ambiguous, then the most confidently wrong ones).
+
+use crate::saved_run::SavedRun;
+use crate::train::data::encode_texts;
+use crate::train::evaluate::predict_probs;
+use crate::train::metrics::argmax;
+use anyhow::{bail, Result};
+use candle_core::Device;
+
+pub enum Choice {
+    /// `count` examples picked from the validation split.
+    Examples(usize),
+    /// Validation rows by index.
+    Indices(Vec<usize>),
+    /// The user's own texts (no true label).
+    Texts(Vec<String>),
+}
+
+/// One example ready to draw.
+pub struct Example {
+    pub name: String,
+    pub ids: Vec<u32>,
+    pub truth: Option<u32>,
+}
+
+pub fn choose(saved: &SavedRun, choice: &Choice, device: &Device) -> Result<Vec<Example>> {
+    let picked: Vec<(usize, String)> = match choice {
+        Choice::Texts(texts) => {
+            let ids = encode_texts(&saved.tokenizer, texts, &saved.options)?;
+            return Ok(ids
+                .into_iter()
+                .enumerate()
+                .map(|(k, ids)| Example {
+                    name: format!("text_{}", k + 1),
+                    ids,
+                    truth: None,
+                })
+                .collect());
+        }
+        Choice::Indices(indices) => {
+            let rows = saved.split("val")?.ids.len();
+            if let Some(&bad) = indices.iter().find(|&&i| i >= rows) {
+                bail!("--index {bad} is out of range: the validation split has {rows} examples");
+            }
+            indices.iter().map(|&i| (i, format!("val_{i}"))).collect()
+        }
+        Choice::Examples(count) => {
+            let val = saved.split("val")?;
+            let batch = saved.options.eval_batch_size;
+            let probs = predict_probs(&saved.model, &val.ids, batch, device)?;
+            pick_examples(&probs, &val.labels, &saved.labels, *count)
+        }
+    };
+    let val = saved.split("val")?;
+    Ok(picked
+        .into_iter()
+        .map(|(i, name)| Example {
+            name,
+            ids: val.ids[i].clone(),
+            truth: Some(val.labels[i]),
+        })
+        .collect())
+}
 
 /// Indices into the split, in the order they should be shown, with a short name.
 pub fn pick_examples(
@@ -34,12 +97,6 @@ pub fn pick_examples(
     }
     picked.truncate(count);
     picked
-}
-
-pub fn argmax(p: &[f32]) -> usize {
-    (0..p.len())
-        .max_by(|&a, &b| p[a].total_cmp(&p[b]))
-        .unwrap_or(0)
 }
 
 fn margin(p: &[f32]) -> f32 {

@@ -37,6 +37,11 @@ pub fn collate(seqs: &[&[u32]], labels: &[u32], device: &Device) -> Result<Batch
     })
 }
 
+/// A batch to run without labels (inference, the X-ray); its labels are 0.
+pub fn collate_unlabelled(seqs: &[&[u32]], device: &Device) -> Result<Batch> {
+    collate(seqs, &vec![0; seqs.len()], device)
+}
+
 /// One epoch's batches of indices: shuffled, and with `bucket` sorted by length
 /// inside chunks of BUCKET_BATCHES batches, then the batch order shuffled again.
 pub fn epoch_batches(

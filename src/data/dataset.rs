@@ -170,9 +170,17 @@ pub fn label_ids(
                     .collect(),
             };
             let ids = labels.iter().enumerate().map(|(row, l)| {
-                names.iter().position(|n| n == l).map(|i| i as u32).with_context(|| {
-                    format!("{}: row {}, column `label`: unknown label {l:?}; known labels: {names:?}", path.display(), row + 1)
-                })
+                names
+                    .iter()
+                    .position(|n| n == l)
+                    .map(|i| i as u32)
+                    .with_context(|| {
+                        format!(
+                        "{}: row {}, column `label`: unknown label {l:?}; known labels: {names:?}",
+                        path.display(),
+                        row + 1
+                    )
+                    })
             });
             (ids.collect::<Result<Vec<_>>>()?, names)
         }

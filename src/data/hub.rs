@@ -128,7 +128,10 @@ fn download(file: &HubFile) -> Result<PathBuf> {
         if let Some(blob) = blob {
             let _ = std::fs::remove_file(blob);
         }
-        bail!("download of {url} was truncated: got {got} of {expected} bytes; removed it from the cache, try again");
+        bail!(
+            "download of {url} was truncated: got {got} of {expected} bytes; \
+             removed it from the cache, try again"
+        );
     }
     Ok(path)
 }

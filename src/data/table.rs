@@ -34,7 +34,11 @@ pub fn read_table(path: &Path) -> Result<RawTable> {
         "parquet" => read_parquet(path),
         "csv" => read_csv(path),
         "jsonl" | "json" => read_jsonl(path),
-        _ => bail!("{}: unknown file type '.{ext}': use .parquet, .csv or .jsonl with `text` and `label` columns", path.display()),
+        _ => bail!(
+            "{}: unknown file type '.{ext}': \
+             use .parquet, .csv or .jsonl with `text` and `label` columns",
+            path.display()
+        ),
     }?;
     ensure!(
         !table.texts.is_empty(),
@@ -220,8 +224,12 @@ fn labels_from_cells(
         .iter()
         .position(|c| matches!(c, Cell::Id(_)) != first_is_id)
     {
-        bail!("{}: {}, column `{LABEL}`: labels mix integer ids and names; use one kind for the whole file",
-            path.display(), where_is(i));
+        bail!(
+            "{}: {}, column `{LABEL}`: labels mix integer ids and names; \
+             use one kind for the whole file",
+            path.display(),
+            where_is(i)
+        );
     }
     Ok(if first_is_id {
         RawLabels::Ids(

@@ -13,6 +13,9 @@ use tokenizers::{AddedToken, Tokenizer};
 pub const PAD: &str = "[PAD]";
 const SPECIALS: [&str; 5] = [PAD, "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
 
+/// What `train` and `fetch` use unless told otherwise.
+pub const DEFAULT_TOKENIZER: &str = "bert-base-uncased";
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum TokenizerSpec {
     /// google-bert/bert-base-uncased's tokenizer.json from the Hub cache.
@@ -28,7 +31,7 @@ impl std::str::FromStr for TokenizerSpec {
 
     fn from_str(s: &str) -> Result<Self> {
         match s.split_once(':') {
-            None if s == "bert-base-uncased" => Ok(TokenizerSpec::Bert),
+            None if s == DEFAULT_TOKENIZER => Ok(TokenizerSpec::Bert),
             Some(("wordpiece", n)) => {
                 let n: usize = n
                     .parse()
@@ -39,7 +42,10 @@ impl std::str::FromStr for TokenizerSpec {
                 Ok(TokenizerSpec::WordPiece(n))
             }
             _ if s.ends_with(".json") => Ok(TokenizerSpec::File(PathBuf::from(s))),
-            _ => bail!("unknown tokenizer {s:?}: use bert-base-uncased, wordpiece:N or a tokenizer.json path"),
+            _ => bail!(
+                "unknown tokenizer {s:?}: \
+                 use bert-base-uncased, wordpiece:N or a tokenizer.json path"
+            ),
         }
     }
 }

@@ -1,11 +1,45 @@
-//! Multi-head self-attention, step by step (no fused or ready-made attention).
+//! Multi-head self-attention: softmax(Q·Kᵀ/√Dh + mask)·V per head, heads side by
+//! side, then the output projection. Written step by step below (the composed
+//! path); on the CPU in f32, when nothing needs the weights, the same computation
+//! runs as one kernel (`kernels::attention`, tested against the composed path).
 
 use super::config::Config;
-use super::dropout::Mode;
-use super::kernels;
+use super::forward::Forward;
 use super::linear::{as_rows, Linear};
-use candle_core::{Result, Tensor};
+use crate::kernels;
+use candle_core::{DType, Result, Tensor};
 use candle_nn::VarBuilder;
+
+/// Which implementation one attention layer runs, chosen in [`Path::choose`] alone:
+///
+/// | device | dtype | keep_attn | attention dropout (training) | path     |
+/// |--------|-------|-----------|------------------------------|----------|
+/// | CPU    | f32   | no        | no                           | Fused    |
+/// | CPU    | f32   | yes       | any                          | Composed |
+/// | CPU    | f32   | any       | yes                          | Composed |
+/// | CUDA   | any   | any       | any                          | Composed |
+/// | any    | f64   | any       | any                          | Composed |
+///
+/// Fused keeps no weights and draws no dropout inside the op. In the composed
+/// path each step (`Linear`, `Heads::split`, `softmax_last`) runs its CPU kernel
+/// for f32 on the CPU and plain candle ops elsewhere (see `crate::kernels`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Path {
+    Fused,
+    Composed,
+}
+
+impl Path {
+    pub fn choose(x: &Tensor, fwd: &Forward, attn_dropout: f32) -> Path {
+        let cpu_f32 = x.device().is_cpu() && x.dtype() == DType::F32;
+        let dropout = fwd.mode.is_train() && attn_dropout > 0.0;
+        if cpu_f32 && !fwd.keep_attn && !dropout {
+            Path::Fused
+        } else {
+            Path::Composed
+        }
+    }
+}
 
 pub struct MultiHeadSelfAttention {
     q: Linear,
@@ -32,15 +66,13 @@ impl MultiHeadSelfAttention {
     }
 
     /// x: (B, L, D); bias: additive mask broadcastable to (B, H, L, L).
-    /// Returns the output (B, L, D) and, with `keep_weights`, the attention
-    /// weights (B, H, L, L). Without them, on the CPU, the fused kernel runs the
-    /// same computation as one op (tested against this composition).
+    /// Returns the output (B, L, D) and, with `fwd.keep_attn`, the attention
+    /// weights (B, H, L, L).
     pub fn forward(
         &self,
         x: &Tensor,
         bias: Option<&Tensor>,
-        mode: &mut Mode,
-        keep_weights: bool,
+        fwd: &mut Forward,
     ) -> Result<(Tensor, Option<Tensor>)> {
         let (b, l, d) = x.dims3()?;
         let heads = kernels::Heads {
@@ -51,8 +83,7 @@ impl MultiHeadSelfAttention {
         };
         let scale = 1.0 / (self.d_head as f64).sqrt();
         let rows = as_rows(x)?; // (B·L, D): one matmul per projection
-        let dropout = mode.is_train() && self.attn_dropout > 0.0;
-        if kernels::fused(x) && !keep_weights && !dropout {
+        if Path::choose(x, fwd, self.attn_dropout) == Path::Fused {
             let qkv = Linear::stacked(&[&self.q, &self.k, &self.v])?.forward(&rows)?; // (B·L, 3D)
             let bias = match bias {
                 Some(bias) => bias.clone(),
@@ -69,8 +100,69 @@ impl MultiHeadSelfAttention {
         // Ours, with a backward pass (candle's fused softmax has none), and with
         // the 1/sqrt(Dh) scale and the mask folded into the same pass.
         let weights = kernels::softmax_last(&scores, bias, scale)?;
-        let dropped = mode.dropout(&weights, self.attn_dropout)?;
+        let dropped = fwd.mode.dropout(&weights, self.attn_dropout)?;
         let context = heads.merge(&dropped.matmul(&v)?)?; // (B·L, D): heads side by side
-        Ok((self.o.forward(&context)?.reshape((b, l, d))?, Some(weights)))
+        let out = self.o.forward(&context)?.reshape((b, l, d))?;
+        Ok((out, fwd.keep_attn.then_some(weights)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+    use candle_core::Device;
+
+    /// Each caller's options, and the path they must take.
+    #[test]
+    fn each_caller_takes_its_path() {
+        let x32 = Tensor::zeros((1, 2, 4), DType::F32, &Device::Cpu).unwrap();
+        let x64 = x32.to_dtype(DType::F64).unwrap();
+        let mut rng = Rng::new(0);
+        let cases = [
+            (
+                "training step (train::step)",
+                Forward::train(&mut rng),
+                0.0,
+                &x32,
+                Path::Fused,
+            ),
+            (
+                "evaluate / predict (train::evaluate)",
+                Forward::eval(),
+                0.0,
+                &x32,
+                Path::Fused,
+            ),
+            (
+                "the X-ray (attn::capture)",
+                Forward::eval().keep_attn(),
+                0.0,
+                &x32,
+                Path::Composed,
+            ),
+            (
+                "f64 gradient checks (tests/gradients.rs)",
+                Forward::eval(),
+                0.0,
+                &x64,
+                Path::Composed,
+            ),
+        ];
+        for (caller, fwd, p, x, path) in cases {
+            assert_eq!(Path::choose(x, &fwd, p), path, "{caller}");
+        }
+        let mut rng = Rng::new(0);
+        let dropout = Forward::train(&mut rng);
+        assert_eq!(
+            Path::choose(&x32, &dropout, 0.1),
+            Path::Composed,
+            "attention dropout"
+        );
+        assert_eq!(
+            Path::choose(&x32, &Forward::eval(), 0.1),
+            Path::Fused,
+            "eval ignores dropout"
+        );
     }
 }

@@ -3,8 +3,8 @@
 
 use super::attention::MultiHeadSelfAttention;
 use super::config::Config;
-use super::dropout::Mode;
 use super::ffn::FeedForward;
+use super::forward::Forward;
 use super::norm::Norm;
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
@@ -28,20 +28,19 @@ impl Block {
         })
     }
 
-    /// (B, L, D) -> (B, L, D), plus, with `keep_weights`, this layer's attention
-    /// weights (B, H, L, L).
+    /// (B, L, D) -> (B, L, D), plus, with `fwd.keep_attn`, this layer's
+    /// attention weights (B, H, L, L).
     pub fn forward(
         &self,
         x: &Tensor,
         bias: Option<&Tensor>,
-        mode: &mut Mode,
-        keep_weights: bool,
+        fwd: &mut Forward,
     ) -> Result<(Tensor, Option<Tensor>)> {
         let normed = self.norm_attn.forward(x)?;
-        let (a, weights) = self.attn.forward(&normed, bias, mode, keep_weights)?;
-        let x = mode.residual(x, &a, self.dropout)?;
+        let (a, attn) = self.attn.forward(&normed, bias, fwd)?;
+        let x = fwd.mode.residual(x, &a, self.dropout)?;
         let f = self.ffn.forward(&self.norm_ffn.forward(&x)?)?;
-        let x = mode.residual(&x, &f, self.dropout)?;
-        Ok((x, weights))
+        let x = fwd.mode.residual(&x, &f, self.dropout)?;
+        Ok((x, attn))
     }
 }

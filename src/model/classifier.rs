@@ -3,8 +3,8 @@
 
 use super::block::Block;
 use super::config::{Arch, Config};
-use super::dropout::Mode;
 use super::embed::Embeddings;
+use super::forward::Forward;
 use super::linear::Linear;
 use super::mask::{attention_bias, Masks};
 use super::norm::Norm;
@@ -66,16 +66,15 @@ impl Classifier {
         &self,
         input_ids: &Tensor,
         attention_mask: &Tensor,
-        masks: Masks,
-        keep_attn: bool,
-        mode: &mut Mode,
+        mut fwd: Forward,
     ) -> Result<Output> {
         let dtype = self.head.weight().dtype();
+        let masks = fwd.masks.unwrap_or(self.masks());
         let bias = attention_bias(attention_mask, masks, dtype)?;
         let mut x = self.embed.forward(input_ids)?; // (B, L, D)
         let mut attn = Vec::new();
         for block in &self.blocks {
-            let (y, weights) = block.forward(&x, bias.as_ref(), mode, keep_attn)?;
+            let (y, weights) = block.forward(&x, bias.as_ref(), &mut fwd)?;
             x = y;
             attn.extend(weights);
         }
@@ -93,13 +92,7 @@ impl Classifier {
     /// Eval-mode logits with the architecture's own masks.
     pub fn logits(&self, input_ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
         Ok(self
-            .forward(
-                input_ids,
-                attention_mask,
-                self.masks(),
-                false,
-                &mut Mode::Eval,
-            )?
+            .forward(input_ids, attention_mask, Forward::eval())?
             .logits)
     }
 
@@ -113,7 +106,8 @@ impl Classifier {
             Arch::Encoder => real.broadcast_div(&count),
             Arch::Decoder => {
                 let l = real.dim(1)?;
-                let positions = Tensor::arange(0f32, l as f32, real.device())?.unsqueeze(0)?; // (1, L)
+                let positions = Tensor::arange(0f32, l as f32, real.device())?; // (L)
+                let positions = positions.unsqueeze(0)?; // (1, L)
                 positions
                     .broadcast_eq(&(count - 1.0)?)?
                     .to_dtype(DType::F32)

@@ -1,6 +1,6 @@
 //! Dropout driven by our seeded RNG, and the train/eval switch that carries it.
 
-use super::kernels;
+use crate::kernels;
 use crate::rng::Rng;
 use candle_core::{Result, Tensor};
 use rayon::prelude::*;

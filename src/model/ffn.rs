@@ -1,8 +1,8 @@
 //! The position-wise feed-forward network: d -> ffn_mult*d -> d.
 
 use super::config::{Activation, Config};
-use super::kernels;
 use super::linear::{as_rows, Linear};
+use crate::kernels;
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 

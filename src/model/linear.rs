@@ -5,7 +5,7 @@
 //! summed by a slow strided reduction. Flattening to one (B·L, D) matmul gives
 //! the weight gradient from a single matmul.
 
-use super::kernels;
+use crate::kernels;
 use candle_core::{Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 

@@ -1,6 +1,8 @@
 //! The hand-written Transformer classifier, one concept per file:
 //! `config` -> `embed` -> `block` (`norm`, `attention`, `ffn`) -> `classifier`,
-//! with the masks in `mask`, dropout in `dropout`, parameters in `store`.
+//! with the masks in `mask`, dropout in `dropout`, the options of one pass in
+//! `forward`, parameters in `store`. The CPU kernels underneath live in
+//! `crate::kernels`.
 
 pub mod attention;
 pub mod block;
@@ -9,13 +11,15 @@ pub mod config;
 pub mod dropout;
 pub mod embed;
 pub mod ffn;
-pub mod kernels;
+pub mod forward;
 pub mod linear;
 pub mod mask;
 pub mod norm;
 pub mod store;
 
+pub use attention::Path;
 pub use classifier::{Classifier, Output};
 pub use config::{Activation, Arch, Config, NormKind};
 pub use dropout::Mode;
+pub use forward::Forward;
 pub use mask::{Masks, MASK_FILL};

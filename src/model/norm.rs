@@ -5,7 +5,7 @@
 //! gradients would silently stop here. The gradient tests catch such a swap.
 
 use super::config::{Config, NormKind};
-use super::kernels;
+use crate::kernels;
 use candle_core::{Result, Tensor, D};
 use candle_nn::{Init, VarBuilder};
 

@@ -1,27 +1,11 @@
 //! Inference over a whole split, batched in length order, with no gradient graph.
 
-use super::metrics::{scores, Scores};
-use crate::data::collate::{collate, sorted_batches};
+use super::data::EncodedSplit;
+use super::metrics::{argmax, scores, Scores};
+use crate::data::collate::{collate_unlabelled, sorted_batches};
 use crate::model::Classifier;
 use anyhow::Result;
-use candle_core::{Device, D};
-
-/// Token ids (specials included, truncated) and class ids of one split.
-#[derive(Clone, Debug, Default)]
-pub struct EncodedSplit {
-    pub ids: Vec<Vec<u32>>,
-    pub labels: Vec<u32>,
-}
-
-impl EncodedSplit {
-    pub fn lengths(&self) -> Vec<usize> {
-        self.ids.iter().map(Vec::len).collect()
-    }
-
-    pub fn real_tokens(&self) -> usize {
-        self.ids.iter().map(Vec::len).sum()
-    }
-}
+use candle_core::{Device, Tensor, D};
 
 pub struct Evaluation {
     pub loss: f64,
@@ -46,10 +30,9 @@ pub fn predict_probs(
     );
     for batch in sorted_batches(&lengths, batch_size) {
         let seqs: Vec<&[u32]> = batch.iter().map(|&i| ids[i].as_slice()).collect();
-        let b = collate(&seqs, &vec![0; seqs.len()], device)?;
+        let b = collate_unlabelled(&seqs, device)?;
         let logits = model.logits(&b.input_ids, &b.attention_mask)?;
-        let p: Vec<Vec<f32>> = candle_nn::ops::softmax(&logits, D::Minus1)?.to_vec2()?;
-        for (&i, row) in batch.iter().zip(p) {
+        for (&i, row) in batch.iter().zip(probabilities(&logits)?) {
             probs[i] = row;
         }
         bar.inc(batch.len() as u64);
@@ -58,14 +41,9 @@ pub fn predict_probs(
     Ok(probs)
 }
 
-fn argmax(row: &[f32]) -> u32 {
-    row.iter()
-        .enumerate()
-        .fold(
-            (0, f32::MIN),
-            |best, (i, &p)| if p > best.1 { (i, p) } else { best },
-        )
-        .0 as u32
+/// (B, n_classes) logits -> softmax probabilities, one row per example.
+pub fn probabilities(logits: &Tensor) -> Result<Vec<Vec<f32>>> {
+    Ok(candle_nn::ops::softmax(logits, D::Minus1)?.to_vec2()?)
 }
 
 /// Mean cross-entropy, predictions and scores of a labelled split.
@@ -77,7 +55,7 @@ pub fn evaluate(
     device: &Device,
 ) -> Result<Evaluation> {
     let probs = predict_probs(model, &data.ids, batch_size, device)?;
-    let predictions: Vec<u32> = probs.iter().map(|p| argmax(p)).collect();
+    let predictions: Vec<u32> = probs.iter().map(|p| argmax(p) as u32).collect();
     let nll: f64 = probs
         .iter()
         .zip(&data.labels)

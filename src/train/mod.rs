@@ -1,12 +1,16 @@
-//! Training and evaluation: `options` (what was asked) -> `run` (the loop) with
-//! `optim` (AdamW, schedule, clipping) and `checkpoint` (resume), `evaluate` and
-//! `metrics` for scores, `report` for the files a run leaves behind.
+//! Training and evaluation: `options` (what was asked) and `data` (the splits it
+//! reads) -> `run` (the loop) -> `step` (one optimizer step on an objective) with
+//! `optim` (AdamW, schedule, clipping) and `checkpoint` (resume); `evaluate` and
+//! `metrics` for scores, `report` for the files a run leaves behind, `command`
+//! for `xray train` itself.
 
-mod adamw_cpu;
 pub mod checkpoint;
+pub mod command;
+pub mod data;
 pub mod evaluate;
 pub mod metrics;
 pub mod optim;
 pub mod options;
 pub mod report;
 pub mod run;
+pub mod step;

@@ -1,7 +1,7 @@
 //! AdamW with state we own (candle_nn's keeps its moments private, so it cannot
 //! be saved for an exact resume), the learning-rate schedule, and gradient clipping.
 
-use super::adamw_cpu::{Moment, Step};
+use crate::kernels::adamw::{Moment, Step};
 use anyhow::{Context, Result};
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Tensor, Var};
@@ -190,6 +190,29 @@ fn update_composed(
     p.m.set(&m)?;
     p.v.set(&v)?;
     Ok(())
+}
+
+/// A run's learning-rate schedule: `learning_rate` with the run's numbers.
+#[derive(Clone, Copy, Debug)]
+pub struct Schedule {
+    pub peak: f64,
+    pub warmup: usize,
+    pub total: usize,
+}
+
+impl Schedule {
+    /// Warmup over `warmup_frac` of `total` steps.
+    pub fn new(peak: f64, warmup_frac: f64, total: usize) -> Self {
+        Self {
+            peak,
+            warmup: (warmup_frac * total as f64).round() as usize,
+            total,
+        }
+    }
+
+    pub fn lr(&self, step: usize) -> f64 {
+        learning_rate(step, self.warmup, self.total, self.peak)
+    }
 }
 
 /// Linear warmup to `peak` over `warmup` steps, then linear decay to 0 at `total`

@@ -2,9 +2,13 @@
 //! `--resume`, `eval` and `predict` rebuild the same data and model.
 
 use crate::data::dataset::DatasetSpec;
-use crate::data::tokenize::Truncate;
+use crate::data::tokenize::{Truncate, DEFAULT_TOKENIZER};
 use crate::model::Config;
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+pub const ARGS_FILE: &str = "train_args.json";
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct TrainOptions {
@@ -37,7 +41,7 @@ impl Default for TrainOptions {
     fn default() -> Self {
         Self {
             dataset: DatasetSpec::Imdb,
-            tokenizer: "bert-base-uncased".into(),
+            tokenizer: DEFAULT_TOKENIZER.into(),
             truncate: Truncate::HeadTail,
             model: Config::default(),
             epochs: 1,
@@ -53,5 +57,20 @@ impl Default for TrainOptions {
             bucket: true,
             limit: None,
         }
+    }
+}
+
+impl TrainOptions {
+    /// The options saved in a run folder.
+    pub fn read(run: &Path) -> Result<Self> {
+        let path = run.join(ARGS_FILE);
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "reading {}: is {} a training run folder?",
+                path.display(),
+                run.display()
+            )
+        })?;
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
     }
 }

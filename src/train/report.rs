@@ -152,8 +152,15 @@ pub fn write_outputs(
             .with_context(|| format!("creating {}", figures_dir.display()))?;
         draw_curves(&state.history, &title, &figures_dir.join("curves.png"))?;
     }
-    println!("test accuracy {:.4}, macro F1 {:.4} (best epoch {}); wrote {}/final_metrics.json, {}/curves.png",
-        metrics.test_accuracy, metrics.test_f1, metrics.best_epoch, files.metrics_dir().display(), files.figures_dir().display());
+    println!(
+        "test accuracy {:.4}, macro F1 {:.4} (best epoch {}); wrote {}/final_metrics.json, \
+         {}/curves.png",
+        metrics.test_accuracy,
+        metrics.test_f1,
+        metrics.best_epoch,
+        files.metrics_dir().display(),
+        files.figures_dir().display()
+    );
     Ok(metrics)
 }
 

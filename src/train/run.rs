@@ -1,22 +1,26 @@
-//! The training loop, top to bottom: data, tokenizer, model, optimizer, then one
-//! loop with the learning-rate rule, per-epoch validation, best and last checkpoints.
+//! A training run, top to bottom: `train` or `resume` sets up the run folder and
+//! the [`Trainer`], whose `run` loops `epoch` (the steps, the training curve,
+//! Ctrl-C) and `end_epoch` (validation, best and last checkpoints), then `finish`
+//! evaluates the best checkpoint on the test split and writes the reports.
 
 use super::checkpoint::{load_checkpoint, save_checkpoint, CurvePoint, EpochRecord, LoopState};
-use super::evaluate::{evaluate, EncodedSplit};
-use super::optim::{learning_rate, AdamW, AdamWConfig};
-use super::options::TrainOptions;
+use super::data::EncodedSplits;
+use super::evaluate::evaluate;
+use super::optim::{AdamW, AdamWConfig, Schedule};
+use super::options::{TrainOptions, ARGS_FILE};
 use super::report::{write_outputs, RunFiles};
+use super::step::{train_step, StepConfig};
 use crate::data::collate::{collate, epoch_batches, padding_fraction};
-use crate::data::dataset::{load_splits, stratified_split, Dataset, Splits};
-use crate::data::tokenize::{
-    build_tokenizer, encode, load_tokenizer, save_tokenizer, TokenizerSpec,
-};
+use crate::data::dataset::Splits;
+use crate::data::tokenize::{build_tokenizer, load_tokenizer, save_tokenizer, TokenizerSpec};
 use crate::fsutil::atomic_write;
 use crate::model::store::{detached_model, init_model, load_weights, save_model, WEIGHTS_FILE};
-use crate::model::{Classifier, Mode};
+use crate::model::Classifier;
 use crate::rng::Rng;
 use anyhow::{bail, Context, Result};
-use candle_core::{DType, Device, D};
+use candle_core::{DType, Device};
+use candle_nn::VarMap;
+use indicatif::ProgressBar;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -40,48 +44,6 @@ pub enum Outcome {
     Interrupted(PathBuf),
 }
 
-/// The three splits, tokenized and truncated.
-pub struct EncodedSplits {
-    pub train: EncodedSplit,
-    pub val: EncodedSplit,
-    pub test: EncodedSplit,
-}
-
-/// At most `limit` examples, a seeded stratified sample (quick runs keep every class).
-fn limited(data: Dataset, limit: Option<usize>, seed: u64) -> Dataset {
-    match limit {
-        Some(n) if n < data.len() => {
-            let (_, keep) = stratified_split(&data.labels, n as f64 / data.len() as f64, seed);
-            data.subset(&keep)
-        }
-        _ => data,
-    }
-}
-
-pub fn load_data(opts: &TrainOptions) -> Result<Splits> {
-    let mut splits = load_splits(&opts.dataset, opts.val_frac, opts.seed)?;
-    splits.train = limited(std::mem::take(&mut splits.train), opts.limit, opts.seed);
-    splits.val = limited(std::mem::take(&mut splits.val), opts.limit, opts.seed);
-    splits.test = limited(std::mem::take(&mut splits.test), opts.limit, opts.seed);
-    if splits.train.is_empty() || splits.val.is_empty() || splits.test.is_empty() {
-        bail!("{}: a split is empty after splitting (train {}, val {}, test {}); use more data or a larger --val-frac",
-            splits.name, splits.train.len(), splits.val.len(), splits.test.len());
-    }
-    Ok(splits)
-}
-
-pub fn encode_split(
-    tokenizer: &Tokenizer,
-    data: &Dataset,
-    opts: &TrainOptions,
-) -> Result<EncodedSplit> {
-    let encoded = encode(tokenizer, &data.texts, opts.model.max_len, opts.truncate)?;
-    Ok(EncodedSplit {
-        ids: encoded.ids,
-        labels: data.labels.clone(),
-    })
-}
-
 /// Start a new run in `files.run`.
 pub fn train(
     mut opts: TrainOptions,
@@ -89,7 +51,7 @@ pub fn train(
     device: &Device,
     control: &Control,
 ) -> Result<Outcome> {
-    let splits = load_data(&opts)?;
+    let splits = super::data::load_data(&opts)?;
     let spec: TokenizerSpec = opts.tokenizer.parse()?;
     let tokenizer = build_tokenizer(&spec, &splits.train.texts)?;
     opts.model.vocab_size = tokenizer.get_vocab_size(true);
@@ -99,7 +61,7 @@ pub fn train(
         .with_context(|| format!("creating {}", files.run.display()))?;
     save_tokenizer(&tokenizer, &files.run.join("tokenizer.json"))?;
     atomic_write(
-        &files.run.join("train_args.json"),
+        &files.run.join(ARGS_FILE),
         &serde_json::to_vec_pretty(&opts)?,
     )?;
     atomic_write(
@@ -107,169 +69,222 @@ pub fn train(
         &serde_json::to_vec_pretty(&splits.label_names)?,
     )?;
     files.point_latest_here()?;
-    fit(&opts, &splits, &tokenizer, files, device, control, false)
+    Trainer::new(&opts, &splits, &tokenizer, files, device, Start::New)?.run(control)
 }
 
 /// Continue the run in `files.run` from its last checkpoint, with its saved options.
 pub fn resume(files: &RunFiles, device: &Device, control: &Control) -> Result<Outcome> {
-    let opts = read_train_args(&files.run)?;
-    let splits = load_data(&opts)?;
+    let opts = TrainOptions::read(&files.run)?;
+    let splits = super::data::load_data(&opts)?;
     let tokenizer = load_tokenizer(&files.run.join("tokenizer.json"))?;
-    fit(&opts, &splits, &tokenizer, files, device, control, true)
+    Trainer::new(&opts, &splits, &tokenizer, files, device, Start::Resume)?.run(control)
 }
 
-pub fn read_train_args(run: &Path) -> Result<TrainOptions> {
-    let path = run.join("train_args.json");
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "reading {}: is {} a training run folder?",
-            path.display(),
-            run.display()
-        )
-    })?;
-    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+enum Start {
+    New,
+    /// From the run folder's `last/` checkpoint.
+    Resume,
 }
 
-fn fit(
-    opts: &TrainOptions,
-    splits: &Splits,
-    tokenizer: &Tokenizer,
-    files: &RunFiles,
-    device: &Device,
-    control: &Control,
-    resuming: bool,
-) -> Result<Outcome> {
-    let wall = Instant::now();
-    let data = EncodedSplits {
-        train: encode_split(tokenizer, &splits.train, opts)?,
-        val: encode_split(tokenizer, &splits.val, opts)?,
-        test: encode_split(tokenizer, &splits.test, opts)?,
-    };
-    let (model, varmap) = init_model(&opts.model, opts.seed, DType::F32, device)?;
-    let eval_model = detached_model(&varmap, &opts.model, device)?;
-    let vars = varmap.data().lock().expect("VarMap lock poisoned").clone();
-    let adamw = AdamWConfig {
-        weight_decay: opts.weight_decay,
-        ..AdamWConfig::default()
-    };
-    let mut optimizer = AdamW::new(&vars, adamw)?;
-    let mut state = if resuming {
-        let state = load_checkpoint(&files.run, &varmap, &mut optimizer)?;
+/// The shuffle of epoch `epoch`: a function of the seed alone, so a resumed run
+/// draws the same batches.
+fn epoch_rng(seed: u64, epoch: usize) -> Rng {
+    Rng::new(seed * 1000 + epoch as u64)
+}
+
+/// Everything a run holds while it trains.
+struct Trainer<'a> {
+    opts: &'a TrainOptions,
+    splits: &'a Splits,
+    files: &'a RunFiles,
+    device: &'a Device,
+    data: EncodedSplits,
+    /// Trains through autograd; `eval_model` shares its weights, detached.
+    model: Classifier,
+    eval_model: Classifier,
+    varmap: VarMap,
+    optimizer: AdamW,
+    schedule: Schedule,
+    state: LoopState,
+    wall: Instant,
+}
+
+impl<'a> Trainer<'a> {
+    fn new(
+        opts: &'a TrainOptions,
+        splits: &'a Splits,
+        tokenizer: &Tokenizer,
+        files: &'a RunFiles,
+        device: &'a Device,
+        start: Start,
+    ) -> Result<Self> {
+        let wall = Instant::now();
+        let data = EncodedSplits::new(tokenizer, splits, opts)?;
+        let (model, varmap) = init_model(&opts.model, opts.seed, DType::F32, device)?;
+        let eval_model = detached_model(&varmap, &opts.model, device)?;
+        let vars = varmap.data().lock().expect("VarMap lock poisoned").clone();
+        let adamw = AdamWConfig {
+            weight_decay: opts.weight_decay,
+            ..AdamWConfig::default()
+        };
+        let mut optimizer = AdamW::new(&vars, adamw)?;
+        let state = match start {
+            Start::Resume => {
+                let state = load_checkpoint(&files.run, &varmap, &mut optimizer)?;
+                println!(
+                    "resuming {} at epoch {}, batch {}",
+                    files.run.display(),
+                    state.epoch + 1,
+                    state.batch
+                );
+                state
+            }
+            Start::New => {
+                save_model(&varmap, &opts.model, &files.run)?;
+                LoopState::new(opts.seed)
+            }
+        };
+        let steps_per_epoch = data.train.ids.len().div_ceil(opts.batch_size);
+        let schedule = Schedule::new(opts.lr, opts.warmup_frac, steps_per_epoch * opts.epochs);
         println!(
-            "resuming {} at epoch {}, batch {}",
-            files.run.display(),
-            state.epoch + 1,
-            state.batch
+            "{}: {} train / {} val / {} test; {steps_per_epoch} steps per epoch; run folder {}",
+            splits.name,
+            splits.train.len(),
+            splits.val.len(),
+            splits.test.len(),
+            files.run.display()
         );
-        state
-    } else {
-        save_model(&varmap, &opts.model, &files.run)?;
-        LoopState::new(opts.seed)
-    };
+        Ok(Self {
+            opts,
+            splits,
+            files,
+            device,
+            data,
+            model,
+            eval_model,
+            varmap,
+            optimizer,
+            schedule,
+            state,
+            wall,
+        })
+    }
 
-    let lengths = data.train.lengths();
-    let steps_per_epoch = lengths.len().div_ceil(opts.batch_size);
-    let total_steps = steps_per_epoch * opts.epochs;
-    let warmup = (opts.warmup_frac * total_steps as f64).round() as usize;
-    println!(
-        "{}: {} train / {} val / {} test; {} steps per epoch; run folder {}",
-        splits.name,
-        splits.train.len(),
-        splits.val.len(),
-        splits.test.len(),
-        steps_per_epoch,
-        files.run.display()
-    );
+    fn run(mut self, control: &Control) -> Result<Outcome> {
+        while self.state.epoch < self.opts.epochs
+            && self.state.epochs_since_best < self.opts.patience
+        {
+            if !self.epoch(control)? {
+                self.save_last()?;
+                return Ok(Outcome::Interrupted(self.files.run.clone()));
+            }
+            self.end_epoch()?;
+        }
+        self.finish()
+    }
 
-    while state.epoch < opts.epochs && state.epochs_since_best < opts.patience {
-        let epoch = state.epoch;
+    /// The rest of the epoch in progress; false when stopped on request before its end.
+    fn epoch(&mut self, control: &Control) -> Result<bool> {
         let batches = epoch_batches(
-            &lengths,
-            opts.batch_size,
-            opts.bucket,
-            &mut Rng::new(opts.seed * 1000 + epoch as u64),
+            &self.data.train.lengths(),
+            self.opts.batch_size,
+            self.opts.bucket,
+            &mut epoch_rng(self.opts.seed, self.state.epoch),
         );
         let bar = crate::progress::bar(
             batches.len() as u64,
             "epoch {prefix} {bar:30} {pos}/{len} {msg} ETA {eta}",
         );
-        bar.set_prefix(format!("{}/{}", epoch + 1, opts.epochs));
-        bar.set_position(state.batch as u64);
-        while state.batch < batches.len() {
-            if control.interrupt.load(Ordering::SeqCst)
-                || control.stop_after_steps.is_some_and(|n| state.step >= n)
-            {
+        bar.set_prefix(format!("{}/{}", self.state.epoch + 1, self.opts.epochs));
+        bar.set_position(self.state.batch as u64);
+        while self.state.batch < batches.len() {
+            let stop = control.interrupt.load(Ordering::SeqCst)
+                || control
+                    .stop_after_steps
+                    .is_some_and(|n| self.state.step >= n);
+            if stop {
                 bar.finish_and_clear();
-                save_checkpoint(&files.run, &varmap, &optimizer, &state)?;
-                return Ok(Outcome::Interrupted(files.run.clone()));
+                return Ok(false);
             }
-            let started = Instant::now();
-            let batch_ids = &batches[state.batch];
-            let lr = learning_rate(state.step, warmup, total_steps, opts.lr);
-            let (loss, correct) = train_step(
-                &model,
-                &mut optimizer,
-                &data.train,
-                batch_ids,
-                lr,
-                opts.clip,
-                &mut state.dropout_rng,
-                device,
-            )?;
-            if !loss.is_finite() {
-                bail!("the training loss became {loss} at epoch {}, step {}: stopped without saving; the last good \
-                       checkpoint is in {}/last (try a lower --lr, then --resume)", epoch + 1, state.step, files.run.display());
-            }
-            state.batch += 1;
-            state.step += 1;
-            let s = &mut state.sums;
-            s.epoch.add(loss, correct, batch_ids.len());
-            s.window.add(loss, correct, batch_ids.len());
-            s.real_tokens += batch_ids.iter().map(|&i| lengths[i]).sum::<usize>();
-            s.seconds += started.elapsed().as_secs_f64();
-            if state.batch % CURVE_EVERY_STEPS == 0 || state.batch == batches.len() {
-                let w = std::mem::take(&mut s.window);
-                s.curve.push(CurvePoint {
-                    epoch: epoch as f64 + state.batch as f64 / batches.len() as f64,
-                    loss: w.mean_loss(),
-                    acc: w.accuracy(),
-                });
-            }
-            let status = format!(
-                "loss {:.4} acc {:.3} {:.0} tok/s",
-                s.epoch.mean_loss(),
-                s.epoch.accuracy(),
-                s.real_tokens as f64 / s.seconds
-            );
-            if bar.is_hidden() && state.batch % CURVE_EVERY_STEPS == 0 {
-                println!(
-                    "epoch {}/{} step {}/{}  {status}",
-                    epoch + 1,
-                    opts.epochs,
-                    state.batch,
-                    batches.len()
-                );
-            }
-            bar.set_message(status);
-            bar.inc(1);
+            self.step(&batches[self.state.batch], batches.len(), &bar)?;
         }
         bar.finish_and_clear();
-        let val = evaluate(
-            &eval_model,
-            &data.val,
-            opts.eval_batch_size,
-            &splits.label_names,
-            device,
+        Ok(true)
+    }
+
+    /// One optimizer step on the batch of these training rows, and its bookkeeping.
+    fn step(&mut self, rows: &[usize], n_batches: usize, bar: &ProgressBar) -> Result<()> {
+        let started = Instant::now();
+        let train = &self.data.train;
+        let seqs: Vec<&[u32]> = rows.iter().map(|&i| train.ids[i].as_slice()).collect();
+        let labels: Vec<u32> = rows.iter().map(|&i| train.labels[i]).collect();
+        let batch = collate(&seqs, &labels, self.device)?;
+        let config = StepConfig::new(self.opts, self.schedule.lr(self.state.step));
+        let state = &mut self.state;
+        let (loss, correct) = train_step(
+            &self.model,
+            &mut self.optimizer,
+            &batch,
+            config,
+            &mut state.dropout_rng,
         )?;
+        if !loss.is_finite() {
+            bail!(
+                "the training loss became {loss} at epoch {}, step {}: stopped without saving; \
+                 the last good checkpoint is in {}/last (try a lower --lr, then --resume)",
+                state.epoch + 1,
+                state.step,
+                self.files.run.display()
+            );
+        }
+        state.batch += 1;
+        state.step += 1;
+        let s = &mut state.sums;
+        s.epoch.add(loss, correct, rows.len());
+        s.window.add(loss, correct, rows.len());
+        s.real_tokens += batch.real_tokens;
+        s.seconds += started.elapsed().as_secs_f64();
+        if state.batch.is_multiple_of(CURVE_EVERY_STEPS) || state.batch == n_batches {
+            let w = std::mem::take(&mut s.window);
+            s.curve.push(CurvePoint {
+                epoch: state.epoch as f64 + state.batch as f64 / n_batches as f64,
+                loss: w.mean_loss(),
+                acc: w.accuracy(),
+            });
+        }
+        let status = format!(
+            "loss {:.4} acc {:.3} {:.0} tok/s",
+            s.epoch.mean_loss(),
+            s.epoch.accuracy(),
+            s.real_tokens as f64 / s.seconds
+        );
+        if bar.is_hidden() && state.batch.is_multiple_of(CURVE_EVERY_STEPS) {
+            println!(
+                "epoch {}/{} step {}/{n_batches}  {status}",
+                state.epoch + 1,
+                self.opts.epochs,
+                state.batch
+            );
+        }
+        bar.set_message(status);
+        bar.inc(1);
+        Ok(())
+    }
+
+    /// Validate, keep the weights if they are the best so far, record the epoch,
+    /// and checkpoint the loop at the start of the next one.
+    fn end_epoch(&mut self) -> Result<()> {
+        let val = self.evaluate(&self.data.val)?;
+        let state = &mut self.state;
         let s = std::mem::take(&mut state.sums);
         let record = EpochRecord {
-            epoch: epoch + 1,
+            epoch: state.epoch + 1,
             train_loss: s.epoch.mean_loss(),
             train_acc: s.epoch.accuracy(),
             val_loss: val.loss,
             val_acc: val.scores.accuracy,
             val_f1: val.scores.macro_f1,
-            lr: learning_rate(state.step, warmup, total_steps, opts.lr),
+            lr: self.schedule.lr(state.step),
             seconds: s.seconds,
             tokens_per_s: s.real_tokens as f64 / s.seconds,
             train_curve: s.curve,
@@ -277,86 +292,71 @@ fn fit(
         let improved = state
             .best_val_loss
             .is_none_or(|best| record.val_loss < best);
-        println!("epoch {}/{}  train loss {:.4} acc {:.4} | val loss {:.4} acc {:.4} F1 {:.4} | {:.0} s, {:.0} tok/s{}",
-            record.epoch, opts.epochs, record.train_loss, record.train_acc, record.val_loss, record.val_acc, record.val_f1,
-            record.seconds, record.tokens_per_s, if improved { "  (best so far)" } else { "" });
+        println!(
+            "epoch {}/{}  train loss {:.4} acc {:.4} | val loss {:.4} acc {:.4} F1 {:.4} | \
+             {:.0} s, {:.0} tok/s{}",
+            record.epoch,
+            self.opts.epochs,
+            record.train_loss,
+            record.train_acc,
+            record.val_loss,
+            record.val_acc,
+            record.val_f1,
+            record.seconds,
+            record.tokens_per_s,
+            if improved { "  (best so far)" } else { "" }
+        );
         if improved {
             state.best_val_loss = Some(record.val_loss);
             state.best_epoch = record.epoch;
             state.epochs_since_best = 0;
-            save_model(&varmap, &opts.model, &files.run)?;
+            save_model(&self.varmap, &self.opts.model, &self.files.run)?;
         } else {
             state.epochs_since_best += 1;
         }
         state.history.push(record);
         state.epoch += 1;
         state.batch = 0;
-        write_history(&files.run, &state.history)?;
-        save_checkpoint(&files.run, &varmap, &optimizer, &state)?;
+        write_history(&self.files.run, &state.history)?;
+        self.save_last()
     }
 
-    // The best epoch's weights, evaluated once on the test split.
-    load_weights(&varmap, &files.run.join(WEIGHTS_FILE))?;
-    let test = evaluate(
-        &eval_model,
-        &data.test,
-        opts.eval_batch_size,
-        &splits.label_names,
-        device,
-    )?;
-    let batches = epoch_batches(
-        &lengths,
-        opts.batch_size,
-        opts.bucket,
-        &mut Rng::new(opts.seed * 1000),
-    );
-    let padding = padding_fraction(&batches, &lengths);
-    let metrics = write_outputs(
-        files,
-        opts,
-        splits,
-        &state,
-        &test,
-        padding,
-        wall.elapsed().as_secs_f64(),
-    )?;
-    Ok(Outcome::Finished(metrics))
-}
+    fn save_last(&self) -> Result<()> {
+        save_checkpoint(&self.files.run, &self.varmap, &self.optimizer, &self.state)
+    }
 
-/// Forward, cross-entropy, backward, clip, AdamW. Returns the batch loss and the number correct.
-#[allow(clippy::too_many_arguments)]
-fn train_step(
-    model: &Classifier,
-    optimizer: &mut AdamW,
-    data: &EncodedSplit,
-    batch_ids: &[usize],
-    lr: f64,
-    clip: f64,
-    rng: &mut Rng,
-    device: &Device,
-) -> Result<(f64, usize)> {
-    let seqs: Vec<&[u32]> = batch_ids.iter().map(|&i| data.ids[i].as_slice()).collect();
-    let labels: Vec<u32> = batch_ids.iter().map(|&i| data.labels[i]).collect();
-    let batch = collate(&seqs, &labels, device)?;
-    let out = model.forward(
-        &batch.input_ids,
-        &batch.attention_mask,
-        model.masks(),
-        false,
-        &mut Mode::Train(rng),
-    )?;
-    let loss = candle_nn::loss::cross_entropy(&out.logits, &batch.labels)?;
-    let correct = out
-        .logits
-        .argmax(D::Minus1)?
-        .eq(&batch.labels)?
-        .to_dtype(DType::U32)?
-        .sum_all()?
-        .to_scalar::<u32>()?;
-    let mut grads = loss.backward()?;
-    optimizer.clip_grad_norm(&mut grads, clip)?;
-    optimizer.update(&grads, lr)?;
-    Ok((loss.to_scalar::<f32>()? as f64, correct as usize))
+    fn evaluate(&self, split: &super::data::EncodedSplit) -> Result<super::evaluate::Evaluation> {
+        evaluate(
+            &self.eval_model,
+            split,
+            self.opts.eval_batch_size,
+            &self.splits.label_names,
+            self.device,
+        )
+    }
+
+    /// The best epoch's weights, evaluated once on the test split; the reports.
+    fn finish(self) -> Result<Outcome> {
+        load_weights(&self.varmap, &self.files.run.join(WEIGHTS_FILE))?;
+        let test = self.evaluate(&self.data.test)?;
+        let lengths = self.data.train.lengths();
+        let batches = epoch_batches(
+            &lengths,
+            self.opts.batch_size,
+            self.opts.bucket,
+            &mut epoch_rng(self.opts.seed, 0),
+        );
+        let metrics = write_outputs(
+            self.files,
+            self.opts,
+            self.splits,
+            &self.state,
+            &test,
+            padding_fraction(&batches, &lengths),
+            self.wall.elapsed().as_secs_f64(),
+        )?;
+        Ok(Outcome::Finished(metrics))
+    }
 }
 
 fn write_history(run: &Path, history: &[EpochRecord]) -> Result<()> {

@@ -117,8 +117,11 @@ fn draw_mask_strip(area: &Area, mask: &[u32]) -> Result<()> {
             .map_err(err)?;
     }
     let real = mask.iter().filter(|&&m| m == 1).count();
-    let text = format!("attention_mask: {real} real tokens (dark), {} [PAD] (light, cropped from the maps: they get exactly 0 weight)",
-        mask.len() - real);
+    let text = format!(
+        "attention_mask: {real} real tokens (dark), {} [PAD] \
+         (light, cropped from the maps: they get exactly 0 weight)",
+        mask.len() - real
+    );
     area.draw(&Text::new(text, (10, 4), ("sans-serif", 15).into_font()))
         .map_err(err)?;
     Ok(())
@@ -149,7 +152,8 @@ pub fn draw_heatmap(map: &Heatmap, mask: &[u32], path: &Path) -> Result<()> {
         .map_err(|e| anyhow!("writing {}: {e}", path.display()))
 }
 
-/// Several maps side by side (the heads of a layer, or one text under two masks), each with its own scale.
+/// Several maps side by side (the heads of a layer, or one text under two masks),
+/// each with its own scale.
 pub fn draw_grid(title: &str, heads: &[Heatmap], path: &Path) -> Result<()> {
     ensure_font();
     let cols = (heads.len() as f64).sqrt().ceil() as usize;

@@ -6,9 +6,9 @@
 # programs alternating, ROUNDS times. Prints tokens/s and the xray/PyTorch ratios
 # (best round of each), and writes every raw JSON to target/bench/.
 #
-#   bench/compare.sh                 # or: make bench
-#   ROUNDS=3 THREADS="2" bench/compare.sh
-#   PEAK_GFLOPS_PER_CORE=250 bench/compare.sh   # the core's f32 peak, if /proc/cpuinfo's clock is not it
+#   scripts/compare.sh                 # or: make bench
+#   ROUNDS=3 THREADS="2" scripts/compare.sh
+#   PEAK_GFLOPS_PER_CORE=250 scripts/compare.sh   # the core's f32 peak, if /proc/cpuinfo's clock is not it
 #
 # Benchmark on a quiet machine: any other process, even niced, wrecks 2-thread
 # timings. The peer's venv is built on first use (PyPI's torch is ~5.8 GB).

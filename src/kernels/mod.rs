@@ -1,11 +1,16 @@
-//! Fused CPU kernels with hand-written backward passes for the element-wise and
-//! row-wise work around the matmuls. Composed from candle ops, each of these takes
+//! The CPU kernels under the model (`model/`) and the optimizer (`train/optim`):
+//! the element-wise and row-wise work around the matmuls as fused ops with
+//! hand-written backward passes, attention's core as one op, the linear layer,
+//! and AdamW's in-place update. Composed from candle ops, each of these takes
 //! several passes over (B, H, L, L) or (B, L, 4D) buffers, and every intermediate
 //! costs candle's backward a zero-filled gradient buffer and an add; fused, it is
-//! one pass forward and one backward, parallel over rows. Other devices and dtypes
-//! (the f64 finite-difference tests) use the composed ops. Each kernel is tested
-//! against its composition, values and gradients.
+//! one pass forward and one backward, parallel over rows.
+//!
+//! Each public function decides for itself, by [`fused`]: f32 on the CPU runs the
+//! kernel, anything else (CUDA, the f64 finite-difference tests) the same math in
+//! candle ops. Each kernel is tested against that composition, values and gradients.
 
+pub(crate) mod adamw;
 mod attention;
 mod gelu;
 mod gemm;

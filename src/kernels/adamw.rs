@@ -2,7 +2,7 @@
 //! temporaries. The composed tensor version allocates a dozen parameter-sized
 //! buffers per step (the embedding alone is 31 MB), which costs more than the math.
 
-use crate::model::kernels::{contiguous, contiguous_mut, vectorized, MIN_CHUNK};
+use super::{contiguous, contiguous_mut, vectorized, MIN_CHUNK};
 use candle_core::{CpuStorage, InplaceOp2, InplaceOp3, Layout, Result};
 use rayon::prelude::*;
 

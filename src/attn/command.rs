@@ -1,0 +1,91 @@
+//! `xray attn`: the figures of the chosen examples, and on request the JSON
+//! export, the HTML page and the faithfulness measurement (also recorded in the
+//! run summaries that describe this run).
+
+use super::faithfulness::{comprehensiveness, Faithfulness};
+use super::{record, xray_attention, Choice};
+use crate::cli::{AttnCmd, Common};
+use crate::device::select_device;
+use crate::fsutil::atomic_write;
+use crate::saved_run::SavedRun;
+use anyhow::{Context, Result};
+use std::path::Path;
+
+pub fn run(cmd: AttnCmd, common: &Common) -> Result<()> {
+    let device = select_device(common.device)?;
+    let saved = SavedRun::open(&cmd.run.resolve()?, &device)?;
+    let choice = match (cmd.text.is_empty(), cmd.index.is_empty()) {
+        (false, _) => Choice::Texts(cmd.text),
+        (true, false) => Choice::Indices(cmd.index),
+        (true, true) => Choice::Examples(cmd.example),
+    };
+    let (out, figures) = (cmd.run.out(), cmd.run.out().join("figures"));
+    let output = xray_attention(&saved, &choice, &figures, cmd.compare_causal, &device)?;
+    let mut written = output.written;
+    if cmd.json {
+        let path = figures.join("attn_examples.json");
+        record::write_json(&output.examples, &path)?;
+        written.push(path);
+    }
+    if cmd.html {
+        let path = figures.join("attn.html");
+        record::write_html(&output.examples, &path)?;
+        written.push(path);
+    }
+    for path in &written {
+        println!("wrote {}", path.display());
+    }
+    if cmd.faithfulness > 0 {
+        let f = comprehensiveness(&saved, &saved.split("val")?, cmd.faithfulness, &device)?;
+        println!(
+            "faithfulness over {} validation examples, deleting the top {:.0}% of tokens: \
+             predicted-class probability drops by {:.4} (last-layer attention), \
+             {:.4} (rollout), {:.4} (random tokens)",
+            f.examples,
+            100.0 * f.delete_frac,
+            f.attention,
+            f.rollout,
+            f.random
+        );
+        let metrics = out.join("metrics");
+        let summaries = [
+            saved.dir.join("run_summary.json"),
+            metrics.join("run_summary.json"),
+        ];
+        record_in_run_summaries(&summaries, &saved.dir, &f)?;
+        let json = serde_json::to_vec_pretty(&f)?;
+        for path in [
+            saved.dir.join("faithfulness.json"),
+            metrics.join("faithfulness.json"),
+        ] {
+            atomic_write(&path, &json)?;
+            println!("wrote {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// Add the faithfulness figures to the run summaries that exist (the run's own,
+/// and metrics/ when it describes the same run).
+fn record_in_run_summaries(
+    paths: &[std::path::PathBuf],
+    run: &Path,
+    f: &Faithfulness,
+) -> Result<()> {
+    for path in paths.iter().filter(|p| p.is_file()) {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut summary: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let same_run = summary["run"]
+            .as_str()
+            .and_then(|r| Path::new(r).canonicalize().ok())
+            .as_deref()
+            == Some(run);
+        if let (true, Some(map)) = (same_run, summary.as_object_mut()) {
+            map.insert("faithfulness".into(), serde_json::to_value(f)?);
+            atomic_write(path, &serde_json::to_vec_pretty(&summary)?)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,46 @@
+//! What `--json` exports per example and the HTML page browses.
+
+use super::rollout::Square;
+use crate::fsutil::atomic_write;
+use anyhow::Result;
+use serde::Serialize;
+use std::path::Path;
+
+#[derive(Clone, Serialize)]
+pub struct ExampleRecord {
+    pub name: String,
+    pub tokens: Vec<String>,
+    pub truth: Option<String>,
+    pub predicted: String,
+    pub probability: f32,
+    pub probs: Vec<f32>,
+    /// Attention the pooled output receives (last layer), and rollout, per token.
+    #[serde(rename = "pooled")]
+    pub pooled_attn: Vec<f32>,
+    pub rolled: Vec<f32>,
+    /// [layer][head] -> (n x n) row-major over all real tokens; empty in the HTML page.
+    pub layers: Vec<Vec<Square>>,
+    /// The readable window the figures show, and its maps [layer][head].
+    pub window_start: usize,
+    pub window_tokens: Vec<String>,
+    pub window_maps: Vec<Vec<Square>>,
+}
+
+/// figures/attn_examples.json: every weight of every example.
+pub fn write_json(records: &[ExampleRecord], path: &Path) -> Result<()> {
+    let json = serde_json::json!({ "examples": records });
+    atomic_write(path, &serde_json::to_vec(&json)?)
+}
+
+/// figures/attn.html: the page needs the readable windows only; the full
+/// matrices would make it tens of MB.
+pub fn write_html(records: &[ExampleRecord], path: &Path) -> Result<()> {
+    let light: Vec<ExampleRecord> = records
+        .iter()
+        .map(|e| ExampleRecord {
+            layers: Vec::new(),
+            ..e.clone()
+        })
+        .collect();
+    crate::viz::html::write_attention_page(&serde_json::json!({ "examples": light }), path)
+}

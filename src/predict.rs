@@ -1,0 +1,41 @@
+//! `xray predict`: classify texts with a trained run, as a table or JSON lines.
+
+use crate::cli::{Common, PredictCmd};
+use crate::device::select_device;
+use crate::saved_run::SavedRun;
+use crate::train::metrics::argmax;
+use anyhow::Result;
+
+/// Texts longer than this are cut in the table.
+const EXCERPT: usize = 70;
+
+pub fn run(cmd: PredictCmd, common: &Common) -> Result<()> {
+    let device = select_device(common.device)?;
+    let saved = SavedRun::open(&cmd.run.resolve()?, &device)?;
+    let probs = saved.predict(&cmd.texts, &device)?;
+    for (text, p) in cmd.texts.iter().zip(&probs) {
+        let best = argmax(p);
+        let (label, prob) = (&saved.labels[best], p[best]);
+        if cmd.json {
+            let all: serde_json::Map<String, serde_json::Value> = saved
+                .labels
+                .iter()
+                .zip(p)
+                .map(|(l, &x)| (l.clone(), serde_json::json!(x)))
+                .collect();
+            let line = serde_json::json!({
+                "text": text, "label": label, "probability": prob, "probabilities": all
+            });
+            println!("{line}");
+        } else {
+            let excerpt: String = text.chars().take(EXCERPT).collect();
+            let cut = if text.chars().count() > EXCERPT {
+                "…"
+            } else {
+                ""
+            };
+            println!("{label:>10}  {prob:.3}  {excerpt}{cut}");
+        }
+    }
+    Ok(())
+}

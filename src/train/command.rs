@@ -1,0 +1,61 @@
+//! `xray train`: a new run or `--resume`, Ctrl-C saving a checkpoint, and the
+//! exit code the shell expects (130 after an interruption).
+
+use super::report::{default_run_name, RunFiles};
+use super::run::{self, Control, Outcome};
+use crate::cli::{Common, TrainCmd};
+use crate::device::select_device;
+use crate::saved_run::resolve_run;
+use anyhow::Result;
+use std::sync::atomic::Ordering;
+
+/// The shell's convention for "stopped by Ctrl-C".
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+pub fn run(cmd: TrainCmd, common: &Common) -> Result<i32> {
+    let device = select_device(common.device)?;
+    let control = Control {
+        stop_after_steps: cmd.stop_after_steps,
+        ..Control::default()
+    };
+    let flag = control.interrupt.clone();
+    ctrlc::set_handler(move || {
+        eprintln!(
+            "\ninterrupted: saving a checkpoint after this step \
+             (Ctrl-C again to abort without saving)"
+        );
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(EXIT_INTERRUPTED);
+        }
+    })?;
+    let root = &cmd.root.dir;
+    let outcome = match (&cmd.resume, &cmd.dataset) {
+        (Some(dir), _) => {
+            let dir = resolve_run(dir.as_deref(), root)?;
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            run::resume(&RunFiles::new(root, &name), &device, &control)?
+        }
+        (None, Some(dataset)) => {
+            let opts = cmd.options(dataset.clone());
+            let name = cmd
+                .name
+                .clone()
+                .unwrap_or_else(|| default_run_name(&dataset.name(), opts.model.arch));
+            run::train(opts, &RunFiles::new(root, &name), &device, &control)?
+        }
+        (None, None) => unreachable!("clap requires --dataset unless --resume"),
+    };
+    match outcome {
+        Outcome::Finished(_) => Ok(0),
+        Outcome::Interrupted(dir) => {
+            eprintln!(
+                "stopped; resume with: xray train --resume {}",
+                dir.display()
+            );
+            Ok(EXIT_INTERRUPTED)
+        }
+    }
+}

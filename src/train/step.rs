@@ -1,0 +1,66 @@
+//! One optimizer step, the only one: training, `xray profile --train` and the
+//! benches all call `train_step`. The loss comes from an [`Objective`], so a
+//! second objective (a language-model loss) reuses the step and the loop.
+
+use super::optim::AdamW;
+use super::options::TrainOptions;
+use crate::data::collate::Batch;
+use crate::model::{Classifier, Forward};
+use crate::rng::Rng;
+use anyhow::Result;
+use candle_core::{DType, Tensor, D};
+
+/// What one step is told besides the batch.
+#[derive(Clone, Copy, Debug)]
+pub struct StepConfig {
+    pub lr: f64,
+    /// Global gradient-norm clip.
+    pub clip: f64,
+}
+
+impl StepConfig {
+    /// The run's clip at learning rate `lr`.
+    pub fn new(opts: &TrainOptions, lr: f64) -> Self {
+        Self {
+            lr,
+            clip: opts.clip,
+        }
+    }
+}
+
+/// A training loss: one batch in training mode (dropout from `rng`) gives the
+/// mean loss and the number of right predictions.
+pub trait Objective {
+    fn loss(&self, batch: &Batch, rng: &mut Rng) -> Result<(Tensor, usize)>;
+}
+
+/// Classification: cross-entropy of the logits against the labels.
+impl Objective for Classifier {
+    fn loss(&self, batch: &Batch, rng: &mut Rng) -> Result<(Tensor, usize)> {
+        let out = self.forward(&batch.input_ids, &batch.attention_mask, Forward::train(rng))?;
+        let loss = candle_nn::loss::cross_entropy(&out.logits, &batch.labels)?;
+        let correct = out
+            .logits
+            .argmax(D::Minus1)?
+            .eq(&batch.labels)?
+            .to_dtype(DType::U32)?
+            .sum_all()?
+            .to_scalar::<u32>()?;
+        Ok((loss, correct as usize))
+    }
+}
+
+/// Loss, backward, clip, AdamW. Returns the batch's mean loss and the number correct.
+pub fn train_step(
+    objective: &impl Objective,
+    optimizer: &mut AdamW,
+    batch: &Batch,
+    step: StepConfig,
+    rng: &mut Rng,
+) -> Result<(f64, usize)> {
+    let (loss, correct) = objective.loss(batch, rng)?;
+    let mut grads = loss.backward()?;
+    optimizer.clip_grad_norm(&mut grads, step.clip)?;
+    optimizer.update(&grads, step.lr)?;
+    Ok((loss.to_scalar::<f32>()? as f64, correct))
+}
