@@ -8,8 +8,31 @@ use crate::device::DeviceArg;
 use crate::model::{Activation, Arch, Config, NormKind};
 use crate::profile::ProfileArgs;
 use crate::train::options::TrainOptions;
+use crate::train::run::Every;
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
+
+/// An option out of range: the user's to fix. main exits with 2 for it, as clap
+/// does for the errors it catches itself.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Ok when `ok`, else a UsageError saying `message`.
+pub fn require(ok: bool, message: impl FnOnce() -> String) -> anyhow::Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(UsageError(message()).into())
+    }
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,6 +55,17 @@ pub struct Common {
     /// CPU threads for candle (default: all physical cores).
     #[arg(long, global = true)]
     pub threads: Option<usize>,
+}
+
+impl Common {
+    pub fn check(&self) -> anyhow::Result<()> {
+        require(self.threads.is_none_or(|n| (1..=1024).contains(&n)), || {
+            format!(
+                "--threads {:?}: use 1 to 1024 threads",
+                self.threads.unwrap_or(0)
+            )
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -102,6 +136,25 @@ pub struct ProfileCmd {
     pub amp: bool,
     #[command(flatten)]
     pub root: Root,
+}
+
+impl ProfileCmd {
+    pub fn check(&self) -> anyhow::Result<()> {
+        let limit = crate::model::config::MAX_LEN_LIMIT;
+        for (flag, n, max) in [
+            ("--seq-len", self.seq_len, limit),
+            ("--batch-size", self.batch_size, 4096),
+            ("--steps", self.steps, 1_000_000),
+        ]
+        .into_iter()
+        .chain(self.sweep.iter().map(|&n| ("--sweep", n, limit)))
+        {
+            require((1..=max).contains(&n), || {
+                format!("{flag} {n}: use 1 to {max}")
+            })?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Args)]
@@ -180,6 +233,13 @@ pub struct TrainCmd {
     /// Run folder name under runs/ (default: <dataset>-<arch>-<UTC time>).
     #[arg(long)]
     pub name: Option<String>,
+    /// Rewrite the resumable checkpoint (last/) this often inside an epoch, so that a
+    /// `kill -9` or a power loss costs at most that much training.
+    #[arg(long, default_value_t = Every::default().minutes, value_name = "MINUTES")]
+    pub checkpoint_minutes: f64,
+    /// Also rewrite it every N optimizer steps.
+    #[arg(long, value_name = "N")]
+    pub checkpoint_steps: Option<usize>,
     #[command(flatten)]
     pub root: Root,
     /// Save a checkpoint and stop after N optimizer steps, as Ctrl-C would (for resume tests).
@@ -227,6 +287,14 @@ pub struct AttnCmd {
     pub faithfulness: usize,
 }
 
+impl AttnCmd {
+    pub fn check(&self) -> anyhow::Result<()> {
+        require(self.example >= 1, || {
+            "--example 0: draw at least one example (or use --index / --text)".into()
+        })
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct PredictCmd {
     /// Texts to classify.
@@ -240,6 +308,23 @@ pub struct PredictCmd {
 }
 
 impl TrainCmd {
+    /// How often to checkpoint inside an epoch.
+    pub fn checkpoint(&self) -> anyhow::Result<Every> {
+        require(self.checkpoint_minutes > 0.0, || {
+            format!(
+                "--checkpoint-minutes {}: use a positive number of minutes, e.g. 2",
+                self.checkpoint_minutes
+            )
+        })?;
+        require(self.checkpoint_steps != Some(0), || {
+            "--checkpoint-steps 0: use at least 1".into()
+        })?;
+        Ok(Every {
+            minutes: self.checkpoint_minutes,
+            steps: self.checkpoint_steps,
+        })
+    }
+
     /// The options a new run is trained with.
     pub fn options(&self, dataset: DatasetSpec) -> TrainOptions {
         let model = Config {

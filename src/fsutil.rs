@@ -13,5 +13,6 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
     tmp.push(".tmp");
     std::fs::write(&tmp, bytes)
         .with_context(|| format!("writing {}", Path::new(&tmp).display()))?;
+    crate::faults::point();
     std::fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))
 }

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod data;
 pub mod device;
 pub mod eval;
+pub mod faults;
 pub mod fetch;
 pub mod fsutil;
 pub mod kernels;

@@ -3,7 +3,10 @@
 
 use anyhow::Result;
 use clap::Parser;
-use xray::cli::{Cli, Command};
+use xray::cli::{Cli, Command, UsageError};
+
+/// A bad option (SPEC: 2, as clap's own usage errors).
+const EXIT_USAGE: i32 = 2;
 
 fn main() {
     xray::alloc::keep_freed_memory();
@@ -12,12 +15,14 @@ fn main() {
         Ok(code) => std::process::exit(code),
         Err(err) => {
             eprintln!("error: {err:#}");
-            std::process::exit(1);
+            let usage = err.downcast_ref::<UsageError>().is_some();
+            std::process::exit(if usage { EXIT_USAGE } else { 1 });
         }
     }
 }
 
 fn try_main(cli: Cli) -> Result<i32> {
+    cli.common.check()?;
     xray::device::set_threads(cli.common.threads);
     let common = &cli.common;
     match cli.command {

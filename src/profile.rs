@@ -42,6 +42,7 @@ impl Default for ProfileArgs {
 
 /// `xray profile`: one report per sequence length; a sweep also draws its figure.
 pub fn run(cmd: ProfileCmd, common: &Common) -> Result<()> {
+    cmd.check()?;
     ensure!(
         !cmd.amp,
         "--amp: mixed precision is not implemented yet; profile in f32 without --amp"
@@ -101,7 +102,10 @@ pub fn model_for_profile(
     device: &Device,
 ) -> Result<(Classifier, VarMap, Config)> {
     match run {
-        Some(dir) => store::load_model(dir, device),
+        Some(dir) => {
+            crate::saved_run::check_finished(dir)?;
+            store::load_model(dir, device)
+        }
         None => {
             let config = Config {
                 max_len: longest.max(Config::default().max_len),

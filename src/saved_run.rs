@@ -5,6 +5,7 @@ use crate::data::dataset::label_ids;
 use crate::data::table::read_table;
 use crate::data::tokenize::load_tokenizer;
 use crate::model::{store, Classifier, Config};
+use crate::train::checkpoint::read_state;
 use crate::train::data::{encode_split, encode_texts, load_data, EncodedSplit};
 use crate::train::evaluate::{evaluate, predict_probs, Evaluation};
 use crate::train::options::TrainOptions;
@@ -37,8 +38,34 @@ pub fn resolve_run(run: Option<&Path>, root: &Path) -> Result<PathBuf> {
     })
 }
 
+/// A run counts once its first epoch has been validated: before that it has no
+/// best weights, only (perhaps) a checkpoint to resume from.
+pub fn check_finished(dir: &Path) -> Result<()> {
+    if dir.join(store::WEIGHTS_FILE).is_file() {
+        return Ok(());
+    }
+    let there = match read_state(dir)? {
+        Some(s) => format!(
+            "it holds a checkpoint at epoch {}, batch {} (last/); finish it with: \
+             xray train --resume {}",
+            s.epoch + 1,
+            s.batch,
+            dir.display()
+        ),
+        None => "it holds no checkpoint either: it was stopped before its first one; \
+                 train it again"
+            .into(),
+    };
+    anyhow::bail!(
+        "{} has not finished an epoch yet, so it has no trained weights ({} is missing): {there}",
+        dir.display(),
+        store::WEIGHTS_FILE
+    )
+}
+
 impl SavedRun {
     pub fn open(dir: &Path, device: &Device) -> Result<Self> {
+        check_finished(dir)?;
         let (model, varmap, config) = store::load_model(dir, device)?;
         let labels_path = dir.join("labels.json");
         let labels: Vec<String> = serde_json::from_str(

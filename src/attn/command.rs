@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use std::path::Path;
 
 pub fn run(cmd: AttnCmd, common: &Common) -> Result<()> {
+    cmd.check()?;
     let device = select_device(common.device)?;
     let saved = SavedRun::open(&cmd.run.resolve()?, &device)?;
     let choice = match (cmd.text.is_empty(), cmd.index.is_empty()) {

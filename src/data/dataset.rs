@@ -4,7 +4,7 @@
 use super::hub::{fetch, HubFile};
 use super::table::{read_parquet, read_table, RawLabels, RawTable};
 use crate::rng::Rng;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -191,13 +191,36 @@ pub fn label_ids(
             path.display()
         );
     }
-    Ok((
-        Dataset {
-            texts: table.texts,
-            labels,
-        },
-        names,
-    ))
+    let data = Dataset {
+        texts: table.texts,
+        labels,
+    };
+    Ok((without_empty_texts(data, path)?, names))
+}
+
+/// Rows whose text is empty or blank carry nothing to learn or to predict from:
+/// dropped, with a warning that counts them and names the first few rows.
+fn without_empty_texts(data: Dataset, path: &Path) -> Result<Dataset> {
+    let (kept, empty): (Vec<usize>, Vec<usize>) =
+        (0..data.len()).partition(|&i| !data.texts[i].trim().is_empty());
+    if empty.is_empty() {
+        return Ok(data);
+    }
+    ensure!(
+        !kept.is_empty(),
+        "{}: every row's `text` is empty",
+        path.display()
+    );
+    let rows: Vec<String> = empty.iter().take(5).map(|i| (i + 1).to_string()).collect();
+    let more = if empty.len() > 5 { ", …" } else { "" };
+    eprintln!(
+        "warning: {}: dropped {} of {} rows with an empty `text` (rows {}{more})",
+        path.display(),
+        empty.len(),
+        data.len(),
+        rows.join(", ")
+    );
+    Ok(data.subset(&kept))
 }
 
 /// Indices of (kept, held out): `frac` of each class held out, chosen by `seed`.

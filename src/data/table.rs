@@ -56,7 +56,23 @@ fn missing_column(path: &Path, column: &str, found: &[String]) -> anyhow::Error 
     )
 }
 
+/// The parquet decoder can panic on some corrupt files instead of returning an
+/// error (bad page headers, impossible offsets): turned into an error naming the file.
 pub fn read_parquet(path: &Path) -> Result<RawTable> {
+    std::panic::catch_unwind(|| read_parquet_file(path)).unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        bail!(
+            "{}: not a readable parquet file (corrupt data: {why})",
+            path.display()
+        )
+    })
+}
+
+fn read_parquet_file(path: &Path) -> Result<RawTable> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).with_context(|| {
         format!(

@@ -3,6 +3,10 @@
 use anyhow::{ensure, Result};
 use serde::{Deserialize, Serialize};
 
+/// The longest `max_len` accepted: the positional table and the (L x L)
+/// attention maps grow with it, and past this a 2-core CPU would take hours a batch.
+pub const MAX_LEN_LIMIT: usize = 8192;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Arch {
@@ -84,6 +88,22 @@ impl Config {
         self.ffn_mult * self.d_model
     }
 
+    /// Scalar parameters (embeddings, blocks, final norm, head).
+    pub fn param_count(&self) -> usize {
+        let (d, f) = (self.d_model, self.d_ffn());
+        let norm = if self.norm == NormKind::Layer {
+            2 * d
+        } else {
+            d
+        };
+        let block = 4 * (d * d + d) + (d * f + f) + (f * d + d) + 2 * norm;
+        (self.vocab_size + self.max_len) * d
+            + self.n_layers * block
+            + norm
+            + d * self.n_classes
+            + self.n_classes
+    }
+
     pub fn causal(&self) -> bool {
         self.arch == Arch::Decoder
     }
@@ -98,6 +118,11 @@ impl Config {
         ensure!(
             self.vocab_size > 0 && self.max_len > 0 && self.n_layers > 0 && self.ffn_mult > 0,
             "vocab_size, max_len, n_layers and ffn_mult must all be positive"
+        );
+        ensure!(
+            self.max_len <= MAX_LEN_LIMIT,
+            "max_len {} is over the limit of {MAX_LEN_LIMIT}",
+            self.max_len
         );
         ensure!(
             self.n_classes >= 2,

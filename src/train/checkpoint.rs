@@ -2,10 +2,11 @@
 //! written together into `last/` so a crash never leaves a mixed set.
 
 use super::optim::AdamW;
+use crate::faults;
 use crate::fsutil::atomic_write;
 use crate::model::store::{load_weights, save_weights};
 use crate::rng::Rng;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -113,7 +114,8 @@ fn last_dir(run: &Path) -> PathBuf {
     run.join(LAST_DIR)
 }
 
-/// Write everything into `last.tmp/`, then swap it in for `last/`.
+/// Write everything into `last.tmp/`, then swap it in for `last/`. A crash at any
+/// point leaves a whole checkpoint in `last/` or, mid-swap, in `last.old/`.
 pub fn save_checkpoint(
     run: &Path,
     varmap: &VarMap,
@@ -124,36 +126,62 @@ pub fn save_checkpoint(
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     save_weights(varmap, &tmp.join(WEIGHTS))?;
+    faults::point();
     optimizer.save(&tmp.join(OPTIMIZER))?;
+    faults::point();
     atomic_write(&tmp.join(STATE), &serde_json::to_vec_pretty(state)?)?;
-    let (last, old) = (last_dir(run), run.join(format!("{LAST_DIR}.old")));
-    let _ = std::fs::remove_dir_all(&old);
+    let (last, old) = (last_dir(run), old_dir(run));
+    // `last/` is always whole (it only ever comes from renaming a finished tmp);
+    // without it, a swap was cut short and `last.old/` is the checkpoint: keep it.
     if last.exists() {
+        let _ = std::fs::remove_dir_all(&old);
         std::fs::rename(&last, &old).with_context(|| format!("moving {} aside", last.display()))?;
     }
+    faults::point();
     std::fs::rename(&tmp, &last)
         .with_context(|| format!("renaming {} to {}", tmp.display(), last.display()))?;
+    faults::point();
     let _ = std::fs::remove_dir_all(&old);
     Ok(())
 }
 
-/// Restore weights and optimizer in place; returns the loop state. A swap cut short
-/// by a crash leaves `last.old/`, which is then the checkpoint.
+fn old_dir(run: &Path) -> PathBuf {
+    run.join(format!("{LAST_DIR}.old"))
+}
+
+/// The folder holding the run's resumable checkpoint, if it has one.
+fn checkpoint_dir(run: &Path) -> Option<PathBuf> {
+    [last_dir(run), old_dir(run)]
+        .into_iter()
+        .find(|d| d.join(STATE).is_file())
+}
+
+pub fn has_checkpoint(run: &Path) -> bool {
+    checkpoint_dir(run).is_some()
+}
+
+/// The loop state of the run's checkpoint, if it has one.
+pub fn read_state(run: &Path) -> Result<Option<LoopState>> {
+    let Some(dir) = checkpoint_dir(run) else {
+        return Ok(None);
+    };
+    let path = dir.join(STATE);
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let state =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    Ok(Some(state))
+}
+
+/// Restore weights and optimizer in place; returns the loop state.
 pub fn load_checkpoint(run: &Path, varmap: &VarMap, optimizer: &mut AdamW) -> Result<LoopState> {
-    let mut dir = last_dir(run);
-    if !dir.exists() {
-        dir = run.join(format!("{LAST_DIR}.old"));
-    }
-    let state_path = dir.join(STATE);
-    let text = std::fs::read_to_string(&state_path).with_context(|| {
-        format!(
-            "reading {}: is {} a run folder with a checkpoint?",
-            state_path.display(),
+    let (Some(dir), Some(state)) = (checkpoint_dir(run), read_state(run)?) else {
+        bail!(
+            "{} has no checkpoint to resume from (no {LAST_DIR}/ folder): the run was stopped \
+             before its first checkpoint was written; start it again with `xray train`",
             run.display()
-        )
-    })?;
-    let state: LoopState =
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", state_path.display()))?;
+        );
+    };
     load_weights(varmap, &dir.join(WEIGHTS))?;
     optimizer.load(&dir.join(OPTIMIZER), state.step)?;
     Ok(state)

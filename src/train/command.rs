@@ -1,12 +1,14 @@
 //! `xray train`: a new run or `--resume`, Ctrl-C saving a checkpoint, and the
 //! exit code the shell expects (130 after an interruption).
 
+use super::checkpoint::has_checkpoint;
 use super::report::{default_run_name, RunFiles};
 use super::run::{self, Control, Outcome};
 use crate::cli::{Common, TrainCmd};
 use crate::device::select_device;
 use crate::saved_run::resolve_run;
-use anyhow::Result;
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 /// The shell's convention for "stopped by Ctrl-C".
@@ -16,6 +18,7 @@ pub fn run(cmd: TrainCmd, common: &Common) -> Result<i32> {
     let device = select_device(common.device)?;
     let control = Control {
         stop_after_steps: cmd.stop_after_steps,
+        checkpoint: cmd.checkpoint()?,
         ..Control::default()
     };
     let flag = control.interrupt.clone();
@@ -31,7 +34,10 @@ pub fn run(cmd: TrainCmd, common: &Common) -> Result<i32> {
     let root = &cmd.root.dir;
     let outcome = match (&cmd.resume, &cmd.dataset) {
         (Some(dir), _) => {
-            let dir = resolve_run(dir.as_deref(), root)?;
+            let dir = match dir {
+                Some(dir) => resolve_run(Some(dir.as_path()), root)?,
+                None => newest_checkpoint(root)?,
+            };
             let name = dir
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -58,4 +64,31 @@ pub fn run(cmd: TrainCmd, common: &Common) -> Result<i32> {
             Ok(EXIT_INTERRUPTED)
         }
     }
+}
+
+/// `--resume` without a folder: the run under `root/runs/` whose checkpoint was
+/// written last (`runs/latest` only moves once a run has finished an epoch).
+fn newest_checkpoint(root: &Path) -> Result<PathBuf> {
+    let runs = root.join("runs");
+    let entries =
+        std::fs::read_dir(&runs).with_context(|| format!("reading {}", runs.display()))?;
+    let written = |dir: &Path| {
+        ["last", "last.old"]
+            .iter()
+            .filter_map(|d| dir.join(d).metadata().and_then(|m| m.modified()).ok())
+            .max()
+    };
+    entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|dir| dir.is_dir() && !dir.is_symlink() && has_checkpoint(dir))
+        .filter_map(|dir| Some((written(&dir)?, dir)))
+        .max()
+        .map(|(_, dir)| dir)
+        .with_context(|| {
+            format!(
+                "no run under {} has a checkpoint to resume; pass the run folder: \
+                 xray train --resume runs/NAME",
+                runs.display()
+            )
+        })
 }

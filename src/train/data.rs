@@ -52,6 +52,41 @@ fn limited(data: Dataset, limit: Option<usize>, seed: u64) -> Dataset {
     }
 }
 
+/// A training split must hold at least two classes; a class missing from any
+/// split is worth a warning (its F1 is 0, or undefined).
+pub fn check_classes(splits: &Splits) -> Result<()> {
+    let n = splits.label_names.len();
+    let train = splits.train.counts_per_label(n);
+    let present: Vec<&String> = (0..n)
+        .filter(|&c| train[c] > 0)
+        .map(|c| &splits.label_names[c])
+        .collect();
+    if present.len() < 2 {
+        bail!(
+            "{}: the training split holds only the class(es) {present:?} of {:?}; \
+             a classifier needs examples of at least 2 classes",
+            splits.name,
+            splits.label_names
+        );
+    }
+    for (split, data) in [
+        ("train", &splits.train),
+        ("val", &splits.val),
+        ("test", &splits.test),
+    ] {
+        let counts = data.counts_per_label(n);
+        for (class, name) in splits.label_names.iter().enumerate() {
+            if counts[class] == 0 {
+                eprintln!(
+                    "warning: {}: the {split} split has no example of class {name:?}",
+                    splits.name
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn load_data(opts: &TrainOptions) -> Result<Splits> {
     let mut splits = load_splits(&opts.dataset, opts.val_frac, opts.seed)?;
     splits.train = limited(std::mem::take(&mut splits.train), opts.limit, opts.seed);

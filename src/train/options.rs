@@ -1,14 +1,19 @@
 //! Everything a training run was asked to do, saved as train_args.json so that
 //! `--resume`, `eval` and `predict` rebuild the same data and model.
 
+use crate::cli::require;
 use crate::data::dataset::DatasetSpec;
 use crate::data::tokenize::{Truncate, DEFAULT_TOKENIZER};
+use crate::model::config::MAX_LEN_LIMIT;
 use crate::model::Config;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 pub const ARGS_FILE: &str = "train_args.json";
+
+/// Bytes per f32.
+const F32: f64 = 4.0;
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct TrainOptions {
@@ -72,5 +77,83 @@ impl TrainOptions {
             )
         })?;
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+
+    /// Every numeric option in range, and the run small enough for this machine's
+    /// memory; checked before anything is written (a UsageError: exit code 2).
+    pub fn check(&self) -> Result<()> {
+        let m = &self.model;
+        for (flag, n, max) in [
+            ("--batch-size", self.batch_size, 4096),
+            ("--epochs", self.epochs, 1000),
+            ("--patience", self.patience, 1000),
+            ("--d-model", m.d_model, 8192),
+            ("--heads", m.n_heads, 256),
+            ("--layers", m.n_layers, 64),
+            ("--ffn-mult", m.ffn_mult, 64),
+        ] {
+            require((1..=max).contains(&n), || {
+                format!("{flag} {n}: use 1 to {max}")
+            })?;
+        }
+        require((3..=MAX_LEN_LIMIT).contains(&m.max_len), || {
+            format!(
+                "--max-len {}: use 3 to {MAX_LEN_LIMIT} tokens ([CLS] and [SEP] included)",
+                m.max_len
+            )
+        })?;
+        require(m.d_model.is_multiple_of(m.n_heads), || {
+            format!(
+                "--d-model {} is not a multiple of --heads {}: each head gets d_model / heads",
+                m.d_model, m.n_heads
+            )
+        })?;
+        require(self.lr.is_finite() && self.lr > 0.0, || {
+            format!("--lr {}: use a positive learning rate, e.g. 5e-4", self.lr)
+        })?;
+        require((0.0..1.0).contains(&m.dropout), || {
+            format!("--dropout {}: use a probability in [0, 1)", m.dropout)
+        })?;
+        require(self.val_frac > 0.0 && self.val_frac < 1.0, || {
+            format!(
+                "--val-frac {}: use a share in (0, 1), e.g. 0.1",
+                self.val_frac
+            )
+        })?;
+        require(self.limit != Some(0), || {
+            "--limit 0: keep at least one example of each split".into()
+        })?;
+        self.check_memory()
+    }
+
+    /// Parameters with their gradients and AdamW's two moments, plus one batch's
+    /// activations at the longest length (the (L x L) attention maps among them).
+    pub fn training_memory_gb(&self) -> (f64, f64) {
+        let m = &self.model;
+        let params = 4.0 * m.param_count() as f64 * F32;
+        let (b, l) = (self.batch_size as f64, m.max_len as f64);
+        let per_position = 20.0 * m.d_model as f64 + 3.0 * m.d_ffn() as f64;
+        let per_layer = b * l * (per_position + 2.0 * m.n_heads as f64 * l);
+        let activations = 2.0 * m.n_layers as f64 * per_layer * F32; // kept, and their gradients
+        let gb = |bytes: f64| bytes / (1u64 << 30) as f64;
+        (gb(params), gb(activations))
+    }
+
+    fn check_memory(&self) -> Result<()> {
+        let Some(available) = crate::device::available_memory_gb() else {
+            return Ok(());
+        };
+        let (params, activations) = self.training_memory_gb();
+        require(params + activations <= available, || {
+            format!(
+                "this run would need about {:.1} GB ({params:.1} GB for the parameters with \
+                 their gradients and optimizer state, {activations:.1} GB for a batch of \
+                 {} texts of --max-len {}), more than the {available:.1} GB available; \
+                 lower --max-len or --batch-size",
+                params + activations,
+                self.batch_size,
+                self.model.max_len
+            )
+        })
     }
 }
