@@ -1,6 +1,7 @@
 //! File helpers shared by every writer of outputs.
 
 use anyhow::{Context, Result};
+use std::fs::File;
 use std::path::Path;
 
 /// Write through a temp file in the same folder, then rename: a crash leaves the
@@ -13,6 +14,30 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
     tmp.push(".tmp");
     std::fs::write(&tmp, bytes)
         .with_context(|| format!("writing {}", Path::new(&tmp).display()))?;
+    commit(Path::new(&tmp), path)
+}
+
+/// Rename the finished file `tmp` over `path`, durably: its data reaches the disk
+/// before the name points at it, and the new name after, so that even a power
+/// cut (not only a killed process) leaves the old file or the new one.
+pub fn commit(tmp: &Path, path: &Path) -> Result<()> {
+    File::open(tmp)
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("flushing {} to disk", tmp.display()))?;
     crate::faults::point();
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))
+    std::fs::rename(tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+/// Flush a folder's entries (a rename into it) to disk.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    File::open(dir)
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("flushing {} to disk", dir.display()))
 }

@@ -133,9 +133,7 @@ pub fn save_tensors<'a>(
     let tmp = path.with_extension("safetensors.tmp");
     candle_core::safetensors::save(&tensors, &tmp)
         .with_context(|| format!("writing {}", tmp.display()))?;
-    crate::faults::point();
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+    crate::fsutil::commit(&tmp, path)
 }
 
 /// A second view of the model on detached weights: evaluation through it records

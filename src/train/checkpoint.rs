@@ -3,7 +3,7 @@
 
 use super::optim::AdamW;
 use crate::faults;
-use crate::fsutil::atomic_write;
+use crate::fsutil::{atomic_write, sync_dir};
 use crate::model::store::{load_weights, save_weights};
 use crate::rng::Rng;
 use anyhow::{bail, Context, Result};
@@ -140,6 +140,7 @@ pub fn save_checkpoint(
     faults::point();
     std::fs::rename(&tmp, &last)
         .with_context(|| format!("renaming {} to {}", tmp.display(), last.display()))?;
+    sync_dir(run)?;
     faults::point();
     let _ = std::fs::remove_dir_all(&old);
     Ok(())
