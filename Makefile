@@ -61,8 +61,8 @@ test: ## [native] the test suite (as CI runs it)
 train: ## [native] the main job: train on IMDb, write runs/, metrics/, figures/
 	cargo run --release -- train --dataset imdb
 
-attn: ## [native] attention X-ray of the latest run: mask comparisons, HTML page, faithfulness
-	cargo run --release -- attn --example 3 --compare-causal --html --json
+attn: ## [native] attention X-ray of the latest run: mask comparisons, HTML page, faithfulness, minimal pairs
+	cargo run --release -- attn --example 3 --compare-causal --html --json --pairs
 
 check-html: ## [native] open figures/attn.html in headless Chromium, offline, and check it renders
 	scripts/check_html.sh figures/attn.html

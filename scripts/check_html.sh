@@ -20,11 +20,14 @@ flags=(--headless --no-sandbox --disable-gpu --no-first-run --disable-background
 "$browser" "${flags[@]}" --virtual-time-budget=3000 --dump-dom "file://$page" > "$work/dom.html" 2> "$work/stderr.log"
 spans=$(grep -o '<span style="background' "$work/dom.html" | wc -l)
 options=$(grep -o '<option value=' "$work/dom.html" | wc -l)
+entropy=$(grep -o '<td [cs]' "$work/dom.html" | wc -l)
+methods=$(grep -c '<option value="integrated"' "$work/dom.html" || true)
 "$browser" "${flags[@]}" --virtual-time-budget=3000 --screenshot="$work/shot.png" "file://$page" 2>> "$work/stderr.log"
 bytes=$(stat -c %s "$work/shot.png")
-echo "check_html: $spans highlighted tokens, $options menu options, screenshot $bytes bytes"
+echo "check_html: $spans highlighted tokens, $options menu options, $entropy head-entropy cells, screenshot $bytes bytes"
 # A blank 1400x900 page compresses to a few KB; the heatmap alone is far larger.
-if [ "$spans" -lt 3 ] || [ "$options" -lt 3 ] || [ "$bytes" -lt 20000 ]; then
+if [ "$spans" -lt 3 ] || [ "$options" -lt 3 ] || [ "$entropy" -lt 2 ] || [ "$methods" -lt 1 ] \
+  || [ "$bytes" -lt 20000 ]; then
   echo "check_html: FAILED: the page did not render offline (see $work/stderr.log)" >&2
   cat "$work/stderr.log" >&2
   exit 1

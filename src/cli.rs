@@ -5,7 +5,7 @@
 use crate::data::dataset::DatasetSpec;
 use crate::data::tokenize::{TokenizerSpec, Truncate, DEFAULT_TOKENIZER};
 use crate::device::DeviceArg;
-use crate::model::{Activation, Arch, Config, NormKind};
+use crate::model::{Activation, Arch, Config, NormKind, Pool};
 use crate::profile::ProfileArgs;
 use crate::train::options::TrainOptions;
 use crate::train::run::Every;
@@ -180,6 +180,11 @@ pub struct TrainCmd {
     pub resume: Option<Option<PathBuf>>,
     #[arg(long, value_enum, default_value_t = Config::default().arch)]
     pub arch: Arch,
+    /// How the final states reach the head: mean over real tokens, the [CLS] state, a
+    /// learned attention pooling, or the last real token [default: cls for the
+    /// encoder, last for the decoder].
+    #[arg(long, value_enum)]
+    pub pool: Option<Pool>,
     #[arg(long, value_enum, default_value_t = Config::default().norm)]
     pub norm: NormKind,
     #[arg(long, value_enum, default_value_t = Config::default().act)]
@@ -224,6 +229,11 @@ pub struct TrainCmd {
     /// Stop after this many epochs without a lower validation loss.
     #[arg(long, default_value_t = TrainOptions::default().patience)]
     pub patience: usize,
+    /// Validations per epoch, evenly spaced, the last at its end; the best of them
+    /// is kept. Inside an epoch they watch at most 1,000 evenly spaced validation rows
+    /// (on IMDb ~1.5 s each, 2 cores); 1 validates the whole split once per epoch.
+    #[arg(long, default_value_t = TrainOptions::default().val_points)]
+    pub val_points: usize,
     /// Batches of random lengths instead of length-bucketed ones (more padding, slower).
     #[arg(long)]
     pub no_bucket: bool,
@@ -282,7 +292,12 @@ pub struct AttnCmd {
     /// Also write figures/attn_examples.json: the raw weights of the chosen examples.
     #[arg(long)]
     pub json: bool,
-    /// Measure faithfulness (ERASER comprehensiveness) on this many validation examples; 0 skips.
+    /// Also draw figures/attn_pairs.png and .md: built-in minimal pairs (negation,
+    /// intensifiers, a positive word in a negative review) with their attributions.
+    #[arg(long)]
+    pub pairs: bool,
+    /// Measure faithfulness (ERASER comprehensiveness and sufficiency at 1-50% of the
+    /// tokens, for every method) on this many validation examples; 0 skips.
     #[arg(long, default_value_t = 500)]
     pub faithfulness: usize,
 }
@@ -337,6 +352,7 @@ impl TrainCmd {
             act: self.act,
             norm: self.norm,
             arch: self.arch,
+            pool: self.pool.unwrap_or(Pool::default_for(self.arch)),
             ..Default::default()
         };
         TrainOptions {
@@ -348,6 +364,7 @@ impl TrainCmd {
             batch_size: self.batch_size,
             lr: self.lr,
             patience: self.patience,
+            val_points: self.val_points,
             seed: self.seed,
             val_frac: self.val_frac,
             bucket: !self.no_bucket,

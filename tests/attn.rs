@@ -4,7 +4,7 @@
 mod common;
 
 use common::{tiny_options, write_task};
-use xray::attn::faithfulness::comprehensiveness;
+use xray::attn::faithfulness::measure;
 use xray::attn::{xray_attention, Choice};
 use xray::saved_run::SavedRun;
 use xray::train::report::RunFiles;
@@ -29,6 +29,7 @@ fn attn_draws_maps_heads_rollout_and_explanations_for_picked_examples() {
         &Choice::Examples(3),
         &figures,
         true,
+        None,
         &candle_core::Device::Cpu,
     )
     .unwrap();
@@ -55,14 +56,17 @@ fn attn_draws_maps_heads_rollout_and_explanations_for_picked_examples() {
     }
     let md = std::fs::read_to_string(figures.join("attn_confident_great.md")).unwrap();
     assert!(
-        md.contains("predicted great") && md.contains("## Top tokens by attention rollout"),
+        md.contains("predicted great") && md.contains("## Top tokens by Integrated Gradients"),
         "{md}"
     );
+    // The label's marker word is what the prediction rests on: IG ranks it first.
+    assert!(md.contains("finds \"great\""), "{md}");
     let own = xray_attention(
         &saved,
         &Choice::Texts(vec!["the film was awful".into()]),
         &figures,
         false,
+        None,
         &candle_core::Device::Cpu,
     )
     .unwrap();
@@ -90,7 +94,7 @@ fn attn_draws_maps_heads_rollout_and_explanations_for_picked_examples() {
     );
     // The numbers are drops in probability; which method wins depends on the model (a mean-pooled
     // encoder can read the marker from its own position without attending to it).
-    let f = comprehensiveness(
+    let f = measure(
         &saved,
         &saved.split("test").unwrap(),
         40,
@@ -98,14 +102,37 @@ fn attn_draws_maps_heads_rollout_and_explanations_for_picked_examples() {
     )
     .unwrap();
     assert_eq!(f.examples, 40);
-    for drop in [f.attention, f.rollout, f.random] {
-        assert!(drop.is_finite() && drop.abs() <= 1.0, "{f:?}");
+    let names: Vec<&str> = f.methods.iter().map(|c| c.method.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "attention",
+            "rollout",
+            "grad_input",
+            "integrated_gradients",
+            "random"
+        ]
+    );
+    for c in &f.methods {
+        for drop in c.comprehensiveness.iter().chain(&c.sufficiency) {
+            assert!(drop.is_finite() && drop.abs() <= 1.0, "{c:?}");
+        }
     }
+    // One marker word decides each label: Integrated Gradients must find it
+    // better than chance (deleting it moves the prediction more).
+    let ig = f.method("integrated_gradients").unwrap();
+    let random = f.method("random").unwrap();
+    assert!(
+        ig.comprehensiveness_aopc > random.comprehensiveness_aopc,
+        "{ig:?} vs {random:?}"
+    );
+    assert!(f.integrated_gradients.mean_abs_error.is_finite());
     let err = xray_attention(
         &saved,
         &Choice::Indices(vec![10_000]),
         &figures,
         false,
+        None,
         &candle_core::Device::Cpu,
     )
     .err()

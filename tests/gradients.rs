@@ -11,7 +11,7 @@ use xray::model::ffn::FeedForward;
 use xray::model::mask::attention_bias;
 use xray::model::norm::Norm;
 use xray::model::store::{init_model, seeded_var_builder};
-use xray::model::{Activation, Arch, Config, Forward, Masks, NormKind};
+use xray::model::{Activation, Arch, Config, Forward, Masks, NormKind, Pool};
 use xray::rng::Rng;
 
 fn random(shape: &[usize], rng: &mut Rng, dtype: DType) -> Tensor {
@@ -26,15 +26,28 @@ fn random(shape: &[usize], rng: &mut Rng, dtype: DType) -> Tensor {
 #[test]
 fn every_parameter_gets_a_nonzero_gradient() {
     let variants = [
-        (Arch::Encoder, NormKind::Rms, Activation::Gelu),
-        (Arch::Decoder, NormKind::Layer, Activation::Silu),
+        (Arch::Encoder, Pool::Mean, NormKind::Rms, Activation::Gelu),
+        (Arch::Encoder, Pool::Cls, NormKind::Layer, Activation::Gelu),
+        (
+            Arch::Encoder,
+            Pool::Attention,
+            NormKind::Rms,
+            Activation::Silu,
+        ),
+        (Arch::Decoder, Pool::Last, NormKind::Layer, Activation::Silu),
+        (
+            Arch::Decoder,
+            Pool::Attention,
+            NormKind::Rms,
+            Activation::Gelu,
+        ),
     ];
-    for (arch, norm, act) in variants {
+    for (arch, pool, norm, act) in variants {
         let config = Config {
             norm,
             act,
             attn_dropout: 0.1,
-            ..tiny_config(arch)
+            ..tiny_head(arch, pool)
         };
         let (model, varmap) = tiny_model(&config, 1);
         let (ids, mask) = padded_batch(&[&[1, 5, 9, 2], &[1, 8, 7, 6, 4, 3, 2]], 7);
@@ -46,9 +59,9 @@ fn every_parameter_gets_a_nonzero_gradient() {
         let loss = candle_nn::loss::cross_entropy(&out.logits, &labels).unwrap();
         let grads = loss.backward().unwrap();
         for (name, var) in named_vars(&varmap) {
-            let grad = grads
-                .get(&var)
-                .unwrap_or_else(|| panic!("{arch:?}/{norm:?}: {name} got no gradient"));
+            let grad = grads.get(&var).unwrap_or_else(|| {
+                panic!("{arch:?}/{norm:?}: {name} got no gradient ({pool:?} pooling)")
+            });
             let size = grad
                 .abs()
                 .unwrap()
@@ -60,7 +73,7 @@ fn every_parameter_gets_a_nonzero_gradient() {
                 .unwrap();
             assert!(
                 size > 0.0,
-                "{arch:?}/{norm:?}: {name} has an all-zero gradient"
+                "{arch:?}/{pool:?}/{norm:?}: {name} has an all-zero gradient"
             );
         }
     }
@@ -234,8 +247,8 @@ fn norm_gradients_match_finite_differences() {
 
 #[test]
 fn classifier_gradients_match_finite_differences() {
-    for arch in [Arch::Encoder, Arch::Decoder] {
-        let config = tiny_config(arch);
+    for (arch, pool) in HEADS {
+        let config = tiny_head(arch, pool);
         let (model, varmap) = init_model(&config, 10, DType::F64, &Device::Cpu).unwrap();
         let (ids, mask) = padded_batch(&[&[1, 5, 9, 2], &[1, 8, 7, 6, 2]], 5);
         let mut rng = Rng::new(11);
@@ -246,7 +259,7 @@ fn classifier_gradients_match_finite_differences() {
             (out.logits * &r).unwrap().sum_all().unwrap()
         };
         assert_matches_finite_differences(
-            &format!("{arch:?} classifier"),
+            &format!("{arch:?}/{pool:?} classifier"),
             loss,
             &named_vars(&varmap),
         );

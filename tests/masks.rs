@@ -5,14 +5,14 @@ mod common;
 
 use candle_core::{IndexOp, Tensor};
 use common::*;
-use xray::model::{Arch, Forward, Masks};
+use xray::model::{Arch, Config, Forward, Masks, Pool};
 
 const SHORT: &[u32] = &[1, 7, 9, 4, 2];
 const LONG: &[u32] = &[1, 3, 5, 8, 13, 21, 34, 11, 6, 2];
 
 /// Logits of SHORT alone and of SHORT inside a batch padded to 12.
-fn alone_and_padded(arch: Arch, masks: impl Fn(Masks) -> Masks) -> (Tensor, Tensor) {
-    let (model, _) = tiny_model(&tiny_config(arch), 11);
+fn alone_and_padded(config: &Config, masks: impl Fn(Masks) -> Masks) -> (Tensor, Tensor) {
+    let (model, _) = tiny_model(config, 11);
     let masks = masks(model.masks());
     let run = |ids, mask| {
         model
@@ -29,24 +29,30 @@ fn alone_and_padded(arch: Arch, masks: impl Fn(Masks) -> Masks) -> (Tensor, Tens
 
 #[test]
 fn padding_does_not_change_logits() {
-    for arch in [Arch::Encoder, Arch::Decoder] {
-        let (alone, batched) = alone_and_padded(arch, |m| m);
+    for (arch, pool) in HEADS {
+        let (alone, batched) = alone_and_padded(&tiny_head(arch, pool), |m| m);
         let diff = max_abs_diff(&alone, &batched);
-        assert!(diff < 1e-5, "{arch:?}: logits moved by {diff} when padded");
+        assert!(
+            diff < 1e-5,
+            "{arch:?}/{pool:?}: logits moved by {diff} when padded"
+        );
     }
 }
 
 #[test]
 fn without_padding_mask_padding_changes_logits() {
-    let (alone, batched) = alone_and_padded(Arch::Encoder, |m| Masks {
-        padding: false,
-        ..m
-    });
-    let diff = max_abs_diff(&alone, &batched);
-    assert!(
-        diff > 1e-3,
-        "padding mask off, yet logits moved only {diff}: the test cannot see the mask"
-    );
+    for pool in [Pool::Mean, Pool::Cls, Pool::Attention] {
+        let config = tiny_head(Arch::Encoder, pool);
+        let (alone, batched) = alone_and_padded(&config, |m| Masks {
+            padding: false,
+            ..m
+        });
+        let diff = max_abs_diff(&alone, &batched);
+        assert!(
+            diff > 1e-3,
+            "{pool:?}: padding mask off, yet logits moved only {diff}: the test cannot see the mask"
+        );
+    }
 }
 
 /// Every layer's weights for a batch holding one all-padding row.

@@ -5,7 +5,7 @@ mod common;
 
 use common::{tiny_options, write_task};
 use std::path::{Path, PathBuf};
-use xray::model::{Activation, Arch, Config, NormKind};
+use xray::model::{Activation, Arch, Config, NormKind, Pool};
 use xray::saved_run::SavedRun;
 use xray::train::checkpoint::EpochRecord;
 use xray::train::options::TrainOptions;
@@ -57,6 +57,21 @@ fn training_learns_the_task_and_writes_the_briefs_artifacts() {
         let last = record.train_curve.last().expect("no training curve points");
         assert_eq!(last.epoch, record.epoch as f64, "{record:?}");
     }
+    // Ten validations per epoch by default, the last at its end; the kept
+    // weights are those of the lowest validation loss of them all.
+    let records = history(&dir.path().join("runs/enc"));
+    for record in &records {
+        assert_eq!(record.val_curve.len(), 10, "{record:?}");
+        let end = record.val_curve.last().unwrap();
+        assert_eq!(end.epoch, record.epoch as f64);
+    }
+    let lowest = records
+        .iter()
+        .flat_map(|r| &r.val_curve)
+        .min_by(|a, b| a.loss.total_cmp(&b.loss))
+        .unwrap();
+    assert_eq!(records.last().unwrap().best_step, Some(lowest.step));
+    assert_eq!(metrics.best_epoch, lowest.epoch.ceil() as usize);
     let json: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("metrics/final_metrics.json")).unwrap(),
     )
@@ -206,6 +221,7 @@ fn decoder_layernorm_silu_and_four_classes_train_end_to_end() {
     let data = write_task(dir.path(), &["world", "sports", "business", "science"], 480);
     let model = Config {
         arch: Arch::Decoder,
+        pool: Pool::default_for(Arch::Decoder),
         norm: NormKind::Layer,
         act: Activation::Silu,
         ..tiny_options(&data).model

@@ -4,7 +4,7 @@
 
 use super::rollout::{crop, head_mean, rollout, vec_mat, Square};
 use crate::data::collate::Batch;
-use crate::model::{Forward, Masks};
+use crate::model::{Forward, Masks, Pool};
 use crate::saved_run::SavedRun;
 use crate::train::evaluate::probabilities;
 use anyhow::Result;
@@ -18,6 +18,8 @@ pub struct Capture {
     pub probs: Vec<Vec<f32>>,
     pub heads: usize,
     len: usize,
+    /// Whether query i saw only keys 0..=i (for the entropy's uniform reference).
+    causal: bool,
 }
 
 /// What one example's attention says, restricted to its first `real` positions.
@@ -30,6 +32,43 @@ pub struct Maps {
     pub pooled_attn: Vec<f32>,
     /// The same through attention rollout over all layers.
     pub rolled: Vec<f32>,
+    /// The pooling head's own weights over the tokens (uniform for `mean`).
+    pub pooling: Vec<f32>,
+    /// [layer][head] -> mean over queries of entropy / ln(keys seen): 1 is
+    /// uniform attention, near 0 a head that looks at one token.
+    pub entropy: Vec<Vec<f32>>,
+    /// Query i saw keys 0..=i only.
+    pub causal: bool,
+}
+
+impl Maps {
+    /// The route by which words reach the head, for this pooling: the learned
+    /// pooling's own weights, or the attention the pooled position(s) receive in
+    /// the last layer (for `cls`, the [CLS] row). With a caption saying which.
+    pub fn evidence(&self, pool: Pool) -> (&[f32], &'static str) {
+        match pool {
+            Pool::Attention => (
+                &self.pooling,
+                "attention pooling: each token's share of the vector the head classifies",
+            ),
+            Pool::Cls => (
+                &self.pooled_attn,
+                "last layer's [CLS] row: how much each token feeds [CLS], the head's input",
+            ),
+            Pool::Mean | Pool::Last => (
+                &self.pooled_attn,
+                "attention the pooled output receives (last layer, mean of heads)",
+            ),
+        }
+    }
+
+    /// How many keys each query row may see: the uniform weight is 1 / that.
+    pub fn keys_per_row(&self) -> Vec<f32> {
+        let n = self.pooling.len();
+        (0..n)
+            .map(|i| if self.causal { i + 1 } else { n } as f32)
+            .collect()
+    }
 }
 
 impl Capture {
@@ -43,6 +82,7 @@ impl Capture {
             .model
             .forward(&batch.input_ids, &batch.attention_mask, fwd)?;
         let (_, heads, len, _) = out.attn[0].dims4()?;
+        let causal = masks.unwrap_or(saved.model.masks()).causal;
         Ok(Self {
             layers: out
                 .attn
@@ -53,6 +93,7 @@ impl Capture {
             probs: probabilities(&out.logits)?,
             heads,
             len,
+            causal,
         })
     }
 
@@ -72,13 +113,42 @@ impl Capture {
         let pool = &self.pooling[b][..real];
         let pooled_attn = vec_mat(pool, means.last().expect("at least one layer"));
         let rolled = vec_mat(pool, &rollout(&means, real));
+        let entropy = per_head
+            .iter()
+            .map(|layer| {
+                layer
+                    .iter()
+                    .map(|w| normalised_entropy(w, real, self.causal))
+                    .collect()
+            })
+            .collect();
         Maps {
             per_head,
             means,
             pooled_attn,
             rolled,
+            pooling: pool.to_vec(),
+            entropy,
+            causal: self.causal,
         }
     }
+}
+
+/// Mean over the rows of an (n x n) attention map of H(row) / ln(keys the row
+/// may see); rows that see a single key carry no choice and are skipped.
+pub fn normalised_entropy(weights: &[f32], n: usize, causal: bool) -> f32 {
+    let rows: Vec<f32> = (0..n)
+        .filter_map(|i| {
+            let keys = if causal { i + 1 } else { n };
+            let h: f32 = weights[i * n..][..keys]
+                .iter()
+                .filter(|&&p| p > 0.0)
+                .map(|&p| -p * p.ln())
+                .sum();
+            (keys > 1).then(|| h / (keys as f32).ln())
+        })
+        .collect();
+    rows.iter().sum::<f32>() / rows.len().max(1) as f32
 }
 
 pub fn token_strings(saved: &SavedRun, ids: &[u32]) -> Vec<String> {
@@ -105,4 +175,30 @@ pub fn top_k(weights: &[f32], tokens: &[String], k: usize) -> Vec<usize> {
     order.sort_by(|&a, &b| weights[b].total_cmp(&weights[a]));
     order.truncate(k);
     order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entropy_is_one_for_uniform_rows_and_zero_for_one_hot_rows() {
+        let uniform = vec![1.0 / 3.0; 9];
+        assert!((normalised_entropy(&uniform, 3, false) - 1.0).abs() < 1e-6);
+        let one_hot = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0];
+        assert_eq!(normalised_entropy(&one_hot, 3, false), 0.0);
+        // Causal: row 0 has no choice; rows 1 and 2 uniform over what they see.
+        let causal = [
+            1.0,
+            0.0,
+            0.0,
+            0.5,
+            0.5,
+            0.0,
+            1.0 / 3.0,
+            1.0 / 3.0,
+            1.0 / 3.0,
+        ];
+        assert!((normalised_entropy(&causal, 3, true) - 1.0).abs() < 1e-6);
+    }
 }

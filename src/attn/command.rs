@@ -2,7 +2,7 @@
 //! export, the HTML page and the faithfulness measurement (also recorded in the
 //! run summaries that describe this run).
 
-use super::faithfulness::{comprehensiveness, Faithfulness};
+use super::faithfulness::{measure, Faithfulness, FRACTIONS};
 use super::{record, xray_attention, Choice};
 use crate::cli::{AttnCmd, Common};
 use crate::device::select_device;
@@ -21,8 +21,23 @@ pub fn run(cmd: AttnCmd, common: &Common) -> Result<()> {
         (true, true) => Choice::Examples(cmd.example),
     };
     let (out, figures) = (cmd.run.out(), cmd.run.out().join("figures"));
-    let output = xray_attention(&saved, &choice, &figures, cmd.compare_causal, &device)?;
+    // Measured first, so that each example's explanation can quote it.
+    let faithfulness = match cmd.faithfulness {
+        0 => None,
+        n => Some(measure(&saved, &saved.split("val")?, n, &device)?),
+    };
+    let output = xray_attention(
+        &saved,
+        &choice,
+        &figures,
+        cmd.compare_causal,
+        faithfulness.as_ref(),
+        &device,
+    )?;
     let mut written = output.written;
+    if cmd.pairs {
+        written.extend(super::pairs::draw_pairs(&saved, &figures, &device)?);
+    }
     if cmd.json {
         let path = figures.join("attn_examples.json");
         record::write_json(&output.examples, &path)?;
@@ -33,37 +48,71 @@ pub fn run(cmd: AttnCmd, common: &Common) -> Result<()> {
         record::write_html(&output.examples, &path)?;
         written.push(path);
     }
-    for path in &written {
-        println!("wrote {}", path.display());
-    }
-    if cmd.faithfulness > 0 {
-        let f = comprehensiveness(&saved, &saved.split("val")?, cmd.faithfulness, &device)?;
-        println!(
-            "faithfulness over {} validation examples, deleting the top {:.0}% of tokens: \
-             predicted-class probability drops by {:.4} (last-layer attention), \
-             {:.4} (rollout), {:.4} (random tokens)",
-            f.examples,
-            100.0 * f.delete_frac,
-            f.attention,
-            f.rollout,
-            f.random
-        );
+    if let Some(f) = &faithfulness {
+        print_table(f);
+        let path = figures.join("faithfulness.png");
+        crate::viz::faithfulness::draw_faithfulness(f, &path)?;
+        written.push(path);
         let metrics = out.join("metrics");
         let summaries = [
             saved.dir.join("run_summary.json"),
             metrics.join("run_summary.json"),
         ];
-        record_in_run_summaries(&summaries, &saved.dir, &f)?;
-        let json = serde_json::to_vec_pretty(&f)?;
+        record_in_run_summaries(&summaries, &saved.dir, f)?;
+        let json = serde_json::to_vec_pretty(f)?;
         for path in [
             saved.dir.join("faithfulness.json"),
             metrics.join("faithfulness.json"),
         ] {
             atomic_write(&path, &json)?;
-            println!("wrote {}", path.display());
+            written.push(path);
         }
     }
+    for path in &written {
+        println!("wrote {}", path.display());
+    }
     Ok(())
+}
+
+/// The methods' drops at each size, then their averages (AOPC).
+fn print_table(f: &Faithfulness) {
+    let sizes: Vec<String> = FRACTIONS
+        .iter()
+        .map(|x| format!("{:>6}", format!("{:.0}%", 100.0 * x)))
+        .collect();
+    println!(
+        "faithfulness over {} validation examples: the drop in the predicted class's \
+         probability when the top tokens are deleted (comprehensiveness, higher is better) \
+         or kept alone (sufficiency, lower is better)",
+        f.examples
+    );
+    println!(
+        "{:<22} {}   AOPC | {}   AOPC",
+        "method",
+        sizes.join(" "),
+        sizes.join(" ")
+    );
+    let row = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{x:>6.3}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    for c in &f.methods {
+        println!(
+            "{:<22} {} {:>6.3} | {} {:>6.3}",
+            c.method,
+            row(&c.comprehensiveness),
+            c.comprehensiveness_aopc,
+            row(&c.sufficiency),
+            c.sufficiency_aopc
+        );
+    }
+    let ig = &f.integrated_gradients;
+    println!(
+        "Integrated Gradients ({} steps, {:?} baseline): completeness error {:.4} on margins of {:.3} on average",
+        ig.steps, ig.baseline, ig.mean_abs_error, ig.mean_abs_gap
+    );
 }
 
 /// Add the faithfulness figures to the run summaries that exist (the run's own,

@@ -8,7 +8,7 @@ use crate::fsutil::atomic_write;
 use crate::model::Masks;
 use crate::saved_run::SavedRun;
 use crate::train::metrics::argmax;
-use crate::viz::heatmap::{draw_grid, Heatmap};
+use crate::viz::heatmap::{draw_grid, Heatmap, Scale};
 use anyhow::Result;
 use candle_core::Device;
 use std::path::{Path, PathBuf};
@@ -80,11 +80,13 @@ pub fn compare_masks(
             title: format!("no causal mask · {}", describe(saved, &off.probs)),
             weights: &off.last_layer,
             tokens: &tokens,
+            scale: Scale::Linear,
         },
         Heatmap {
             title: format!("causal mask · {}", describe(saved, &on.probs)),
             weights: &on.last_layer,
             tokens: &tokens,
+            scale: Scale::Linear,
         },
     ];
     let path = figures.join("attn_compare_causal.png");
@@ -135,6 +137,7 @@ pub fn compare_masks(
             ),
             weights: &masked.last_layer,
             tokens: &padded_tokens,
+            scale: Scale::Linear,
         },
         Heatmap {
             title: format!(
@@ -144,6 +147,7 @@ pub fn compare_masks(
             ),
             weights: &leaky.last_layer,
             tokens: &padded_tokens,
+            scale: Scale::Linear,
         },
     ];
     let path = figures.join("attn_compare_padding.png");

@@ -1,31 +1,80 @@
-//! Is the attention faithful? ERASER's comprehensiveness (DeYoung et al. 2020):
-//! delete the tokens a method ranks highest and measure how much the predicted
-//! class's probability drops. Random deletion is the floor to beat.
+//! Does a method point at the tokens the prediction rests on? ERASER's two tests
+//! (DeYoung et al. 2020), for every method and at several sizes: rank the
+//! tokens by the method, then
+//! - comprehensiveness: delete the top k% and measure how much the predicted
+//!   class's probability drops (higher: the method found what mattered);
+//! - sufficiency: keep only the top k% and measure the drop (lower: those tokens
+//!   alone carry the prediction).
+//!
+//! Each is also averaged over the sizes (AOPC). Random ranking is the floor.
 
+use super::attribution::{attribute, Baseline, IG_STEPS};
 use super::capture::{is_special, token_strings, top_k, Capture};
 use crate::data::collate::collate_unlabelled;
 use crate::data::dataset::stratified_split;
+use crate::model::Pool;
 use crate::rng::Rng;
 use crate::saved_run::SavedRun;
 use crate::train::data::EncodedSplit;
 use crate::train::evaluate::predict_probs;
-use crate::train::metrics::argmax;
 use anyhow::Result;
 use candle_core::Device;
 use serde::Serialize;
 
-/// Share of an example's non-special tokens to delete.
-pub const DELETE_FRAC: f64 = 0.1;
+/// ERASER's sizes: shares of an example's non-special tokens.
+pub const FRACTIONS: [f64; 5] = [0.01, 0.05, 0.10, 0.20, 0.50];
 const BATCH: usize = 32;
 
 #[derive(Debug, Serialize, PartialEq)]
 pub struct Faithfulness {
     pub examples: usize,
-    pub delete_frac: f64,
-    /// Mean drop in the predicted class's probability after deleting the top tokens by...
-    pub attention: f64,
-    pub rollout: f64,
-    pub random: f64,
+    pub fractions: Vec<f64>,
+    pub methods: Vec<Curve>,
+    pub integrated_gradients: Completeness,
+}
+
+/// One method's drops in the predicted class's probability, per fraction.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Curve {
+    pub method: String,
+    pub comprehensiveness: Vec<f64>,
+    pub sufficiency: Vec<f64>,
+    pub comprehensiveness_aopc: f64,
+    pub sufficiency_aopc: f64,
+}
+
+/// How far Integrated Gradients' sums are from the margin's change.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Completeness {
+    pub steps: usize,
+    pub baseline: Baseline,
+    /// Mean |sum of attributions − (margin(text) − margin(baseline))|.
+    pub mean_abs_error: f64,
+    /// Mean |margin(text) − margin(baseline)|, the scale of that error.
+    pub mean_abs_gap: f64,
+}
+
+impl Faithfulness {
+    /// The method with the highest comprehensiveness AOPC, random excluded.
+    pub fn most_faithful(&self) -> Option<&Curve> {
+        self.methods
+            .iter()
+            .filter(|c| c.method != "random")
+            .max_by(|a, b| {
+                a.comprehensiveness_aopc
+                    .total_cmp(&b.comprehensiveness_aopc)
+            })
+    }
+
+    pub fn method(&self, name: &str) -> Option<&Curve> {
+        self.methods.iter().find(|c| c.method == name)
+    }
+}
+
+/// Per-token scores of every method for one example, higher = more important.
+struct Ranked {
+    names: Vec<&'static str>,
+    scores: Vec<Vec<f32>>,
 }
 
 /// `ids` without the positions in `drop`.
@@ -37,66 +86,160 @@ fn without(ids: &[u32], drop: &[usize]) -> Vec<u32> {
         .collect()
 }
 
-/// Comprehensiveness over a seeded, stratified sample of `n` examples of `data`.
-pub fn comprehensiveness(
+/// `ids` with only the positions in `keep`, and the special tokens, in order.
+fn only(ids: &[u32], keep: &[usize], tokens: &[String]) -> Vec<u32> {
+    ids.iter()
+        .enumerate()
+        .filter(|(k, _)| keep.contains(k) || is_special(&tokens[*k]))
+        .map(|(_, &id)| id)
+        .collect()
+}
+
+/// How many tokens a fraction of `candidates` is: at least one.
+fn size(frac: f64, candidates: usize) -> usize {
+    ((candidates as f64 * frac).round() as usize).max(1)
+}
+
+/// Mean drops per method and fraction from the probabilities before and after.
+/// `after[e][m][f]` = (p after deleting, p after keeping only) for example e.
+fn curves(names: &[&str], before: &[f64], after: &[Vec<Vec<(f64, f64)>>]) -> Vec<Curve> {
+    let n = before.len().max(1) as f64;
+    names
+        .iter()
+        .enumerate()
+        .map(|(m, name)| {
+            let mean = |pick: fn((f64, f64)) -> f64, f: usize| {
+                before
+                    .iter()
+                    .zip(after)
+                    .map(|(p, a)| p - pick(a[m][f]))
+                    .sum::<f64>()
+                    / n
+            };
+            let comp: Vec<f64> = (0..FRACTIONS.len()).map(|f| mean(|p| p.0, f)).collect();
+            let suff: Vec<f64> = (0..FRACTIONS.len()).map(|f| mean(|p| p.1, f)).collect();
+            let aopc = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+            Curve {
+                method: name.to_string(),
+                comprehensiveness_aopc: aopc(&comp),
+                sufficiency_aopc: aopc(&suff),
+                comprehensiveness: comp,
+                sufficiency: suff,
+            }
+        })
+        .collect()
+}
+
+/// Both tests over a seeded, stratified sample of `n` examples of `data`.
+pub fn measure(
     saved: &SavedRun,
     data: &EncodedSplit,
     n: usize,
     device: &Device,
 ) -> Result<Faithfulness> {
-    let (_, sample) = stratified_split(
-        &data.labels,
-        (n as f64 / data.ids.len() as f64).min(1.0),
-        17,
-    );
+    let frac = (n as f64 / data.ids.len() as f64).min(1.0);
+    let (_, sample) = stratified_split(&data.labels, frac, 17);
     let mut rng = Rng::new(23);
-    // p(predicted) per example; its edited ids per method [attention, rollout, random].
-    let (mut originals, mut edited) = (Vec::new(), Vec::new());
-    let mut classes = Vec::new();
+    let (mut before, mut classes, mut edited) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut errors, mut gaps) = (Vec::new(), Vec::new());
+    let mut names = Vec::new();
     let bar = crate::progress::bar(
         sample.len() as u64,
         "  faithfulness {bar:30} {pos}/{len} ETA {eta}",
     );
     for chunk in sample.chunks(BATCH) {
         let seqs: Vec<&[u32]> = chunk.iter().map(|&i| data.ids[i].as_slice()).collect();
-        let batch = collate_unlabelled(&seqs, device)?;
-        let capture = Capture::run(saved, &batch, None)?;
+        let capture = Capture::run(saved, &collate_unlabelled(&seqs, device)?, None)?;
         for (b, ids) in seqs.iter().enumerate() {
             let tokens = token_strings(saved, ids);
-            let maps = capture.maps(b, ids.len());
-            let candidates = tokens.iter().filter(|t| !is_special(t)).count();
-            let k = ((candidates as f64 * DELETE_FRAC).round() as usize).max(1);
-            let mut random: Vec<usize> = (0..tokens.len())
-                .filter(|&i| !is_special(&tokens[i]))
-                .collect();
-            rng.shuffle(&mut random);
-            random.truncate(k);
-            let class = argmax(&capture.probs[b]);
-            originals.push(capture.probs[b][class] as f64);
+            let ranked = rank(saved, &capture, b, ids, &mut rng, device)?;
+            let class = ranked.class;
+            errors.push(ranked.attribution_error);
+            gaps.push(ranked.gap);
+            before.push(capture.probs[b][class] as f64);
             classes.push(class);
-            for drop in [
-                top_k(&maps.pooled_attn, &tokens, k),
-                top_k(&maps.rolled, &tokens, k),
-                random,
-            ] {
-                edited.push(without(ids, &drop));
+            let candidates = tokens.iter().filter(|t| !is_special(t)).count();
+            for scores in &ranked.methods.scores {
+                for frac in FRACTIONS {
+                    let top = top_k(scores, &tokens, size(frac, candidates));
+                    edited.push(without(ids, &top));
+                    edited.push(only(ids, &top, &tokens));
+                }
             }
+            names = ranked.methods.names;
         }
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
-    let after = predict_probs(&saved.model, &edited, saved.options.eval_batch_size, device)?;
-    let mean_drop = |method: usize| {
-        let drops =
-            (0..originals.len()).map(|e| originals[e] - after[e * 3 + method][classes[e]] as f64);
-        drops.sum::<f64>() / originals.len().max(1) as f64
-    };
+    let probs = predict_probs(&saved.model, &edited, saved.options.eval_batch_size, device)?;
+    let per_example = names.len() * FRACTIONS.len() * 2;
+    let after: Vec<Vec<Vec<(f64, f64)>>> = probs
+        .chunks(per_example)
+        .zip(&classes)
+        .map(|(p, &c)| {
+            p.chunks(FRACTIONS.len() * 2)
+                .map(|m| {
+                    m.chunks(2)
+                        .map(|d| (d[0][c] as f64, d[1][c] as f64))
+                        .collect()
+                })
+                .collect()
+        })
+        .collect();
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     Ok(Faithfulness {
-        examples: originals.len(),
-        delete_frac: DELETE_FRAC,
-        attention: mean_drop(0),
-        rollout: mean_drop(1),
-        random: mean_drop(2),
+        examples: before.len(),
+        fractions: FRACTIONS.to_vec(),
+        methods: curves(&names, &before, &after),
+        integrated_gradients: Completeness {
+            steps: IG_STEPS,
+            baseline: Baseline::Pad,
+            mean_abs_error: mean(&errors),
+            mean_abs_gap: mean(&gaps),
+        },
+    })
+}
+
+/// One example's rankings, and its attribution's completeness.
+struct Example {
+    methods: Ranked,
+    class: usize,
+    attribution_error: f64,
+    gap: f64,
+}
+
+/// Every method's scores for example `b` of the capture: attention and rollout
+/// from the capture, the pooling head's own weights where they are learned,
+/// both gradient attributions, and random scores.
+fn rank(
+    saved: &SavedRun,
+    capture: &Capture,
+    b: usize,
+    ids: &[u32],
+    rng: &mut Rng,
+    device: &Device,
+) -> Result<Example> {
+    let maps = capture.maps(b, ids.len());
+    let special: Vec<bool> = token_strings(saved, ids)
+        .iter()
+        .map(|t| is_special(t))
+        .collect();
+    let attribution = attribute(&saved.model, ids, &special, IG_STEPS, Baseline::Pad, device)?;
+    let mut names = vec!["attention", "rollout"];
+    let mut scores = vec![maps.pooled_attn, maps.rolled];
+    if saved.config.pool == Pool::Attention {
+        names.push("pooling");
+        scores.push(maps.pooling);
+    }
+    names.extend(["grad_input", "integrated_gradients", "random"]);
+    scores.push(attribution.grad_input.clone());
+    scores.push(attribution.integrated.clone());
+    scores.push((0..ids.len()).map(|_| rng.uniform() as f32).collect());
+    Ok(Example {
+        class: attribution.target,
+        attribution_error: attribution.completeness_error() as f64,
+        gap: attribution.margin_gap.abs() as f64,
+        methods: Ranked { names, scores },
     })
 }
 
@@ -113,5 +256,26 @@ mod tests {
         let weights = [0.9, 0.1, 0.3, 0.5, 0.8];
         assert_eq!(top_k(&weights, &tokens, 2), vec![3, 2]);
         assert_eq!(without(&[101, 1, 2, 3, 102], &[3, 2]), vec![101, 1, 102]);
+        assert_eq!(only(&[101, 1, 2, 3, 102], &[3], &tokens), vec![101, 3, 102]);
+        assert_eq!(size(0.01, 230), 2);
+        assert_eq!(size(0.01, 20), 1);
+    }
+
+    /// Two examples, one method, worked by hand: p before 0.9 and 0.8; deleting
+    /// the top tokens leaves 0.5 and 0.6 at every size, keeping only them 0.85 and 0.7.
+    #[test]
+    fn drops_and_aopc_by_hand() {
+        let before = [0.9, 0.8];
+        let at = |del: f64, keep: f64| vec![vec![(del, keep); FRACTIONS.len()]];
+        let after = [at(0.5, 0.85), at(0.6, 0.7)];
+        let curve = &curves(&["m"], &before, &after)[0];
+        // comprehensiveness: ((0.9 - 0.5) + (0.8 - 0.6)) / 2 = 0.3
+        // sufficiency: ((0.9 - 0.85) + (0.8 - 0.7)) / 2 = 0.075
+        for f in 0..FRACTIONS.len() {
+            assert!((curve.comprehensiveness[f] - 0.3).abs() < 1e-12);
+            assert!((curve.sufficiency[f] - 0.075).abs() < 1e-12);
+        }
+        assert!((curve.comprehensiveness_aopc - 0.3).abs() < 1e-12);
+        assert!((curve.sufficiency_aopc - 0.075).abs() < 1e-12);
     }
 }

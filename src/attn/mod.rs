@@ -4,12 +4,14 @@
 //! export the records (`record`); `compare` shows the masks switched off,
 //! `faithfulness` tests whether the ranked tokens matter, `command` is the CLI mode.
 
+pub mod attribution;
 pub mod capture;
 pub mod command;
 pub mod compare;
 pub mod draw;
 pub mod explain;
 pub mod faithfulness;
+pub mod pairs;
 pub mod record;
 pub mod rollout;
 pub mod select;
@@ -19,9 +21,11 @@ use crate::fsutil::atomic_write;
 use crate::saved_run::SavedRun;
 use crate::train::metrics::argmax;
 use anyhow::{Context, Result};
+use attribution::{attribute, Baseline, IG_STEPS};
 use candle_core::Device;
 use capture::{token_strings, Capture};
 use draw::{draw_example, submatrix, window_around, Drawing};
+use faithfulness::Faithfulness;
 use record::ExampleRecord;
 pub use select::Choice;
 use std::path::{Path, PathBuf};
@@ -38,6 +42,7 @@ pub fn xray_attention(
     choice: &Choice,
     figures: &Path,
     compare_masks: bool,
+    faithfulness: Option<&Faithfulness>,
     device: &Device,
 ) -> Result<AttnOutput> {
     let examples = select::choose(saved, choice, device)?;
@@ -64,24 +69,30 @@ pub fn xray_attention(
             saved.labels[predicted],
             probs[predicted]
         );
+        let special: Vec<bool> = tokens.iter().map(|t| capture::is_special(t)).collect();
+        let attribution = attribute(
+            &saved.model,
+            &example.ids,
+            &special,
+            IG_STEPS,
+            Baseline::Pad,
+            device,
+        )?;
         let drawing = Drawing {
             name: &example.name,
             verdict: &verdict,
+            predicted: &saved.labels[predicted],
             tokens: &tokens,
             mask: &masks[b],
+            pool: saved.config.pool,
+            integrated: &attribution.integrated,
         };
         written.extend(draw_example(&drawing, &maps, figures)?);
-        let md = explain::explanation(
-            &example.name,
-            &verdict,
-            &saved.labels[predicted],
-            &tokens,
-            &maps,
-        );
+        let md = explain::explanation(&drawing, &maps, &attribution, faithfulness);
         let path = figures.join(format!("attn_{}.md", example.name));
         atomic_write(&path, md.as_bytes())?;
         written.push(path);
-        let window = window_around(&maps.rolled, &tokens);
+        let window = window_around(maps.evidence(saved.config.pool).0, &tokens);
         let window_maps = maps
             .per_head
             .iter()
@@ -105,6 +116,11 @@ pub fn xray_attention(
             tokens,
             pooled_attn: maps.pooled_attn,
             rolled: maps.rolled,
+            pooling: maps.pooling,
+            completeness_error: attribution.completeness_error(),
+            grad_input: attribution.grad_input,
+            integrated: attribution.integrated,
+            entropy: maps.entropy,
         });
     }
     Ok(AttnOutput {

@@ -18,6 +18,15 @@ pub struct ExampleRecord {
     #[serde(rename = "pooled")]
     pub pooled_attn: Vec<f32>,
     pub rolled: Vec<f32>,
+    /// The pooling head's own weights per token (uniform for mean pooling).
+    pub pooling: Vec<f32>,
+    /// Signed attributions per token towards the predicted class.
+    pub grad_input: Vec<f32>,
+    pub integrated: Vec<f32>,
+    /// |sum of `integrated` − the margin's change from the baseline (every word [PAD])|.
+    pub completeness_error: f32,
+    /// [layer][head] -> mean attention entropy / ln(keys seen): 1 = uniform.
+    pub entropy: Vec<Vec<f32>>,
     /// [layer][head] -> (n x n) row-major over all real tokens; empty in the HTML page.
     pub layers: Vec<Vec<Square>>,
     /// The readable window the figures show, and its maps [layer][head].

@@ -84,7 +84,11 @@ pub fn build_tokenizer(spec: &TokenizerSpec, train_texts: &[String]) -> Result<T
 }
 
 pub fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
-    Tokenizer::from_file(path).map_err(|e| anyhow!("loading tokenizer {}: {e}", path.display()))
+    // tokenizers 0.23 panics (`expect("Helper")`) on some malformed "decoder"
+    // objects instead of returning its error; a damaged file is still an error.
+    std::panic::catch_unwind(|| Tokenizer::from_file(path))
+        .unwrap_or_else(|_| Err("its decoder section is malformed".into()))
+        .map_err(|e| anyhow!("loading tokenizer {}: {e}", path.display()))
 }
 
 pub fn save_tokenizer(tokenizer: &Tokenizer, path: &Path) -> Result<()> {

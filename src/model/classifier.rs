@@ -2,13 +2,14 @@
 //! ids -> embeddings -> N blocks -> final norm -> pooling -> linear head -> logits.
 
 use super::block::Block;
-use super::config::{Arch, Config};
+use super::config::Config;
 use super::embed::Embeddings;
 use super::forward::Forward;
 use super::linear::Linear;
 use super::mask::{attention_bias, Masks};
 use super::norm::Norm;
-use candle_core::{DType, Result, Tensor, D};
+use super::pooling::Pooling;
+use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
 pub struct Classifier {
@@ -16,7 +17,7 @@ pub struct Classifier {
     blocks: Vec<Block>,
     norm_final: Norm,
     head: Linear,
-    arch: Arch,
+    pooling: Pooling,
     causal: bool,
 }
 
@@ -48,7 +49,7 @@ impl Classifier {
                 config.n_classes,
                 config.init_std,
             )?,
-            arch: config.arch,
+            pooling: Pooling::new(vb.pp("pool"), config)?,
             causal: config.causal(),
         })
     }
@@ -66,12 +67,28 @@ impl Classifier {
         &self,
         input_ids: &Tensor,
         attention_mask: &Tensor,
+        fwd: Forward,
+    ) -> Result<Output> {
+        self.forward_embedded(&self.token_embeddings(input_ids)?, attention_mask, fwd)
+    }
+
+    /// (B, L) ids -> (B, L, D) token embeddings, before positions.
+    pub fn token_embeddings(&self, input_ids: &Tensor) -> Result<Tensor> {
+        self.embed.tokens(input_ids)
+    }
+
+    /// The forward pass from token embeddings (B, L, D): how gradient attributions
+    /// run the model on inputs between a baseline and the text.
+    pub fn forward_embedded(
+        &self,
+        tokens: &Tensor,
+        attention_mask: &Tensor,
         mut fwd: Forward,
     ) -> Result<Output> {
         let dtype = self.head.weight().dtype();
         let masks = fwd.masks.unwrap_or(self.masks());
         let bias = attention_bias(attention_mask, masks, dtype)?;
-        let mut x = self.embed.forward(input_ids)?; // (B, L, D)
+        let mut x = self.embed.add_positions(tokens)?; // (B, L, D)
         let mut attn = Vec::new();
         for block in &self.blocks {
             let (y, weights) = block.forward(&x, bias.as_ref(), &mut fwd)?;
@@ -79,7 +96,7 @@ impl Classifier {
             attn.extend(weights);
         }
         let hidden = self.norm_final.forward(&x)?;
-        let pooling = self.pooling_weights(attention_mask)?.to_dtype(dtype)?; // (B, L)
+        let pooling = self.pooling.weights(&hidden, attention_mask)?; // (B, L)
         let pooled = pooling.unsqueeze(1)?.matmul(&hidden)?.squeeze(1)?; // (B, D)
         Ok(Output {
             logits: self.head.forward(&pooled)?,
@@ -94,24 +111,5 @@ impl Classifier {
         Ok(self
             .forward(input_ids, attention_mask, Forward::eval())?
             .logits)
-    }
-
-    /// Encoder: mean over real tokens (padded positions carry states that must not
-    /// leak in). Decoder: the last real token, the only one that has seen the whole
-    /// text under the causal mask.
-    fn pooling_weights(&self, attention_mask: &Tensor) -> Result<Tensor> {
-        let real = attention_mask.to_dtype(DType::F32)?; // (B, L)
-        let count = real.sum_keepdim(D::Minus1)?.clamp(1.0, f64::MAX)?; // (B, 1)
-        match self.arch {
-            Arch::Encoder => real.broadcast_div(&count),
-            Arch::Decoder => {
-                let l = real.dim(1)?;
-                let positions = Tensor::arange(0f32, l as f32, real.device())?; // (L)
-                let positions = positions.unsqueeze(0)?; // (1, L)
-                positions
-                    .broadcast_eq(&(count - 1.0)?)?
-                    .to_dtype(DType::F32)
-            }
-        }
     }
 }

@@ -1,5 +1,6 @@
 //! The model's hyper-parameters: everything needed to rebuild it (saved as config.json).
 
+use super::pooling::Pool;
 use anyhow::{ensure, Result};
 use serde::{Deserialize, Serialize};
 
@@ -10,9 +11,9 @@ pub const MAX_LEN_LIMIT: usize = 8192;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Arch {
-    /// Bidirectional attention, masked mean-pool over real tokens.
+    /// Bidirectional attention.
     Encoder,
-    /// Causal attention, pool the last real token (the only one that saw the whole text).
+    /// Causal attention; pools the last real token by default.
     Decoder,
 }
 
@@ -53,6 +54,8 @@ pub struct Config {
     pub act: Activation,
     pub norm: NormKind,
     pub arch: Arch,
+    /// How the final states become the head's input (see `pooling`).
+    pub pool: Pool,
     pub norm_eps: f64,
     /// Std of the N(0, std) init of every Linear and Embedding weight (BERT/GPT-2 style).
     pub init_std: f64,
@@ -73,6 +76,7 @@ impl Default for Config {
             act: Activation::Gelu,
             norm: NormKind::Rms,
             arch: Arch::Encoder,
+            pool: Pool::default_for(Arch::Encoder),
             norm_eps: 1e-5,
             init_std: 0.02,
         }
@@ -80,6 +84,16 @@ impl Default for Config {
 }
 
 impl Config {
+    /// A saved config; one saved before `pool` existed pooled as its arch did then.
+    pub fn from_json(json: serde_json::Value) -> serde_json::Result<Config> {
+        let legacy = json.get("pool").is_none();
+        let mut config: Config = serde_json::from_value(json)?;
+        if legacy {
+            config.pool = Pool::original(config.arch);
+        }
+        Ok(config)
+    }
+
     pub fn d_head(&self) -> usize {
         self.d_model / self.n_heads
     }
@@ -102,6 +116,7 @@ impl Config {
             + norm
             + d * self.n_classes
             + self.n_classes
+            + if self.pool == Pool::Attention { d } else { 0 }
     }
 
     pub fn causal(&self) -> bool {
@@ -128,6 +143,10 @@ impl Config {
             self.n_classes >= 2,
             "n_classes must be at least 2, got {}",
             self.n_classes
+        );
+        ensure!(
+            !(self.pool == Pool::Cls && self.causal()),
+            "cls pooling needs the encoder: under the causal mask [CLS] sees only itself"
         );
         for (name, p) in [
             ("dropout", self.dropout),

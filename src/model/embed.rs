@@ -28,15 +28,19 @@ impl Embeddings {
         })
     }
 
-    /// input_ids (B, L) u32 -> (B, L, D)
-    pub fn forward(&self, input_ids: &Tensor) -> Result<Tensor> {
-        let (_, l) = input_ids.dims2()?;
+    /// input_ids (B, L) u32 -> token embeddings (B, L, D), before positions:
+    /// the input that gradient attributions differentiate against.
+    pub fn tokens(&self, input_ids: &Tensor) -> Result<Tensor> {
+        self.tok.forward(input_ids)
+    }
+
+    /// Token embeddings (B, L, D) + the positional table's first L rows.
+    pub fn add_positions(&self, tokens: &Tensor) -> Result<Tensor> {
+        let (_, l, _) = tokens.dims3()?;
         let max_len = self.pos.dim(0)?;
         if l > max_len {
             candle_core::bail!("sequence length {l} exceeds the model's max_len {max_len}");
         }
-        self.tok
-            .forward(input_ids)?
-            .broadcast_add(&self.pos.narrow(0, 0, l)?)
+        tokens.broadcast_add(&self.pos.narrow(0, 0, l)?)
     }
 }

@@ -1,5 +1,5 @@
 //! The hand-written Transformer classifier, one concept per file:
-//! `config` -> `embed` -> `block` (`norm`, `attention`, `ffn`) -> `classifier`,
+//! `config` -> `embed` -> `block` (`norm`, `attention`, `ffn`) -> `pooling` -> `classifier`,
 //! with the masks in `mask`, dropout in `dropout`, the options of one pass in
 //! `forward`, parameters in `store`. The CPU kernels underneath live in
 //! `crate::kernels`.
@@ -15,6 +15,7 @@ pub mod forward;
 pub mod linear;
 pub mod mask;
 pub mod norm;
+pub mod pooling;
 pub mod store;
 
 pub use attention::Path;
@@ -23,3 +24,4 @@ pub use config::{Activation, Arch, Config, NormKind};
 pub use dropout::Mode;
 pub use forward::Forward;
 pub use mask::{Masks, MASK_FILL};
+pub use pooling::Pool;

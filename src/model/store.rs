@@ -156,8 +156,9 @@ pub fn load_config(dir: &Path) -> Result<Config> {
     let path = dir.join(CONFIG_FILE);
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let config: Config =
+    let json: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let config = Config::from_json(json).with_context(|| format!("parsing {}", path.display()))?;
     config
         .validate()
         .with_context(|| format!("checking {}", path.display()))?;

@@ -32,6 +32,13 @@ pub struct EpochRecord {
     /// curves show the epoch's inside too (one epoch is one point otherwise).
     #[serde(default)]
     pub train_curve: Vec<CurvePoint>,
+    /// The validation points of the epoch, its end included (empty in histories
+    /// written before validation ran inside epochs).
+    #[serde(default)]
+    pub val_curve: Vec<ValPoint>,
+    /// The step whose weights are the best so far (`model.safetensors`).
+    #[serde(default)]
+    pub best_step: Option<usize>,
 }
 
 /// Mean training loss and accuracy over the steps that end at `epoch`
@@ -41,6 +48,17 @@ pub struct CurvePoint {
     pub epoch: f64,
     pub loss: f64,
     pub acc: f64,
+}
+
+/// One validation: loss and accuracy on the watched validation rows after
+/// `step`, with the training loss of the epoch so far.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ValPoint {
+    pub epoch: f64,
+    pub step: usize,
+    pub loss: f64,
+    pub acc: f64,
+    pub train_loss: f64,
 }
 
 /// Loss and correct predictions summed over some examples.
@@ -76,6 +94,11 @@ pub struct EpochSums {
     /// The stretch since the last curve point, and the points so far.
     pub window: Tally,
     pub curve: Vec<CurvePoint>,
+    #[serde(default)]
+    pub val_curve: Vec<ValPoint>,
+    /// Whether a validation of this epoch beat the best so far.
+    #[serde(default)]
+    pub improved: bool,
 }
 
 /// Where the loop stands: enough to continue exactly where it stopped.
@@ -88,9 +111,13 @@ pub struct LoopState {
     pub dropout_rng: Rng,
     pub sums: EpochSums,
     pub history: Vec<EpochRecord>,
-    /// None until the first epoch ends (JSON has no infinity).
+    /// The best watched validation loss; None before the first validation (JSON
+    /// has no infinity).
     pub best_val_loss: Option<f64>,
+    /// The 1-based epoch and the step of the best weights.
     pub best_epoch: usize,
+    #[serde(default)]
+    pub best_step: Option<usize>,
     pub epochs_since_best: usize,
 }
 
@@ -105,6 +132,7 @@ impl LoopState {
             history: Vec::new(),
             best_val_loss: None,
             best_epoch: 0,
+            best_step: None,
             epochs_since_best: 0,
         }
     }

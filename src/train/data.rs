@@ -19,6 +19,13 @@ impl EncodedSplit {
         self.ids.iter().map(Vec::len).collect()
     }
 
+    pub fn subset(&self, rows: &[usize]) -> Self {
+        Self {
+            ids: rows.iter().map(|&i| self.ids[i].clone()).collect(),
+            labels: rows.iter().map(|&i| self.labels[i]).collect(),
+        }
+    }
+
     pub fn real_tokens(&self) -> usize {
         self.ids.iter().map(Vec::len).sum()
     }

@@ -5,7 +5,7 @@ use crate::cli::require;
 use crate::data::dataset::DatasetSpec;
 use crate::data::tokenize::{Truncate, DEFAULT_TOKENIZER};
 use crate::model::config::MAX_LEN_LIMIT;
-use crate::model::Config;
+use crate::model::{Config, Pool};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -34,6 +34,10 @@ pub struct TrainOptions {
     pub clip: f64,
     /// Stop after this many epochs without a better validation loss.
     pub patience: usize,
+    /// Validations per epoch, evenly spaced, the last at its end; runs saved
+    /// before the option validated once.
+    #[serde(default = "once_per_epoch")]
+    pub val_points: usize,
     pub seed: u64,
     pub val_frac: f64,
     /// Length-bucketed batches (less padding, same result with a correct mask).
@@ -57,12 +61,17 @@ impl Default for TrainOptions {
             weight_decay: 0.01,
             clip: 1.0,
             patience: 2,
+            val_points: 10,
             seed: 0,
             val_frac: 0.1,
             bucket: true,
             limit: None,
         }
     }
+}
+
+fn once_per_epoch() -> usize {
+    1
 }
 
 impl TrainOptions {
@@ -76,7 +85,15 @@ impl TrainOptions {
                 run.display()
             )
         })?;
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+        let parse = || -> serde_json::Result<Self> {
+            let json: serde_json::Value = serde_json::from_str(&text)?;
+            let model = Config::from_json(json.get("model").cloned().unwrap_or_default())?;
+            Ok(Self {
+                model,
+                ..serde_json::from_value(json)?
+            })
+        };
+        parse().with_context(|| format!("parsing {}", path.display()))
     }
 
     /// Every numeric option in range, and the run small enough for this machine's
@@ -87,6 +104,7 @@ impl TrainOptions {
             ("--batch-size", self.batch_size, 4096),
             ("--epochs", self.epochs, 1000),
             ("--patience", self.patience, 1000),
+            ("--val-points", self.val_points, 1000),
             ("--d-model", m.d_model, 8192),
             ("--heads", m.n_heads, 256),
             ("--layers", m.n_layers, 64),
@@ -107,6 +125,11 @@ impl TrainOptions {
                 "--d-model {} is not a multiple of --heads {}: each head gets d_model / heads",
                 m.d_model, m.n_heads
             )
+        })?;
+        require(!(m.pool == Pool::Cls && m.causal()), || {
+            "--pool cls needs --arch encoder: under the causal mask [CLS] sees only itself; \
+             the decoder pools its last token (--pool last)"
+                .into()
         })?;
         require(self.lr.is_finite() && self.lr > 0.0, || {
             format!("--lr {}: use a positive learning rate, e.g. 5e-4", self.lr)

@@ -76,6 +76,7 @@ struct RunSummary<'a> {
     per_class: &'a [ClassScores],
     epochs_run: usize,
     best_epoch: usize,
+    best_step: Option<usize>,
     wall_time_s: f64,
     train_seconds: f64,
     train_tokens_per_s: f64,
@@ -84,25 +85,39 @@ struct RunSummary<'a> {
     history: &'a [super::checkpoint::EpochRecord],
 }
 
+/// The kept weights evaluated on the whole validation split and on the test split.
+pub struct BestWeights {
+    pub val: Evaluation,
+    pub test: Evaluation,
+}
+
 pub fn write_outputs(
     files: &RunFiles,
     opts: &TrainOptions,
     splits: &Splits,
     state: &LoopState,
-    test: &Evaluation,
+    best: &BestWeights,
     padding: f64,
     wall_time_s: f64,
 ) -> Result<FinalMetrics> {
+    let (val, test) = (&best.val, &best.test);
     let best = state
         .history
         .iter()
         .find(|h| h.epoch == state.best_epoch)
         .context("no finished epoch to report")?;
+    // The training loss up to the best weights' step (the epoch's mean when they
+    // are its end, or for histories without validation points).
+    let train_loss = best
+        .val_curve
+        .iter()
+        .find(|p| Some(p.step) == state.best_step)
+        .map_or(best.train_loss, |p| p.train_loss);
     let metrics = FinalMetrics {
         test_accuracy: test.scores.accuracy,
         test_f1: test.scores.macro_f1,
-        val_loss: best.val_loss,
-        train_loss: best.train_loss,
+        val_loss: val.loss,
+        train_loss,
         best_epoch: state.best_epoch,
     };
     let train_seconds: f64 = state.history.iter().map(|h| h.seconds).sum();
@@ -124,6 +139,7 @@ pub fn write_outputs(
         per_class: &test.scores.per_class,
         epochs_run: state.history.len(),
         best_epoch: state.best_epoch,
+        best_step: state.best_step,
         wall_time_s,
         train_seconds,
         train_tokens_per_s: train_tokens / train_seconds.max(1e-9),

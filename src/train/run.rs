@@ -1,16 +1,17 @@
 //! A training run, top to bottom: `train` or `resume` sets up the run folder and
 //! the [`Trainer`], whose `run` loops `epoch` (the steps, the training curve,
-//! Ctrl-C) and `end_epoch` (validation, best and last checkpoints), then `finish`
-//! evaluates the best checkpoint on the test split and writes the reports.
+//! Ctrl-C, validations inside the epoch) and `end_epoch` (validation, best and
+//! last checkpoints), then `finish` evaluates the best checkpoint on the
+//! validation and test splits and writes the reports.
 
 use super::checkpoint::{
-    has_checkpoint, load_checkpoint, save_checkpoint, CurvePoint, EpochRecord, LoopState,
+    has_checkpoint, load_checkpoint, save_checkpoint, CurvePoint, EpochRecord, LoopState, ValPoint,
 };
-use super::data::EncodedSplits;
-use super::evaluate::evaluate;
+use super::data::{EncodedSplit, EncodedSplits};
+use super::evaluate::{evaluate, watched_rows, Evaluation};
 use super::optim::{AdamW, AdamWConfig, Schedule};
 use super::options::{TrainOptions, ARGS_FILE};
-use super::report::{write_outputs, RunFiles};
+use super::report::{write_outputs, BestWeights, RunFiles};
 use super::step::{train_step, StepConfig};
 use crate::cli::require;
 use crate::data::collate::{collate, epoch_batches, padding_fraction};
@@ -155,6 +156,11 @@ struct Trainer<'a> {
     files: &'a RunFiles,
     device: &'a Device,
     data: EncodedSplits,
+    /// The validation rows that choose the best weights, and those rows alone
+    /// for the validations inside an epoch.
+    watched: Vec<usize>,
+    watch: EncodedSplit,
+    steps_per_epoch: usize,
     /// Trains through autograd; `eval_model` shares its weights, detached.
     model: Classifier,
     eval_model: Classifier,
@@ -209,12 +215,17 @@ impl<'a> Trainer<'a> {
             splits.test.len(),
             files.run.display()
         );
+        let watched = watched_rows(data.val.ids.len(), opts.val_points);
+        let watch = data.val.subset(&watched);
         Ok(Self {
             opts,
             splits,
             files,
             device,
             data,
+            watched,
+            watch,
+            steps_per_epoch,
             model,
             eval_model,
             varmap,
@@ -263,6 +274,9 @@ impl<'a> Trainer<'a> {
                 return Ok(false);
             }
             self.step(&batches[self.state.batch], batches.len(), &bar)?;
+            if self.validation_due() {
+                bar.suspend(|| self.validate_inside())?;
+            }
             crate::faults::point();
             if self.checkpoint_due(control.checkpoint) && self.state.batch < batches.len() {
                 self.save_last()?;
@@ -331,10 +345,60 @@ impl<'a> Trainer<'a> {
         Ok(())
     }
 
-    /// Validate, keep the weights if they are the best so far, record the epoch,
-    /// and checkpoint the loop at the start of the next one.
+    /// `val_points` validations per epoch, evenly spaced; this one at its end.
+    fn validation_due(&self) -> bool {
+        let (batch, n) = (self.state.batch, self.steps_per_epoch);
+        let points = self.opts.val_points;
+        batch < n && (1..points).any(|k| k * n / points == batch)
+    }
+
+    /// A validation inside the epoch, on the watched rows only.
+    fn validate_inside(&mut self) -> Result<()> {
+        let val = self.evaluate(&self.watch)?;
+        let improved = self.record_validation(val.loss, val.scores.accuracy)?;
+        let s = &self.state;
+        println!(
+            "  step {}/{}: val loss {:.4} acc {:.4} on {} watched rows{}",
+            s.batch,
+            self.steps_per_epoch,
+            val.loss,
+            val.scores.accuracy,
+            self.watched.len(),
+            if improved { "  (best so far)" } else { "" }
+        );
+        Ok(())
+    }
+
+    /// Add a validation point after the current step; keep the weights if their
+    /// watched loss is the lowest so far. Returns whether it was.
+    fn record_validation(&mut self, loss: f64, acc: f64) -> Result<bool> {
+        let state = &mut self.state;
+        state.sums.val_curve.push(ValPoint {
+            epoch: state.epoch as f64 + state.batch as f64 / self.steps_per_epoch as f64,
+            step: state.step,
+            loss,
+            acc,
+            train_loss: state.sums.epoch.mean_loss(),
+        });
+        let improved = state.best_val_loss.is_none_or(|best| loss < best);
+        if improved {
+            state.best_val_loss = Some(loss);
+            state.best_epoch = state.epoch + 1;
+            state.best_step = Some(state.step);
+            state.sums.improved = true;
+            save_model(&self.varmap, &self.opts.model, &self.files.run)?;
+            // A usable run from here on: `eval`, `predict` and `attn` default to it.
+            self.files.point_latest_here()?;
+        }
+        Ok(improved)
+    }
+
+    /// Validate on the whole split, keep the weights if they are the best so
+    /// far, record the epoch, and checkpoint the loop at the start of the next one.
     fn end_epoch(&mut self) -> Result<()> {
         let val = self.evaluate(&self.data.val)?;
+        let (watched_loss, watched_acc) = val.on_rows(&self.watched, &self.data.val.labels);
+        let improved = self.record_validation(watched_loss, watched_acc)?;
         let state = &mut self.state;
         let s = std::mem::take(&mut state.sums);
         let record = EpochRecord {
@@ -348,10 +412,9 @@ impl<'a> Trainer<'a> {
             seconds: s.seconds,
             tokens_per_s: s.real_tokens as f64 / s.seconds,
             train_curve: s.curve,
+            val_curve: s.val_curve,
+            best_step: state.best_step,
         };
-        let improved = state
-            .best_val_loss
-            .is_none_or(|best| record.val_loss < best);
         println!(
             "epoch {}/{}  train loss {:.4} acc {:.4} | val loss {:.4} acc {:.4} F1 {:.4} | \
              {:.0} s, {:.0} tok/s{}",
@@ -366,13 +429,8 @@ impl<'a> Trainer<'a> {
             record.tokens_per_s,
             if improved { "  (best so far)" } else { "" }
         );
-        if improved {
-            state.best_val_loss = Some(record.val_loss);
-            state.best_epoch = record.epoch;
+        if s.improved {
             state.epochs_since_best = 0;
-            save_model(&self.varmap, &self.opts.model, &self.files.run)?;
-            // A usable run from here on: `eval`, `predict` and `attn` default to it.
-            self.files.point_latest_here()?;
         } else {
             state.epochs_since_best += 1;
         }
@@ -395,7 +453,7 @@ impl<'a> Trainer<'a> {
         Ok(())
     }
 
-    fn evaluate(&self, split: &super::data::EncodedSplit) -> Result<super::evaluate::Evaluation> {
+    fn evaluate(&self, split: &EncodedSplit) -> Result<Evaluation> {
         evaluate(
             &self.eval_model,
             split,
@@ -405,9 +463,11 @@ impl<'a> Trainer<'a> {
         )
     }
 
-    /// The best epoch's weights, evaluated once on the test split; the reports.
+    /// The best weights, evaluated on the whole validation split (they may come
+    /// from inside an epoch) and once on the test split; the reports.
     fn finish(self) -> Result<Outcome> {
         load_weights(&self.varmap, &self.files.run.join(WEIGHTS_FILE))?;
+        let val = self.evaluate(&self.data.val)?;
         let test = self.evaluate(&self.data.test)?;
         let lengths = self.data.train.lengths();
         let batches = epoch_batches(
@@ -421,7 +481,7 @@ impl<'a> Trainer<'a> {
             self.opts,
             self.splits,
             &self.state,
-            &test,
+            &BestWeights { val, test },
             padding_fraction(&batches, &lengths),
             self.wall.elapsed().as_secs_f64(),
         )?;

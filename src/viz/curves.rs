@@ -1,7 +1,7 @@
 //! figures/curves.png: train/val loss (left axis) and accuracy (right axis) over
-//! epochs. Validation is measured at the end of each epoch (points); training is
-//! drawn from its windows of steps inside the epochs (lines), so even a one-epoch
-//! run shows how it learned.
+//! epochs. Training is drawn from its windows of steps, validation from its
+//! points inside and at the end of each epoch, so even a one-epoch run shows how
+//! it learned; a ring marks the validation whose weights were kept.
 
 use super::font::ensure_font;
 use crate::train::checkpoint::EpochRecord;
@@ -25,17 +25,9 @@ pub fn draw_curves(history: &[EpochRecord], title: &str, path: &Path) -> Result<
         root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
         let n = history.len().max(1) as f64;
         let (train_loss, train_acc) = train_points(history);
-        let val = |f: fn(&EpochRecord) -> f64| -> Points {
-            history.iter().map(|h| (h.epoch as f64, f(h))).collect()
-        };
-        let loss_series: [Series; 2] = [
-            ("train loss", train_loss),
-            ("val loss (end of epoch)", val(|h| h.val_loss)),
-        ];
-        let acc_series: [Series; 2] = [
-            ("train acc", train_acc),
-            ("val acc (end of epoch)", val(|h| h.val_acc)),
-        ];
+        let (val_loss, val_acc, best) = val_points(history);
+        let loss_series: [Series; 2] = [("train loss", train_loss), ("val loss", val_loss)];
+        let acc_series: [Series; 2] = [("train acc", train_acc), ("val acc", val_acc)];
         let values = |series: &[Series]| -> Vec<f64> {
             series
                 .iter()
@@ -98,6 +90,13 @@ pub fn draw_curves(history: &[EpochRecord], title: &str, path: &Path) -> Result<
                     PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
                 });
         }
+        if let Some(best) = best {
+            chart
+                .draw_series([Circle::new(best, 11, BLACK.stroke_width(2))])
+                .map_err(|e| anyhow!("{e}"))?
+                .label("kept weights (lowest val loss)")
+                .legend(|(x, y)| Circle::new((x + 10, y), 6, BLACK.stroke_width(2)));
+        }
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperMiddle)
@@ -110,6 +109,32 @@ pub fn draw_curves(history: &[EpochRecord], title: &str, path: &Path) -> Result<
             .map_err(|e| anyhow!("writing {}: {e}", tmp.display()))?;
     }
     std::fs::rename(&tmp, path).map_err(|e| anyhow!("renaming into {}: {e}", path.display()))
+}
+
+/// Validation loss and accuracy points, and the point of the kept weights:
+/// every validation, or the epoch ends for histories written before validation
+/// ran inside epochs.
+fn val_points(history: &[EpochRecord]) -> (Points, Points, Option<(f64, f64)>) {
+    let best_step = history.last().and_then(|h| h.best_step);
+    let mut best = None;
+    let (loss, acc) = history
+        .iter()
+        .flat_map(|h| {
+            if h.val_curve.is_empty() {
+                vec![(h.epoch as f64, h.val_loss, h.val_acc)]
+            } else {
+                if let Some(p) = h.val_curve.iter().find(|p| Some(p.step) == best_step) {
+                    best = Some((p.epoch, p.loss));
+                }
+                h.val_curve
+                    .iter()
+                    .map(|p| (p.epoch, p.loss, p.acc))
+                    .collect()
+            }
+        })
+        .map(|(x, loss, acc)| ((x, loss), (x, acc)))
+        .unzip();
+    (loss, acc, best)
 }
 
 /// Training loss and accuracy points: the windows inside each epoch, or the

@@ -1,7 +1,7 @@
 //! Attention heatmaps: one matrix with token labels, a colour bar, and the
 //! attention_mask as its own strip (pads are cropped from the matrix).
 
-use super::colormap::viridis;
+use super::colormap::{diverging, viridis};
 use super::font::ensure_font;
 use anyhow::{anyhow, Result};
 use plotters::prelude::*;
@@ -14,6 +14,31 @@ pub struct Heatmap<'a> {
     /// Row-major (n x n) weights, rows = queries, columns = keys.
     pub weights: &'a [f32],
     pub tokens: &'a [String],
+    pub scale: Scale<'a>,
+}
+
+/// How a weight becomes a colour.
+#[derive(Clone, Copy)]
+pub enum Scale<'a> {
+    /// Viridis from 0 to the map's largest weight: exact zeros stand out (masks).
+    Linear,
+    /// weight × (keys the row sees), on a log scale centred at 1 = uniform:
+    /// white is uniform, red up to 16x it, blue down to 1/16; masked (exact 0) grey.
+    /// One entry per row: how many keys that query may attend to.
+    VsUniform(&'a [f32]),
+}
+
+/// The log-ratio scale's reach: 2^4 = 16x either way.
+const LOG2_REACH: f32 = 4.0;
+
+impl Scale<'_> {
+    fn color(&self, w: f32, row: usize, max: f32) -> RGBColor {
+        match self {
+            Scale::Linear => viridis(w / max),
+            Scale::VsUniform(_) if w <= 0.0 => RGBColor(200, 200, 200),
+            Scale::VsUniform(keys) => diverging((w * keys[row]).log2() / LOG2_REACH),
+        }
+    }
 }
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
@@ -41,7 +66,7 @@ fn draw_matrix(area: &Area, map: &Heatmap, label_px: u32, font_px: u32) -> Resul
                 x0 + ((j + 1) as f32 * cell) as i32,
                 y0 + ((i + 1) as f32 * cell) as i32,
             );
-            let color = viridis(map.weights[i * n + j] / max);
+            let color = map.scale.color(map.weights[i * n + j], i, max);
             area.draw(&Rectangle::new([(xa, ya), (xb, yb)], color.filled()))
                 .map_err(err)?;
         }
@@ -64,34 +89,47 @@ fn draw_matrix(area: &Area, map: &Heatmap, label_px: u32, font_px: u32) -> Resul
     Ok(max)
 }
 
-fn draw_colorbar(area: &Area, max: f32) -> Result<()> {
+fn draw_colorbar(area: &Area, scale: Scale, max: f32) -> Result<()> {
     let (_, h) = area.dim_in_pixel();
     let (top, bottom) = (10, h as i32 - 160);
     let steps = 100;
+    // t in [0, 1] from bottom to top, as a colour and as a label.
+    let color = |t: f32| match scale {
+        Scale::Linear => viridis(t),
+        Scale::VsUniform(_) => diverging(2.0 * t - 1.0),
+    };
+    let label = |t: f32| match scale {
+        Scale::Linear => format!("{:.3}", max * t),
+        Scale::VsUniform(_) => {
+            let ratio = (LOG2_REACH * (2.0 * t - 1.0)).exp2();
+            if ratio >= 1.0 {
+                format!("{ratio:.0}x")
+            } else {
+                format!("1/{:.0}", 1.0 / ratio)
+            }
+        }
+    };
+    let name = match scale {
+        Scale::Linear => "weight",
+        Scale::VsUniform(_) => "x uniform",
+    };
     for s in 0..steps {
         let t = 1.0 - s as f32 / steps as f32;
         let ya = top + (bottom - top) * s / steps;
         let yb = top + (bottom - top) * (s + 1) / steps;
-        area.draw(&Rectangle::new(
-            [(10, ya), (30, yb + 1)],
-            viridis(t).filled(),
-        ))
-        .map_err(err)?;
+        area.draw(&Rectangle::new([(10, ya), (30, yb + 1)], color(t).filled()))
+            .map_err(err)?;
     }
     let style =
         TextStyle::from(("sans-serif", 14).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
     for k in 0..=4 {
         let t = k as f32 / 4.0;
         let y = bottom - ((bottom - top) as f32 * t) as i32;
-        area.draw(&Text::new(
-            format!("{:.3}", max * t),
-            (36, y),
-            style.clone(),
-        ))
-        .map_err(err)?;
+        area.draw(&Text::new(label(t), (36, y), style.clone()))
+            .map_err(err)?;
     }
     area.draw(&Text::new(
-        "weight",
+        name,
         (8, bottom + 18),
         ("sans-serif", 14).into_font(),
     ))
@@ -146,7 +184,7 @@ pub fn draw_heatmap(map: &Heatmap, mask: &[u32], path: &Path) -> Result<()> {
     let (body, strip) = root.split_vertically(990);
     let (matrix, bar) = body.split_horizontally(990);
     let max = draw_matrix(&matrix, map, 130, label_font_px(map.tokens.len()))?;
-    draw_colorbar(&bar, max)?;
+    draw_colorbar(&bar, map.scale, max)?;
     draw_mask_strip(&strip, mask)?;
     root.present()
         .map_err(|e| anyhow!("writing {}: {e}", path.display()))

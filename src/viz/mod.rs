@@ -2,6 +2,7 @@
 
 mod colormap;
 pub mod curves;
+pub mod faithfulness;
 mod font;
 pub mod heatmap;
 pub mod highlight;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use xray::data::dataset::DatasetSpec;
 use xray::data::tokenize::{fixed_vocab_tokenizer, save_tokenizer};
 use xray::model::store::init_model;
-use xray::model::{Arch, Classifier, Config};
+use xray::model::{Arch, Classifier, Config, Pool};
 use xray::train::options::TrainOptions;
 
 pub fn tiny_config(arch: Arch) -> Config {
@@ -19,7 +19,24 @@ pub fn tiny_config(arch: Arch) -> Config {
         max_len: 16,
         n_classes: 3,
         arch,
+        pool: Pool::default_for(arch),
         ..Config::default()
+    }
+}
+
+/// Every pooling head each architecture may use: the mask and gradient tests run on all.
+pub const HEADS: [(Arch, Pool); 5] = [
+    (Arch::Encoder, Pool::Mean),
+    (Arch::Encoder, Pool::Cls),
+    (Arch::Encoder, Pool::Attention),
+    (Arch::Decoder, Pool::Last),
+    (Arch::Decoder, Pool::Attention),
+];
+
+pub fn tiny_head(arch: Arch, pool: Pool) -> Config {
+    Config {
+        pool,
+        ..tiny_config(arch)
     }
 }
 

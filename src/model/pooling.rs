@@ -1,0 +1,179 @@
+//! How the final states become the one vector the head classifies. Every head
+//! is a weighting of the positions, (B, L) rows summing to 1 over real tokens,
+//! so the X-ray can always show what reached the classifier:
+//! - `mean`: uniform over real tokens; words reach the head through the residual
+//!   stream, whatever attention does;
+//! - `cls`: the [CLS] position only, so the last layer's [CLS] query row is the
+//!   route by which words reach the head;
+//! - `attention`: a learned query scores every final state, softmax over real
+//!   tokens (the same finite mask as attention), so its weights are the evidence;
+//! - `last`: the decoder's last real token, the only one that saw the whole text.
+
+use super::config::{Arch, Config};
+use super::mask::padding_bias;
+use crate::kernels;
+use candle_core::{DType, Result, Tensor, D};
+use candle_nn::{Init, VarBuilder};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Pool {
+    /// Mean of the final states over real tokens.
+    Mean,
+    /// The final state of [CLS] (encoder only: under the causal mask it sees nothing).
+    Cls,
+    /// Learned attention pooling: one query, softmax over real tokens.
+    Attention,
+    /// The last real token (the decoder's pooling).
+    Last,
+}
+
+impl Pool {
+    /// What a new run pools with when `--pool` is not given. The encoder pools
+    /// [CLS]: the most accurate head on IMDb, and the one whose route to the head
+    /// (the last layer's [CLS] row) and rollout are the most faithful (README).
+    pub fn default_for(arch: Arch) -> Pool {
+        match arch {
+            Arch::Encoder => Pool::Cls,
+            Arch::Decoder => Pool::Last,
+        }
+    }
+
+    /// How runs pooled before config.json recorded `pool`.
+    pub fn original(arch: Arch) -> Pool {
+        match arch {
+            Arch::Encoder => Pool::Mean,
+            Arch::Decoder => Pool::Last,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Pool::Mean => "mean",
+            Pool::Cls => "cls",
+            Pool::Attention => "attention",
+            Pool::Last => "last",
+        }
+    }
+}
+
+pub struct Pooling {
+    pool: Pool,
+    /// (D): the learned query of `attention` pooling, `pool.query` in the checkpoint.
+    query: Option<Tensor>,
+}
+
+impl Pooling {
+    /// Created after every other parameter, so the body's initial weights are the
+    /// same for every head. The query starts at zero: attention pooling begins as
+    /// the mean pool and learns where to look.
+    pub fn new(vb: VarBuilder, config: &Config) -> Result<Self> {
+        let query = (config.pool == Pool::Attention)
+            .then(|| vb.get_with_hints(config.d_model, "query", Init::Const(0.0)))
+            .transpose()?;
+        Ok(Self {
+            pool: config.pool,
+            query,
+        })
+    }
+
+    /// hidden (B, L, D), attention_mask (B, L) -> weights (B, L) in hidden's dtype.
+    pub fn weights(&self, hidden: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+        let dtype = hidden.dtype();
+        let real = attention_mask.to_dtype(DType::F32)?; // (B, L)
+        let count = real.sum_keepdim(D::Minus1)?.clamp(1.0, f64::MAX)?; // (B, 1)
+        let positions = || {
+            let l = real.dim(1)?;
+            Tensor::arange(0f32, l as f32, real.device())?.unsqueeze(0) // (1, L)
+        };
+        let weights = match (self.pool, &self.query) {
+            (Pool::Attention, Some(query)) => return attention_pool(hidden, query, attention_mask),
+            (Pool::Attention, None) => candle_core::bail!("attention pooling without its query"),
+            (Pool::Mean, _) => real.broadcast_div(&count)?,
+            (Pool::Cls, _) => positions()?
+                .eq(0f32)?
+                .to_dtype(DType::F32)?
+                .broadcast_mul(&real)?,
+            (Pool::Last, _) => positions()?
+                .broadcast_eq(&(count - 1.0)?)?
+                .to_dtype(DType::F32)?,
+        };
+        weights.to_dtype(dtype)
+    }
+}
+
+/// softmax over real tokens of hidden · query: (B, L). No 1/√D: the query is
+/// learned, so its norm is the temperature, and with the scale a one-epoch run
+/// left the weights uniform (every token within 1.0x of 1/n on IMDb).
+fn attention_pool(hidden: &Tensor, query: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+    let (b, l, d) = hidden.dims3()?;
+    let scores = hidden.reshape((b * l, d))?.matmul(&query.unsqueeze(1)?)?; // (B·L, 1)
+    let scores = scores.reshape((b, 1, 1, l))?; // the shape of one attention row per item
+    let bias = padding_bias(attention_mask, hidden.dtype())?; // (B, 1, 1, L)
+    kernels::softmax_last(&scores, Some(&bias), 1.0)?.reshape((b, l))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+    use candle_nn::VarMap;
+
+    /// Each head's weights: rows sum to 1, padding gets exactly 0, and the head
+    /// looks where its name says.
+    #[test]
+    fn each_head_weighs_only_real_tokens() {
+        let dev = Device::Cpu;
+        let mask = Tensor::new(&[[1u32, 1, 1, 0], [1, 1, 1, 1]], &dev).unwrap(); // (2, 4)
+        let hidden = Tensor::randn(0f32, 1.0, (2, 4, 8), &dev).unwrap();
+        let expected: [(Pool, [[f32; 4]; 2]); 3] = [
+            (Pool::Mean, [[1. / 3., 1. / 3., 1. / 3., 0.], [0.25; 4]]),
+            (Pool::Cls, [[1., 0., 0., 0.], [1., 0., 0., 0.]]),
+            (Pool::Last, [[0., 0., 1., 0.], [0., 0., 0., 1.]]),
+        ];
+        for (pool, want) in expected {
+            let arch = if pool == Pool::Last {
+                Arch::Decoder
+            } else {
+                Arch::Encoder
+            };
+            let config = Config {
+                pool,
+                arch,
+                d_model: 8,
+                n_heads: 2,
+                ..Config::default()
+            };
+            let varmap = VarMap::new();
+            let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
+            let got = Pooling::new(vb, &config)
+                .unwrap()
+                .weights(&hidden, &mask)
+                .unwrap();
+            assert_eq!(got.to_vec2::<f32>().unwrap(), want, "{pool:?}");
+        }
+        let config = Config {
+            pool: Pool::Attention,
+            d_model: 8,
+            n_heads: 2,
+            ..Config::default()
+        };
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
+        let pooling = Pooling::new(vb, &config).unwrap();
+        let query = varmap.all_vars().pop().unwrap();
+        query
+            .set(&Tensor::randn(0f32, 3.0, 8, &dev).unwrap())
+            .unwrap();
+        let got = pooling
+            .weights(&hidden, &mask)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        assert_eq!(got[0][3], 0.0, "padding got weight");
+        for row in &got {
+            assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        }
+    }
+}
