@@ -1,24 +1,18 @@
-//! The whole classifier:
-//! ids -> embeddings -> N blocks -> final norm -> pooling -> linear head -> logits.
+//! The whole classifier: the shared body -> pooling -> linear head -> logits.
 
-use super::block::Block;
+use super::body::Body;
 use super::config::Config;
-use super::embed::Embeddings;
 use super::forward::Forward;
 use super::linear::Linear;
-use super::mask::{attention_bias, Masks};
-use super::norm::Norm;
+use super::mask::Masks;
 use super::pooling::Pooling;
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
 pub struct Classifier {
-    embed: Embeddings,
-    blocks: Vec<Block>,
-    norm_final: Norm,
+    body: Body,
     head: Linear,
     pooling: Pooling,
-    causal: bool,
 }
 
 /// What one forward pass returns. Every caller (training, eval, attention X-ray,
@@ -36,13 +30,8 @@ pub struct Output {
 
 impl Classifier {
     pub fn new(vb: VarBuilder, config: &Config) -> Result<Self> {
-        let blocks = (0..config.n_layers)
-            .map(|i| Block::new(vb.pp(format!("blocks.{i}")), config))
-            .collect::<Result<Vec<_>>>()?;
         Ok(Self {
-            embed: Embeddings::new(vb.clone(), config)?,
-            blocks,
-            norm_final: Norm::new(vb.pp("norm_final"), config)?,
+            body: Body::new(vb.clone(), config)?,
             head: Linear::new(
                 vb.pp("head"),
                 config.d_model,
@@ -50,16 +39,12 @@ impl Classifier {
                 config.init_std,
             )?,
             pooling: Pooling::new(vb.pp("pool"), config)?,
-            causal: config.causal(),
         })
     }
 
     /// The masks this architecture is meant to run with.
     pub fn masks(&self) -> Masks {
-        Masks {
-            padding: true,
-            causal: self.causal,
-        }
+        self.body.masks()
     }
 
     /// input_ids, attention_mask: (B, L) u32, attention_mask 1 for real tokens, 0 for [PAD].
@@ -74,7 +59,7 @@ impl Classifier {
 
     /// (B, L) ids -> (B, L, D) token embeddings, before positions.
     pub fn token_embeddings(&self, input_ids: &Tensor) -> Result<Tensor> {
-        self.embed.tokens(input_ids)
+        self.body.token_embeddings(input_ids)
     }
 
     /// The forward pass from token embeddings (B, L, D): how gradient attributions
@@ -83,26 +68,16 @@ impl Classifier {
         &self,
         tokens: &Tensor,
         attention_mask: &Tensor,
-        mut fwd: Forward,
+        fwd: Forward,
     ) -> Result<Output> {
-        let dtype = self.head.weight().dtype();
-        let masks = fwd.masks.unwrap_or(self.masks());
-        let bias = attention_bias(attention_mask, masks, dtype)?;
-        let mut x = self.embed.add_positions(tokens)?; // (B, L, D)
-        let mut attn = Vec::new();
-        for block in &self.blocks {
-            let (y, weights) = block.forward(&x, bias.as_ref(), &mut fwd)?;
-            x = y;
-            attn.extend(weights);
-        }
-        let hidden = self.norm_final.forward(&x)?;
-        let pooling = self.pooling.weights(&hidden, attention_mask)?; // (B, L)
-        let pooled = pooling.unsqueeze(1)?.matmul(&hidden)?.squeeze(1)?; // (B, D)
+        let body = self.body.forward_embedded(tokens, attention_mask, fwd)?;
+        let pooling = self.pooling.weights(&body.hidden, attention_mask)?; // (B, L)
+        let pooled = pooling.unsqueeze(1)?.matmul(&body.hidden)?.squeeze(1)?; // (B, D)
         Ok(Output {
             logits: self.head.forward(&pooled)?,
-            hidden,
+            hidden: body.hidden,
             pooling,
-            attn,
+            attn: body.attn,
         })
     }
 

@@ -1,11 +1,12 @@
 //! The hand-written Transformer classifier, one concept per file:
-//! `config` -> `embed` -> `block` (`norm`, `attention`, `ffn`) -> `pooling` -> `classifier`,
-//! with the masks in `mask`, dropout in `dropout`, the options of one pass in
-//! `forward`, parameters in `store`. The CPU kernels underneath live in
+//! `config` -> `embed` -> `block` (`norm`, `attention`, `ffn`) -> `body` (what every
+//! head shares) -> `pooling` -> `classifier`, with the masks in `mask`, dropout in
+//! `dropout`, the options of one pass in `forward`, parameters in `store`. The CPU kernels underneath live in
 //! `crate::kernels`.
 
 pub mod attention;
 pub mod block;
+pub mod body;
 pub mod classifier;
 pub mod config;
 pub mod dropout;
@@ -19,6 +20,7 @@ pub mod pooling;
 pub mod store;
 
 pub use attention::Path;
+pub use body::{Body, Hidden};
 pub use classifier::{Classifier, Output};
 pub use config::{Activation, Arch, Config, NormKind};
 pub use dropout::Mode;
