@@ -18,10 +18,15 @@ const VIRIDIS: [(u8, u8, u8); 9] = [
 
 /// t in [0, 1] -> colour.
 pub fn viridis(t: f32) -> RGBColor {
-    let x = t.clamp(0.0, 1.0) * (VIRIDIS.len() - 1) as f32;
-    let i = (x.floor() as usize).min(VIRIDIS.len() - 2);
+    interpolate(&VIRIDIS, t.clamp(0.0, 1.0))
+}
+
+/// The colour at t in [0, 1] along evenly spaced stops, mixed linearly.
+fn interpolate(stops: &[(u8, u8, u8)], t: f32) -> RGBColor {
+    let x = t * (stops.len() - 1) as f32;
+    let i = (x.floor() as usize).min(stops.len() - 2);
     let f = x - i as f32;
-    let (a, b) = (VIRIDIS[i], VIRIDIS[i + 1]);
+    let (a, b) = (stops[i], stops[i + 1]);
     let mix = |p: u8, q: u8| (p as f32 + (q as f32 - p as f32) * f).round() as u8;
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
@@ -50,10 +55,5 @@ const DIVERGING: [(u8, u8, u8); 11] = [
 
 /// t in [-1, 1] -> colour: blue below 0, white at 0, red above.
 pub fn diverging(t: f32) -> RGBColor {
-    let x = (t.clamp(-1.0, 1.0) + 1.0) / 2.0 * (DIVERGING.len() - 1) as f32;
-    let i = (x.floor() as usize).min(DIVERGING.len() - 2);
-    let f = x - i as f32;
-    let (a, b) = (DIVERGING[i], DIVERGING[i + 1]);
-    let mix = |p: u8, q: u8| (p as f32 + (q as f32 - p as f32) * f).round() as u8;
-    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+    interpolate(&DIVERGING, (t.clamp(-1.0, 1.0) + 1.0) / 2.0)
 }
