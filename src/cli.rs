@@ -6,6 +6,7 @@ use crate::data::dataset::DatasetSpec;
 use crate::data::tokenize::{TokenizerSpec, Truncate, DEFAULT_TOKENIZER};
 use crate::device::DeviceArg;
 use crate::model::{Activation, Arch, Config, NormKind, Pool};
+use crate::pretrain::options::{Budget, PretrainOptions};
 use crate::profile::ProfileArgs;
 use crate::train::options::TrainOptions;
 use crate::train::run::Every;
@@ -74,6 +75,12 @@ pub enum Command {
     Fetch(FetchCmd),
     /// Train the classifier; writes a run folder, metrics/ and figures/.
     Train(Box<TrainCmd>),
+    /// Pretrain the body on unlabeled text (masked LM for the encoder, next token for
+    /// the decoder), to fine-tune with `train --init`.
+    Pretrain(Box<PretrainCmd>),
+    /// Compare classifiers fine-tuned from pretrained bodies (and from scratch): a
+    /// table, and figures/pretrain_gain.png against the pretraining tokens.
+    Gain(GainCmd),
     /// Recompute the metrics of a trained run on a split or a labelled file.
     Eval(EvalCmd),
     /// Classify texts with a trained run.
@@ -178,17 +185,17 @@ pub struct TrainCmd {
     /// Continue an interrupted run (default: runs/latest) with its saved options.
     #[arg(long, num_args = 0..=1, value_name = "RUN_DIR")]
     pub resume: Option<Option<PathBuf>>,
-    #[arg(long, value_enum, default_value_t = Config::default().arch)]
-    pub arch: Arch,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Start from a pretrained body (`xray pretrain`'s run folder): its tokenizer,
+    /// architecture, embeddings, blocks and final norm; the pooling and head are new.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub init: Option<PathBuf>,
     /// How the final states reach the head: mean over real tokens, the [CLS] state, a
     /// learned attention pooling, or the last real token [default: cls for the
     /// encoder, last for the decoder].
     #[arg(long, value_enum)]
     pub pool: Option<Pool>,
-    #[arg(long, value_enum, default_value_t = Config::default().norm)]
-    pub norm: NormKind,
-    #[arg(long, value_enum, default_value_t = Config::default().act)]
-    pub act: Activation,
     /// Passes over the training split; warmup and decay span all of them. One by default:
     /// on IMDb the validation loss is lowest after the first epoch and rises after it (xray
     /// and the PyTorch peer alike), and one epoch with the whole schedule ends at a learning
@@ -200,17 +207,6 @@ pub struct TrainCmd {
     /// Peak learning rate (linear warmup over 5% of the steps, then linear decay).
     #[arg(long, default_value_t = TrainOptions::default().lr)]
     pub lr: f64,
-    /// Tokens per text, [CLS] and [SEP] included.
-    #[arg(long, default_value_t = Config::default().max_len)]
-    pub max_len: usize,
-    #[arg(long, default_value_t = Config::default().d_model)]
-    pub d_model: usize,
-    #[arg(long, default_value_t = Config::default().n_heads)]
-    pub heads: usize,
-    #[arg(long, default_value_t = Config::default().n_layers)]
-    pub layers: usize,
-    #[arg(long, default_value_t = Config::default().ffn_mult)]
-    pub ffn_mult: usize,
     #[arg(long, default_value_t = Config::default().dropout)]
     pub dropout: f32,
     /// bert-base-uncased (vocabulary only), wordpiece:N (trained on the training split;
@@ -243,18 +239,179 @@ pub struct TrainCmd {
     /// Run folder name under runs/ (default: <dataset>-<arch>-<UTC time>).
     #[arg(long)]
     pub name: Option<String>,
-    /// Rewrite the resumable checkpoint (last/) this often inside an epoch, so that a
-    /// `kill -9` or a power loss costs at most that much training.
+    #[command(flatten)]
+    pub checkpoint: CheckpointArgs,
+    #[command(flatten)]
+    pub root: Root,
+}
+
+/// The architecture of a new model, shared by `train` and `pretrain`.
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    #[arg(long, value_enum, default_value_t = Config::default().arch)]
+    pub arch: Arch,
+    #[arg(long, value_enum, default_value_t = Config::default().norm)]
+    pub norm: NormKind,
+    #[arg(long, value_enum, default_value_t = Config::default().act)]
+    pub act: Activation,
+    /// Tokens per text, [CLS] and [SEP] included.
+    #[arg(long, default_value_t = Config::default().max_len)]
+    pub max_len: usize,
+    #[arg(long, default_value_t = Config::default().d_model)]
+    pub d_model: usize,
+    #[arg(long, default_value_t = Config::default().n_heads)]
+    pub heads: usize,
+    #[arg(long, default_value_t = Config::default().n_layers)]
+    pub layers: usize,
+    #[arg(long, default_value_t = Config::default().ffn_mult)]
+    pub ffn_mult: usize,
+}
+
+impl ModelArgs {
+    /// The model these flags ask for, with `dropout` and `pool` given by the command.
+    pub fn config(&self, dropout: f32, pool: Pool) -> Config {
+        Config {
+            d_model: self.d_model,
+            n_heads: self.heads,
+            n_layers: self.layers,
+            ffn_mult: self.ffn_mult,
+            max_len: self.max_len,
+            dropout,
+            act: self.act,
+            norm: self.norm,
+            arch: self.arch,
+            pool,
+            ..Default::default()
+        }
+    }
+}
+
+/// How often a long run writes its resumable checkpoint.
+#[derive(Debug, Args)]
+pub struct CheckpointArgs {
+    /// Rewrite the resumable checkpoint (last/) this often, so that a `kill -9` or a
+    /// power loss costs at most that much training.
     #[arg(long, default_value_t = Every::default().minutes, value_name = "MINUTES")]
     pub checkpoint_minutes: f64,
     /// Also rewrite it every N optimizer steps.
     #[arg(long, value_name = "N")]
     pub checkpoint_steps: Option<usize>,
-    #[command(flatten)]
-    pub root: Root,
     /// Save a checkpoint and stop after N optimizer steps, as Ctrl-C would (for resume tests).
     #[arg(long, hide = true)]
     pub stop_after_steps: Option<usize>,
+}
+
+impl CheckpointArgs {
+    /// How often to checkpoint inside a run.
+    pub fn every(&self) -> anyhow::Result<Every> {
+        require(self.checkpoint_minutes > 0.0, || {
+            format!(
+                "--checkpoint-minutes {}: use a positive number of minutes, e.g. 2",
+                self.checkpoint_minutes
+            )
+        })?;
+        require(self.checkpoint_steps != Some(0), || {
+            "--checkpoint-steps 0: use at least 1".into()
+        })?;
+        Ok(Every {
+            minutes: self.checkpoint_minutes,
+            steps: self.checkpoint_steps,
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct GainCmd {
+    /// Finished training runs (`xray train`, with or without --init).
+    #[arg(required = true, value_name = "RUN_DIR")]
+    pub runs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub root: Root,
+}
+
+#[derive(Debug, Args)]
+pub struct PretrainCmd {
+    /// imdb (its 50,000 unlabeled reviews + the training split's texts), ag_news, or a
+    /// .parquet/.csv/.jsonl file (its training split's texts); never validation or test texts.
+    #[arg(long, required_unless_present = "resume")]
+    pub dataset: Option<DatasetSpec>,
+    /// More text to pretrain on: .txt files (one text per line) or tables with a `text` column.
+    #[arg(long, num_args = 1.., value_name = "FILE")]
+    pub unlabeled: Vec<PathBuf>,
+    /// Continue an interrupted pretraining run with its saved options.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub resume: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Budget in minutes of this machine (turned into a step count before the first
+    /// step, from the measured speed) [default: 60].
+    #[arg(long, conflicts_with = "tokens")]
+    pub minutes: Option<f64>,
+    /// Budget in real tokens trained on (the same steps on every machine).
+    #[arg(long)]
+    pub tokens: Option<u64>,
+    /// Share of positions asked about: masked (encoder) or predicting the next token (decoder).
+    #[arg(long, default_value_t = PretrainOptions::default().mask_prob)]
+    pub mask_prob: f64,
+    /// The causal-mask lesson: pretrain the decoder twice, with its causal mask and
+    /// without it (held-out loss always measured with it); draws figures/causal_lm_ablation.png.
+    #[arg(long)]
+    pub causal_ablation: bool,
+    #[arg(long, default_value_t = PretrainOptions::default().batch_size)]
+    pub batch_size: usize,
+    /// Peak learning rate (linear warmup over 2% of the steps, then linear decay).
+    #[arg(long, default_value_t = PretrainOptions::default().lr)]
+    pub lr: f64,
+    #[arg(long, default_value_t = PretrainOptions::default().model.dropout)]
+    pub dropout: f32,
+    /// bert-base-uncased, or wordpiece:N (trained on the corpus).
+    #[arg(long, default_value = DEFAULT_TOKENIZER)]
+    pub tokenizer: String,
+    /// Held-out measurements over the budget.
+    #[arg(long, default_value_t = PretrainOptions::default().eval_points)]
+    pub eval_points: usize,
+    /// With --val-frac, which training texts `train` will validate on: they stay out
+    /// of the corpus. Fine-tune with the same two.
+    #[arg(long, default_value_t = PretrainOptions::default().seed)]
+    pub seed: u64,
+    #[arg(long, default_value_t = PretrainOptions::default().val_frac)]
+    pub val_frac: f64,
+    /// Use at most N texts (a quick run).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Run folder name under runs/ (default: pretrain-<dataset>-<arch>-<UTC time>).
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub checkpoint: CheckpointArgs,
+    #[command(flatten)]
+    pub root: Root,
+}
+
+impl PretrainCmd {
+    pub fn options(&self, dataset: DatasetSpec) -> PretrainOptions {
+        let budget = match (self.tokens, self.minutes) {
+            (Some(n), _) => Budget::Tokens(n),
+            (None, Some(m)) => Budget::Minutes(m),
+            (None, None) => PretrainOptions::default().budget,
+        };
+        let arch = self.model.arch;
+        PretrainOptions {
+            dataset,
+            unlabeled: self.unlabeled.clone(),
+            tokenizer: self.tokenizer.clone(),
+            model: self.model.config(self.dropout, Pool::default_for(arch)),
+            budget,
+            mask_prob: self.mask_prob,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            eval_points: self.eval_points,
+            seed: self.seed,
+            val_frac: self.val_frac,
+            limit: self.limit,
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -323,38 +480,12 @@ pub struct PredictCmd {
 }
 
 impl TrainCmd {
-    /// How often to checkpoint inside an epoch.
-    pub fn checkpoint(&self) -> anyhow::Result<Every> {
-        require(self.checkpoint_minutes > 0.0, || {
-            format!(
-                "--checkpoint-minutes {}: use a positive number of minutes, e.g. 2",
-                self.checkpoint_minutes
-            )
-        })?;
-        require(self.checkpoint_steps != Some(0), || {
-            "--checkpoint-steps 0: use at least 1".into()
-        })?;
-        Ok(Every {
-            minutes: self.checkpoint_minutes,
-            steps: self.checkpoint_steps,
-        })
-    }
-
     /// The options a new run is trained with.
     pub fn options(&self, dataset: DatasetSpec) -> TrainOptions {
-        let model = Config {
-            d_model: self.d_model,
-            n_heads: self.heads,
-            n_layers: self.layers,
-            ffn_mult: self.ffn_mult,
-            max_len: self.max_len,
-            dropout: self.dropout,
-            act: self.act,
-            norm: self.norm,
-            arch: self.arch,
-            pool: self.pool.unwrap_or(Pool::default_for(self.arch)),
-            ..Default::default()
-        };
+        let arch = self.model.arch;
+        let model = self
+            .model
+            .config(self.dropout, self.pool.unwrap_or(Pool::default_for(arch)));
         TrainOptions {
             dataset,
             tokenizer: self.tokenizer.clone(),
@@ -369,6 +500,7 @@ impl TrainCmd {
             val_frac: self.val_frac,
             bucket: !self.no_bucket,
             limit: self.limit,
+            init: self.init.clone(),
             ..Default::default()
         }
     }

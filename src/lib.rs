@@ -13,6 +13,7 @@ pub mod fsutil;
 pub mod kernels;
 pub mod model;
 pub mod predict;
+pub mod pretrain;
 pub mod profile;
 pub mod progress;
 pub mod rng;

@@ -44,7 +44,7 @@ pub fn check_finished(dir: &Path) -> Result<()> {
     if dir.join(store::WEIGHTS_FILE).is_file() {
         return Ok(());
     }
-    let there = match read_state(dir)? {
+    let there = match read_state::<crate::train::checkpoint::LoopState>(dir)? {
         Some(s) => format!(
             "it holds a checkpoint at epoch {}, batch {} (last/); finish it with: \
              xray train --resume {}",

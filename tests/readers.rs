@@ -144,7 +144,7 @@ proptest! {
 
     #[test]
     fn checkpoint_state(bytes in inputs(serde_json::to_vec_pretty(&LoopState::new(0)).unwrap())) {
-        check("last/state.json", &bytes, read_state);
+        check("last/state.json", &bytes, read_state::<LoopState>);
     }
 
     #[test]

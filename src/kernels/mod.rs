@@ -12,6 +12,7 @@
 
 pub(crate) mod adamw;
 mod attention;
+mod cross_entropy;
 mod gelu;
 mod gemm;
 mod heads;
@@ -22,6 +23,7 @@ mod simd;
 mod softmax;
 
 pub use attention::attention;
+pub use cross_entropy::cross_entropy;
 pub use gelu::gelu;
 pub use heads::Heads;
 pub use linear::linear;

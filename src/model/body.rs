@@ -49,6 +49,21 @@ impl Body {
         }
     }
 
+    /// (B, L) ids -> final-normed hidden states.
+    pub fn forward(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: &Tensor,
+        fwd: Forward,
+    ) -> Result<Hidden> {
+        self.forward_embedded(&self.token_embeddings(input_ids)?, attention_mask, fwd)
+    }
+
+    /// The (V, D) token embedding table, which the language model's output shares.
+    pub fn embedding_table(&self) -> &Tensor {
+        self.embed.table()
+    }
+
     /// (B, L) ids -> (B, L, D) token embeddings, before positions.
     pub fn token_embeddings(&self, input_ids: &Tensor) -> Result<Tensor> {
         self.embed.tokens(input_ids)

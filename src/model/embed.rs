@@ -34,6 +34,11 @@ impl Embeddings {
         self.tok.forward(input_ids)
     }
 
+    /// The (V, D) token table.
+    pub fn table(&self) -> &Tensor {
+        self.tok.embeddings()
+    }
+
     /// Token embeddings (B, L, D) + the positional table's first L rows.
     pub fn add_positions(&self, tokens: &Tensor) -> Result<Tensor> {
         let (_, l, _) = tokens.dims3()?;

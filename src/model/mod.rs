@@ -1,6 +1,6 @@
 //! The hand-written Transformer classifier, one concept per file:
 //! `config` -> `embed` -> `block` (`norm`, `attention`, `ffn`) -> `body` (what every
-//! head shares) -> `pooling` -> `classifier`, with the masks in `mask`, dropout in
+//! head shares) -> `pooling` -> `classifier` (or `language_model`, the pretraining head), with the masks in `mask`, dropout in
 //! `dropout`, the options of one pass in `forward`, parameters in `store`. The CPU kernels underneath live in
 //! `crate::kernels`.
 
@@ -13,6 +13,7 @@ pub mod dropout;
 pub mod embed;
 pub mod ffn;
 pub mod forward;
+pub mod language_model;
 pub mod linear;
 pub mod mask;
 pub mod norm;
@@ -25,5 +26,6 @@ pub use classifier::{Classifier, Output};
 pub use config::{Activation, Arch, Config, NormKind};
 pub use dropout::Mode;
 pub use forward::Forward;
+pub use language_model::{LanguageModel, LmBatch};
 pub use mask::{Masks, MASK_FILL};
 pub use pooling::Pool;

@@ -3,7 +3,7 @@
 //! Tensor names follow the module tree (`blocks.0.attn.q.weight`), because every
 //! module is built from `vb.pp("its_name")`.
 
-use super::{Classifier, Config};
+use super::{Classifier, Config, LanguageModel};
 use crate::fsutil::atomic_write;
 use crate::rng::Rng;
 use anyhow::{bail, ensure, Context, Result};
@@ -100,9 +100,62 @@ pub fn init_model(
     dtype: DType,
     device: &Device,
 ) -> Result<(Classifier, VarMap)> {
+    init(config, seed, dtype, device, Classifier::new)
+}
+
+/// A freshly initialised pretraining model (body + tied LM head).
+pub fn init_language_model(
+    config: &Config,
+    seed: u64,
+    dtype: DType,
+    device: &Device,
+) -> Result<(LanguageModel, VarMap)> {
+    init(config, seed, dtype, device, LanguageModel::new)
+}
+
+fn init<M>(
+    config: &Config,
+    seed: u64,
+    dtype: DType,
+    device: &Device,
+    build: impl FnOnce(VarBuilder, &Config) -> candle_core::Result<M>,
+) -> Result<(M, VarMap)> {
     config.validate()?;
     let (vb, varmap) = seeded_var_builder(seed, dtype, device);
-    Ok((Classifier::new(vb, config)?, varmap))
+    Ok((build(vb, config)?, varmap))
+}
+
+/// The names of the tensors the body owns (embeddings, blocks, final norm): what
+/// `train --init` carries from a pretrained model into a classifier.
+pub fn is_body_tensor(name: &str) -> bool {
+    ["tok_emb.", "pos_emb.", "blocks.", "norm_final."]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+}
+
+/// Overwrite the body's variables with the same-named tensors of `path` (a
+/// pretrained model); the rest (pooling, head) keeps its fresh initialisation.
+/// Returns how many tensors were copied.
+pub fn load_body(varmap: &VarMap, path: &Path) -> Result<usize> {
+    let file = unsafe { candle_core::safetensors::MmapedSafetensors::new(path) }
+        .with_context(|| format!("opening {}", path.display()))?;
+    let vars = varmap.data().lock().expect("VarMap lock poisoned");
+    let mut copied = 0;
+    for (name, var) in vars.iter().filter(|(n, _)| is_body_tensor(n)) {
+        let tensor = file
+            .load(name, var.device())
+            .with_context(|| format!("tensor {name} missing from {}", path.display()))?;
+        ensure!(
+            tensor.shape() == var.shape(),
+            "tensor {name} in {} has shape {:?}, the model expects {:?}",
+            path.display(),
+            tensor.shape(),
+            var.shape()
+        );
+        var.set(&tensor.to_dtype(var.dtype())?)?;
+        copied += 1;
+    }
+    Ok(copied)
 }
 
 /// Total number of scalar parameters.
@@ -139,13 +192,31 @@ pub fn save_tensors<'a>(
 /// A second view of the model on detached weights: evaluation through it records
 /// no gradient graph, yet it sees every optimizer update (the storage is shared).
 pub fn detached_model(varmap: &VarMap, config: &Config, device: &Device) -> Result<Classifier> {
+    detached(varmap, config, device, Classifier::new)
+}
+
+/// The language model's detached view, for its held-out measurements.
+pub fn detached_language_model(
+    varmap: &VarMap,
+    config: &Config,
+    device: &Device,
+) -> Result<LanguageModel> {
+    detached(varmap, config, device, LanguageModel::new)
+}
+
+fn detached<M>(
+    varmap: &VarMap,
+    config: &Config,
+    device: &Device,
+    build: impl FnOnce(VarBuilder, &Config) -> candle_core::Result<M>,
+) -> Result<M> {
     let vars = varmap.data().lock().expect("VarMap lock poisoned");
     let tensors: HashMap<String, Tensor> = vars
         .iter()
         .map(|(n, v)| (n.clone(), v.as_tensor().detach()))
         .collect();
     let dtype = tensors.values().next().map_or(DType::F32, |t| t.dtype());
-    Ok(Classifier::new(
+    Ok(build(
         VarBuilder::from_tensors(tensors, dtype, device),
         config,
     )?)

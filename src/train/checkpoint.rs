@@ -8,6 +8,7 @@ use crate::model::store::{load_weights, save_weights};
 use crate::rng::Rng;
 use anyhow::{bail, Context, Result};
 use candle_nn::VarMap;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -121,6 +122,18 @@ pub struct LoopState {
     pub epochs_since_best: usize,
 }
 
+/// A loop's state that a checkpoint can hold: the training loop's and the
+/// pretraining loop's. The optimizer's bias correction resumes at its step.
+pub trait Resumable: Serialize + DeserializeOwned {
+    fn step(&self) -> usize;
+}
+
+impl Resumable for LoopState {
+    fn step(&self) -> usize {
+        self.step
+    }
+}
+
 impl LoopState {
     pub fn new(seed: u64) -> Self {
         Self {
@@ -148,7 +161,7 @@ pub fn save_checkpoint(
     run: &Path,
     varmap: &VarMap,
     optimizer: &AdamW,
-    state: &LoopState,
+    state: &impl Resumable,
 ) -> Result<()> {
     let tmp = run.join(format!("{LAST_DIR}.tmp"));
     let _ = std::fs::remove_dir_all(&tmp);
@@ -190,7 +203,7 @@ pub fn has_checkpoint(run: &Path) -> bool {
 }
 
 /// The loop state of the run's checkpoint, if it has one.
-pub fn read_state(run: &Path) -> Result<Option<LoopState>> {
+pub fn read_state<S: Resumable>(run: &Path) -> Result<Option<S>> {
     let Some(dir) = checkpoint_dir(run) else {
         return Ok(None);
     };
@@ -203,15 +216,19 @@ pub fn read_state(run: &Path) -> Result<Option<LoopState>> {
 }
 
 /// Restore weights and optimizer in place; returns the loop state.
-pub fn load_checkpoint(run: &Path, varmap: &VarMap, optimizer: &mut AdamW) -> Result<LoopState> {
-    let (Some(dir), Some(state)) = (checkpoint_dir(run), read_state(run)?) else {
+pub fn load_checkpoint<S: Resumable>(
+    run: &Path,
+    varmap: &VarMap,
+    optimizer: &mut AdamW,
+) -> Result<S> {
+    let (Some(dir), Some(state)) = (checkpoint_dir(run), read_state::<S>(run)?) else {
         bail!(
             "{} has no checkpoint to resume from (no {LAST_DIR}/ folder): the run was stopped \
-             before its first checkpoint was written; start it again with `xray train`",
+             before its first checkpoint was written; start it again",
             run.display()
         );
     };
     load_weights(varmap, &dir.join(WEIGHTS))?;
-    optimizer.load(&dir.join(OPTIMIZER), state.step)?;
+    optimizer.load(&dir.join(OPTIMIZER), state.step())?;
     Ok(state)
 }

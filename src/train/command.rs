@@ -4,7 +4,7 @@
 use super::checkpoint::has_checkpoint;
 use super::report::{default_run_name, RunFiles};
 use super::run::{self, Control, Outcome};
-use crate::cli::{Common, TrainCmd};
+use crate::cli::{CheckpointArgs, Common, TrainCmd};
 use crate::device::select_device;
 use crate::saved_run::resolve_run;
 use anyhow::{Context, Result};
@@ -16,21 +16,7 @@ pub const EXIT_INTERRUPTED: i32 = 130;
 
 pub fn run(cmd: TrainCmd, common: &Common) -> Result<i32> {
     let device = select_device(common.device)?;
-    let control = Control {
-        stop_after_steps: cmd.stop_after_steps,
-        checkpoint: cmd.checkpoint()?,
-        ..Control::default()
-    };
-    let flag = control.interrupt.clone();
-    ctrlc::set_handler(move || {
-        eprintln!(
-            "\ninterrupted: saving a checkpoint after this step \
-             (Ctrl-C again to abort without saving)"
-        );
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(EXIT_INTERRUPTED);
-        }
-    })?;
+    let control = control(&cmd.checkpoint)?;
     let root = &cmd.root.dir;
     let outcome = match (&cmd.resume, &cmd.dataset) {
         (Some(dir), _) => {
@@ -64,6 +50,27 @@ pub fn run(cmd: TrainCmd, common: &Common) -> Result<i32> {
             Ok(EXIT_INTERRUPTED)
         }
     }
+}
+
+/// The run's checkpoint flags, and Ctrl-C asking it to stop after the step in
+/// progress (a second Ctrl-C exits at once).
+pub fn control(args: &CheckpointArgs) -> Result<Control> {
+    let control = Control {
+        stop_after_steps: args.stop_after_steps,
+        checkpoint: args.every()?,
+        ..Control::default()
+    };
+    let flag = control.interrupt.clone();
+    ctrlc::set_handler(move || {
+        eprintln!(
+            "\ninterrupted: saving a checkpoint after this step \
+             (Ctrl-C again to abort without saving)"
+        );
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(EXIT_INTERRUPTED);
+        }
+    })?;
+    Ok(control)
 }
 
 /// `--resume` without a folder: the run under `root/runs/` whose checkpoint was

@@ -44,6 +44,9 @@ pub struct TrainOptions {
     pub bucket: bool,
     /// Use at most this many examples of each split (quick runs, tests).
     pub limit: Option<usize>,
+    /// The pretraining run whose body the classifier starts from.
+    #[serde(default)]
+    pub init: Option<std::path::PathBuf>,
 }
 
 impl Default for TrainOptions {
@@ -66,6 +69,7 @@ impl Default for TrainOptions {
             val_frac: 0.1,
             bucket: true,
             limit: None,
+            init: None,
         }
     }
 }

@@ -18,8 +18,11 @@ use crate::data::collate::{collate, epoch_batches, padding_fraction};
 use crate::data::dataset::Splits;
 use crate::data::tokenize::{build_tokenizer, load_tokenizer, save_tokenizer, TokenizerSpec};
 use crate::fsutil::atomic_write;
-use crate::model::store::{detached_model, init_model, load_weights, save_model, WEIGHTS_FILE};
-use crate::model::Classifier;
+use crate::model::store::{
+    detached_model, init_model, load_body, load_config, load_weights, save_model, WEIGHTS_FILE,
+};
+use crate::model::{Classifier, Config};
+use crate::pretrain::options::PretrainOptions;
 use crate::rng::Rng;
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device};
@@ -90,8 +93,13 @@ pub fn train(
     let _ = std::fs::remove_dir_all(&files.run);
     let splits = super::data::load_data(&opts)?;
     super::data::check_classes(&splits)?;
-    let spec: TokenizerSpec = opts.tokenizer.parse()?;
-    let tokenizer = build_tokenizer(&spec, &splits.train.texts)?;
+    let tokenizer = match opts.init.clone() {
+        Some(dir) => pretrained(&dir, &mut opts)?,
+        None => build_tokenizer(
+            &opts.tokenizer.parse::<TokenizerSpec>()?,
+            &splits.train.texts,
+        )?,
+    };
     opts.model.vocab_size = tokenizer.get_vocab_size(true);
     opts.model.n_classes = splits.label_names.len();
     opts.model.validate()?;
@@ -100,6 +108,44 @@ pub fn train(
         let _ = std::fs::remove_dir_all(&files.run);
     }
     started
+}
+
+/// `--init DIR`: the pretrained run's tokenizer and architecture; this run
+/// keeps its own pooling, dropout and classes. Returns the tokenizer.
+fn pretrained(dir: &Path, opts: &mut TrainOptions) -> Result<Tokenizer> {
+    let body = load_config(dir).with_context(|| {
+        format!(
+            "--init {}: is it a finished `xray pretrain` run?",
+            dir.display()
+        )
+    })?;
+    require(body.arch == opts.model.arch, || {
+        format!(
+            "--init {}: pretrained as {:?}; add --arch {:?} (and a pooling it supports)",
+            dir.display(),
+            body.arch,
+            body.arch
+        )
+        .to_lowercase()
+    })?;
+    if let Ok(pre) = PretrainOptions::read(dir) {
+        if (pre.seed, pre.val_frac) != (opts.seed, opts.val_frac) {
+            eprintln!(
+                "warning: {} was pretrained with --seed {} --val-frac {}: with other values                  some of this run's validation texts were in its corpus",
+                dir.display(),
+                pre.seed,
+                pre.val_frac
+            );
+        }
+    }
+    opts.model = Config {
+        pool: opts.model.pool,
+        dropout: opts.model.dropout,
+        attn_dropout: opts.model.attn_dropout,
+        ..body
+    };
+    opts.tokenizer = dir.join("tokenizer.json").display().to_string();
+    load_tokenizer(&dir.join("tokenizer.json"))
 }
 
 /// Best weights or a checkpoint: something a user would not want deleted.
@@ -194,7 +240,7 @@ impl<'a> Trainer<'a> {
         let mut optimizer = AdamW::new(&vars, adamw)?;
         let state = match start {
             Start::Resume => {
-                let state = load_checkpoint(&files.run, &varmap, &mut optimizer)?;
+                let state: LoopState = load_checkpoint(&files.run, &varmap, &mut optimizer)?;
                 println!(
                     "resuming {} at epoch {}, batch {}",
                     files.run.display(),
@@ -203,7 +249,16 @@ impl<'a> Trainer<'a> {
                 );
                 state
             }
-            Start::New => LoopState::new(opts.seed),
+            Start::New => {
+                if let Some(dir) = &opts.init {
+                    let n = load_body(&varmap, &dir.join(WEIGHTS_FILE))?;
+                    println!(
+                        "body ({n} tensors) from {}; new pooling and head",
+                        dir.display()
+                    );
+                }
+                LoopState::new(opts.seed)
+            }
         };
         let steps_per_epoch = data.train.ids.len().div_ceil(opts.batch_size);
         let schedule = Schedule::new(opts.lr, opts.warmup_frac, steps_per_epoch * opts.epochs);

@@ -29,32 +29,40 @@ impl StepConfig {
 }
 
 /// A training loss: one batch in training mode (dropout from `rng`) gives the
-/// mean loss and the number of right predictions.
+/// mean loss and the number of right predictions (of examples, or of tokens).
 pub trait Objective {
-    fn loss(&self, batch: &Batch, rng: &mut Rng) -> Result<(Tensor, usize)>;
+    type Batch;
+    fn loss(&self, batch: &Self::Batch, rng: &mut Rng) -> Result<(Tensor, usize)>;
 }
 
 /// Classification: cross-entropy of the logits against the labels.
 impl Objective for Classifier {
+    type Batch = Batch;
+
     fn loss(&self, batch: &Batch, rng: &mut Rng) -> Result<(Tensor, usize)> {
         let out = self.forward(&batch.input_ids, &batch.attention_mask, Forward::train(rng))?;
-        let loss = candle_nn::loss::cross_entropy(&out.logits, &batch.labels)?;
-        let correct = out
-            .logits
-            .argmax(D::Minus1)?
-            .eq(&batch.labels)?
-            .to_dtype(DType::U32)?
-            .sum_all()?
-            .to_scalar::<u32>()?;
-        Ok((loss, correct as usize))
+        cross_entropy(&out.logits, &batch.labels)
     }
 }
 
+/// Mean cross-entropy of logits (N, C) against targets (N) u32, and how many
+/// of the N argmaxes hit their target.
+pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<(Tensor, usize)> {
+    let loss = crate::kernels::cross_entropy(logits, targets)?;
+    let correct = logits
+        .argmax(D::Minus1)?
+        .eq(targets)?
+        .to_dtype(DType::U32)?
+        .sum_all()?
+        .to_scalar::<u32>()?;
+    Ok((loss, correct as usize))
+}
+
 /// Loss, backward, clip, AdamW. Returns the batch's mean loss and the number correct.
-pub fn train_step(
-    objective: &impl Objective,
+pub fn train_step<O: Objective>(
+    objective: &O,
     optimizer: &mut AdamW,
-    batch: &Batch,
+    batch: &O::Batch,
     step: StepConfig,
     rng: &mut Rng,
 ) -> Result<(f64, usize)> {

@@ -1,0 +1,113 @@
+//! `xray pretrain`: a new run, `--resume`, or the causal-mask ablation (two
+//! decoder runs, with and without the mask), and the figures under the output root.
+
+use super::options::PretrainOptions;
+use super::run::{self, read_history, EvalRecord, Outcome};
+use crate::cli::{Common, PretrainCmd};
+use crate::device::select_device;
+use crate::model::store::WEIGHTS_FILE;
+use crate::model::Arch;
+use crate::train::command::{control, EXIT_INTERRUPTED};
+use crate::train::report::default_run_name;
+use crate::train::run::Control;
+use crate::viz::pretrain::draw_pretrain_curves;
+use anyhow::{Context, Result};
+use candle_core::Device;
+use std::path::{Path, PathBuf};
+
+pub fn run(cmd: PretrainCmd, common: &Common) -> Result<i32> {
+    let device = select_device(common.device)?;
+    let control = control(&cmd.checkpoint)?;
+    let root = &cmd.root.dir;
+    if let Some(dir) = &cmd.resume {
+        return exit_code(run::resume(dir, &device, &control)?, root);
+    }
+    let dataset = cmd
+        .dataset
+        .clone()
+        .expect("clap requires --dataset unless --resume");
+    let opts = cmd.options(dataset.clone());
+    let name = cmd.name.clone().unwrap_or_else(|| {
+        format!(
+            "pretrain-{}",
+            default_run_name(&dataset.name(), opts.model.arch)
+        )
+    });
+    if cmd.causal_ablation {
+        return ablation(opts, &name, root, &device, &control);
+    }
+    exit_code(
+        run::pretrain(&opts, &run_dir(root, &name), &device, &control)?,
+        root,
+    )
+}
+
+fn run_dir(root: &Path, name: &str) -> PathBuf {
+    root.join("runs").join(name)
+}
+
+/// Draw figures/pretrain_curves.png for a finished run; 130 for a stopped one.
+fn exit_code(outcome: Outcome, root: &Path) -> Result<i32> {
+    match outcome {
+        Outcome::Finished(run) => {
+            let path = root.join("figures").join("pretrain_curves.png");
+            std::fs::create_dir_all(root.join("figures"))?;
+            std::fs::copy(run.join("pretrain_curves.png"), &path)
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!("wrote {}", path.display());
+            Ok(0)
+        }
+        Outcome::Interrupted(dir) => {
+            eprintln!(
+                "stopped; resume with: xray pretrain --resume {}",
+                dir.display()
+            );
+            Ok(EXIT_INTERRUPTED)
+        }
+    }
+}
+
+/// The decoder pretrained with its causal mask and without it, same budget and
+/// seed, both measured with the mask; a run already finished is reused.
+fn ablation(
+    opts: PretrainOptions,
+    name: &str,
+    root: &Path,
+    device: &Device,
+    control: &Control,
+) -> Result<i32> {
+    crate::cli::require(opts.model.arch == Arch::Decoder, || {
+        "--causal-ablation is the decoder's lesson: add --arch decoder".into()
+    })?;
+    let mut runs: Vec<(String, Vec<EvalRecord>)> = Vec::new();
+    for (no_mask, suffix, label) in [
+        (false, "causal", "trained with the causal mask"),
+        (true, "no-causal-mask", "trained without it"),
+    ] {
+        let dir = run_dir(root, &format!("{name}-{suffix}"));
+        let history = if dir.join(WEIGHTS_FILE).is_file() {
+            println!("{} is finished: reusing it", dir.display());
+            read_history(&dir)?
+        } else {
+            let opts = PretrainOptions {
+                no_causal_mask: no_mask,
+                ..opts.clone()
+            };
+            match run::pretrain(&opts, &dir, device, control)? {
+                Outcome::Finished(run) => read_history(&run)?,
+                stopped => return exit_code(stopped, root),
+            }
+        };
+        runs.push((label.into(), history));
+    }
+    let path = root.join("figures").join("causal_lm_ablation.png");
+    std::fs::create_dir_all(root.join("figures"))?;
+    let runs: Vec<_> = runs.iter().map(|(l, h)| (l.clone(), h)).collect();
+    draw_pretrain_curves(
+        &runs,
+        "next-token pretraining: the causal mask on and off in training (held out: always on)",
+        &path,
+    )?;
+    println!("wrote {}", path.display());
+    Ok(0)
+}

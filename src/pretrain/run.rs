@@ -1,0 +1,592 @@
+//! A pretraining run, top to bottom: `pretrain` or `resume` sets up the run
+//! folder and the [`Pretrainer`], whose `run` takes steps over the corpus's
+//! windows until the budget is spent, measuring the held-out windows at evenly
+//! spaced points, then `finish` saves the pretrained model. The step is
+//! `xray train`'s own `train_step`, with AdamW, the schedule and the checkpoints.
+
+use super::corpus::{load_texts, Corpus};
+use super::masking::MaskRule;
+use super::objective::{held_out, Pretraining};
+use super::options::{Budget, PretrainOptions, ARGS_FILE};
+use crate::data::collate::{epoch_batches, sorted_batches};
+use crate::data::tokenize::{build_tokenizer, load_tokenizer, save_tokenizer, TokenizerSpec};
+use crate::fsutil::atomic_write;
+use crate::model::store::{detached_language_model, init_language_model, save_model, WEIGHTS_FILE};
+use crate::model::{LanguageModel, LmBatch, Masks};
+use crate::rng::Rng;
+use crate::train::checkpoint::{
+    has_checkpoint, load_checkpoint, save_checkpoint, Resumable, Tally,
+};
+use crate::train::optim::{AdamW, AdamWConfig, Schedule};
+use crate::train::run::{Control, Every};
+use crate::train::step::{train_step, Objective, StepConfig};
+use anyhow::{bail, Context, Result};
+use candle_core::{DType, Device};
+use candle_nn::VarMap;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+use tokenizers::Tokenizer;
+
+/// A point of the training curve this often.
+const CURVE_EVERY_STEPS: usize = 50;
+/// Steps timed, after two untimed ones (first touches of memory), to turn
+/// `--minutes` into steps.
+const PROBE_STEPS: usize = 6;
+const PROBE_WARMUP: usize = 2;
+/// Held-out windows per forward: the (N, V) logits of 32 windows at 15% take
+/// 150 MB, and their softmax as much again.
+const EVAL_BATCH: usize = 32;
+/// Snapshots of the body at k/SNAPSHOTS of the budget.
+const SNAPSHOTS: usize = 4;
+
+/// Mean loss and token accuracy after `step`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LmPoint {
+    pub step: usize,
+    pub tokens: usize,
+    pub loss: f64,
+    pub acc: f64,
+}
+
+/// One held-out measurement, as history.jsonl records it, with the training
+/// curve since the one before.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EvalRecord {
+    pub step: usize,
+    /// Real tokens trained on so far.
+    pub tokens: usize,
+    pub seconds: f64,
+    pub lr: f64,
+    pub held_out_loss: f64,
+    pub held_out_acc: f64,
+    pub train_curve: Vec<LmPoint>,
+}
+
+/// Where the loop stands: enough to continue exactly where it stopped.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PretrainState {
+    pub step: usize,
+    /// Fixed before the first step (from `--tokens`, or `--minutes` and the
+    /// measured speed), so a resumed run keeps its schedule.
+    pub total_steps: usize,
+    pub dropout_rng: Rng,
+    pub tokens: usize,
+    pub seconds: f64,
+    pub window: Tally,
+    pub curve: Vec<LmPoint>,
+    pub history: Vec<EvalRecord>,
+}
+
+impl Resumable for PretrainState {
+    fn step(&self) -> usize {
+        self.step
+    }
+}
+
+pub enum Outcome {
+    /// The run folder, with the pretrained model and its history.
+    Finished(PathBuf),
+    /// Stopped on request with a resumable checkpoint in the run folder.
+    Interrupted(PathBuf),
+}
+
+/// Start a new run in `run`; a start that fails before its first checkpoint
+/// removes the folder again.
+pub fn pretrain(
+    opts: &PretrainOptions,
+    run: &Path,
+    device: &Device,
+    control: &Control,
+) -> Result<Outcome> {
+    opts.check()?;
+    crate::cli::require(
+        !has_checkpoint(run) && !run.join(WEIGHTS_FILE).exists(),
+        || {
+            format!(
+                "{} already holds a run: pick another --name, or continue it with --resume",
+                run.display()
+            )
+        },
+    )?;
+    let texts = load_texts(opts)?;
+    let tokenizer = build_tokenizer(&opts.tokenizer.parse::<TokenizerSpec>()?, &texts)?;
+    let mut opts = opts.clone();
+    opts.model.vocab_size = tokenizer.get_vocab_size(true);
+    opts.model.validate()?;
+    std::fs::create_dir_all(run).with_context(|| format!("creating {}", run.display()))?;
+    let started = (|| {
+        save_tokenizer(&tokenizer, &run.join("tokenizer.json"))?;
+        atomic_write(&run.join(ARGS_FILE), &serde_json::to_vec_pretty(&opts)?)?;
+        let corpus = Corpus::new(&tokenizer, &texts, &opts)?;
+        Pretrainer::new(&opts, corpus, &tokenizer, run, device, Start::New)?.run(control)
+    })();
+    if started.is_err() && !has_checkpoint(run) {
+        let _ = std::fs::remove_dir_all(run);
+    }
+    started
+}
+
+/// Continue the run in `run` from its last checkpoint, with its saved options.
+pub fn resume(run: &Path, device: &Device, control: &Control) -> Result<Outcome> {
+    let opts = PretrainOptions::read(run)?;
+    let tokenizer = load_tokenizer(&run.join("tokenizer.json"))?;
+    let corpus = Corpus::new(&tokenizer, &load_texts(&opts)?, &opts)?;
+    Pretrainer::new(&opts, corpus, &tokenizer, run, device, Start::Resume)?.run(control)
+}
+
+enum Start {
+    /// Measure the untrained model and fix the step count.
+    New,
+    /// From the run folder's `last/` checkpoint.
+    Resume,
+}
+
+/// Everything a run holds while it trains.
+struct Pretrainer<'a> {
+    opts: &'a PretrainOptions,
+    run: &'a Path,
+    device: &'a Device,
+    corpus: Corpus,
+    rule: MaskRule,
+    held_out: Vec<LmBatch>,
+    /// Trains through autograd; `eval_model` shares its weights, detached.
+    model: LanguageModel,
+    eval_model: LanguageModel,
+    varmap: VarMap,
+    optimizer: AdamW,
+    state: PretrainState,
+    /// The batches of the pass in progress, and which pass they are.
+    pass: (usize, Vec<Vec<usize>>),
+    saved: (Instant, usize),
+}
+
+impl<'a> Pretrainer<'a> {
+    fn new(
+        opts: &'a PretrainOptions,
+        corpus: Corpus,
+        tokenizer: &Tokenizer,
+        run: &'a Path,
+        device: &'a Device,
+        start: Start,
+    ) -> Result<Self> {
+        let (model, varmap) = init_language_model(&opts.model, opts.seed, DType::F32, device)?;
+        let eval_model = detached_language_model(&varmap, &opts.model, device)?;
+        let vars = varmap.data().lock().expect("VarMap lock poisoned").clone();
+        let adamw = AdamWConfig {
+            weight_decay: opts.weight_decay,
+            ..AdamWConfig::default()
+        };
+        let rule = mask_rule(opts, tokenizer)?;
+        let held_out = held_out_batches(&corpus, &rule, opts, device)?;
+        println!(
+            "{}: {} training windows ({} tokens), {} held out; run folder {}",
+            opts.dataset.name(),
+            corpus.train.len(),
+            corpus.real_tokens(),
+            corpus.held_out.len(),
+            run.display()
+        );
+        let mut this = Self {
+            opts,
+            run,
+            device,
+            corpus,
+            rule,
+            held_out,
+            model,
+            eval_model,
+            optimizer: AdamW::new(&vars, adamw)?,
+            varmap,
+            state: PretrainState {
+                step: 0,
+                total_steps: 0,
+                dropout_rng: Rng::new(opts.seed.wrapping_add(0xD80F)),
+                tokens: 0,
+                seconds: 0.0,
+                window: Tally::default(),
+                curve: Vec::new(),
+                history: Vec::new(),
+            },
+            pass: (usize::MAX, Vec::new()),
+            saved: (Instant::now(), 0),
+        };
+        match start {
+            Start::New => this.plan()?,
+            Start::Resume => {
+                this.state = load_checkpoint(run, &this.varmap, &mut this.optimizer)?;
+                this.saved.1 = this.state.step;
+                println!(
+                    "resuming {} at step {}/{}",
+                    run.display(),
+                    this.state.step,
+                    this.state.total_steps
+                );
+            }
+        }
+        Ok(this)
+    }
+
+    /// The held-out point before training, and the step count of the budget.
+    fn plan(&mut self) -> Result<()> {
+        let started = Instant::now();
+        self.record_eval(0.0)?;
+        let eval_s = started.elapsed().as_secs_f64();
+        let tokens_per_step = self.corpus.real_tokens() as f64 / self.corpus.train.len() as f64
+            * self.opts.batch_size as f64;
+        let steps = match self.opts.budget {
+            Budget::Tokens(n) => n as f64 / tokens_per_step,
+            Budget::Minutes(m) => {
+                let step_s = self.probe_step_seconds()?;
+                let evals = eval_s * self.opts.eval_points as f64;
+                (m * 60.0 - evals).max(0.0) / step_s
+            }
+        };
+        self.state.total_steps = (steps.ceil() as usize).max(1);
+        println!(
+            "budget {:?}: {} steps of {} windows (~{:.1}M tokens, {:.1} passes over the corpus)",
+            self.opts.budget,
+            self.state.total_steps,
+            self.opts.batch_size,
+            self.state.total_steps as f64 * tokens_per_step / 1e6,
+            self.state.total_steps as f64 * tokens_per_step / self.corpus.real_tokens() as f64
+        );
+        Ok(())
+    }
+
+    /// Seconds per step, timed on the first batches with the gradient computed
+    /// and thrown away: the weights and the run's RNGs stay untouched.
+    fn probe_step_seconds(&mut self) -> Result<f64> {
+        let batches = (0..PROBE_WARMUP + PROBE_STEPS)
+            .map(|k| self.batch(k))
+            .collect::<Result<Vec<_>>>()?;
+        let objective = self.objective();
+        let mut rng = Rng::new(0);
+        let mut timed = 0.0;
+        for (k, lm) in batches.iter().enumerate() {
+            let started = Instant::now();
+            let _ = objective.loss(lm, &mut rng)?.0.backward()?;
+            if k >= PROBE_WARMUP {
+                timed += started.elapsed().as_secs_f64();
+            }
+        }
+        Ok(timed / PROBE_STEPS as f64)
+    }
+
+    fn objective(&self) -> Pretraining<'_> {
+        Pretraining {
+            model: &self.model,
+            masks: train_masks(self.opts),
+        }
+    }
+
+    fn schedule(&self) -> Schedule {
+        Schedule::new(self.opts.lr, self.opts.warmup_frac, self.state.total_steps)
+    }
+
+    fn run(mut self, control: &Control) -> Result<Outcome> {
+        let bar = crate::progress::bar(
+            self.state.total_steps as u64,
+            "pretrain {bar:30} {pos}/{len} {msg} ETA {eta}",
+        );
+        bar.set_position(self.state.step as u64);
+        while self.state.step < self.state.total_steps {
+            let stop = control.interrupt.load(Ordering::SeqCst)
+                || control
+                    .stop_after_steps
+                    .is_some_and(|n| self.state.step >= n);
+            if stop {
+                bar.finish_and_clear();
+                self.save_last()?;
+                return Ok(Outcome::Interrupted(self.run.to_path_buf()));
+            }
+            self.step()?;
+            let status = self.status();
+            if bar.is_hidden() && self.state.step.is_multiple_of(CURVE_EVERY_STEPS) {
+                println!(
+                    "step {}/{}  {status}",
+                    self.state.step, self.state.total_steps
+                );
+            }
+            bar.set_message(status);
+            bar.inc(1);
+            if self.eval_due() {
+                let lr = self.schedule().lr(self.state.step);
+                bar.suspend(|| self.record_eval(lr))?;
+            }
+            if self.snapshot_due() {
+                self.save_snapshot()?;
+            }
+            crate::faults::point();
+            if self.checkpoint_due(control.checkpoint) {
+                self.save_last()?;
+            }
+        }
+        bar.finish_and_clear();
+        self.finish()
+    }
+
+    /// The latest curve point's loss (the window in progress until the first).
+    fn status(&self) -> String {
+        let s = &self.state;
+        let last = s
+            .curve
+            .last()
+            .or_else(|| s.history.last().and_then(|r| r.train_curve.last()));
+        let (loss, acc) = last.map_or((s.window.mean_loss(), s.window.accuracy()), |p| {
+            (p.loss, p.acc)
+        });
+        format!(
+            "loss {loss:.3} acc {acc:.3} {:.0} tok/s",
+            s.tokens as f64 / s.seconds.max(1e-9)
+        )
+    }
+
+    /// The masked batch of step `step`: the windows come from that pass's
+    /// shuffle, the masks from an RNG of the seed and the step alone, so a
+    /// resumed run asks the same questions.
+    fn batch(&mut self, step: usize) -> Result<LmBatch> {
+        let n = self.corpus.train.len().div_ceil(self.opts.batch_size);
+        let pass = step / n;
+        if self.pass.0 != pass {
+            let lengths: Vec<usize> = self.corpus.train.iter().map(Vec::len).collect();
+            let mut rng =
+                Rng::new(self.opts.seed.wrapping_mul(1000).wrapping_add(pass as u64) ^ 0x9A55);
+            self.pass = (
+                pass,
+                epoch_batches(&lengths, self.opts.batch_size, true, &mut rng),
+            );
+        }
+        let rows = &self.pass.1[step % n];
+        let seqs: Vec<&[u32]> = rows
+            .iter()
+            .map(|&i| self.corpus.train[i].as_slice())
+            .collect();
+        let mut rng = Rng::new(self.opts.seed ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        self.rule.batch(&seqs, &mut rng, self.device)
+    }
+
+    fn step(&mut self) -> Result<()> {
+        let started = Instant::now();
+        let lm = self.batch(self.state.step)?;
+        let config = StepConfig {
+            lr: self.schedule().lr(self.state.step),
+            clip: self.opts.clip,
+        };
+        let objective = Pretraining {
+            model: &self.model,
+            masks: train_masks(self.opts),
+        };
+        let state = &mut self.state;
+        let (loss, correct) = train_step(
+            &objective,
+            &mut self.optimizer,
+            &lm,
+            config,
+            &mut state.dropout_rng,
+        )?;
+        if !loss.is_finite() {
+            bail!(
+                "the pretraining loss became {loss} at step {}: stopped without saving; the last \
+                 good checkpoint is in {}/last (try a lower --lr, then --resume)",
+                state.step,
+                self.run.display()
+            );
+        }
+        state.step += 1;
+        state.tokens += lm.batch.real_tokens;
+        state.seconds += started.elapsed().as_secs_f64();
+        state.window.add(loss, correct, lm.targets.dim(0)?);
+        if state.step.is_multiple_of(CURVE_EVERY_STEPS) || state.step == state.total_steps {
+            let w = std::mem::take(&mut state.window);
+            state.curve.push(LmPoint {
+                step: state.step,
+                tokens: state.tokens,
+                loss: w.mean_loss(),
+                acc: w.accuracy(),
+            });
+        }
+        Ok(())
+    }
+
+    fn eval_due(&self) -> bool {
+        let (step, total, points) = (
+            self.state.step,
+            self.state.total_steps,
+            self.opts.eval_points,
+        );
+        (1..=points).any(|k| k * total / points == step)
+    }
+
+    /// Measure the held-out windows now; history.jsonl and the run's curves follow.
+    fn record_eval(&mut self, lr: f64) -> Result<()> {
+        let (loss, acc) = held_out(&self.eval_model, &self.held_out)?;
+        let (label, title) = (self.label(), self.title());
+        let s = &mut self.state;
+        println!(
+            "  step {}/{}: held-out loss {loss:.4}, token accuracy {acc:.4}",
+            s.step, s.total_steps
+        );
+        s.history.push(EvalRecord {
+            step: s.step,
+            tokens: s.tokens,
+            seconds: s.seconds,
+            lr,
+            held_out_loss: loss,
+            held_out_acc: acc,
+            train_curve: std::mem::take(&mut s.curve),
+        });
+        write_history(self.run, &s.history)?;
+        crate::viz::pretrain::draw_pretrain_curves(
+            &[(label, &s.history)],
+            &title,
+            &self.run.join("pretrain_curves.png"),
+        )
+    }
+
+    fn label(&self) -> String {
+        match (self.opts.model.causal(), self.opts.no_causal_mask) {
+            (false, _) => "masked LM".into(),
+            (true, false) => "next token, causal mask".into(),
+            (true, true) => "next token, trained without the causal mask".into(),
+        }
+    }
+
+    fn title(&self) -> String {
+        format!(
+            "xray pretrain: {} on {} ({} x {} tokens per step)",
+            self.label(),
+            self.opts.dataset.name(),
+            self.opts.batch_size,
+            self.opts.model.max_len
+        )
+    }
+
+    /// At a quarter, half and three quarters of the budget: the bodies the
+    /// budget table fine-tunes (the same run along the way, not runs of their
+    /// own schedule: their learning rate has not decayed yet).
+    fn snapshot_due(&self) -> bool {
+        let (step, total) = (self.state.step, self.state.total_steps);
+        step < total && (1..SNAPSHOTS).any(|k| k * total / SNAPSHOTS == step)
+    }
+
+    /// `snapshots/step-N/`: a folder `train --init` reads like the run itself,
+    /// its history ending at this step (a held-out point: the quarters of the
+    /// budget are among the evaluation points).
+    fn save_snapshot(&self) -> Result<()> {
+        let dir = self
+            .run
+            .join("snapshots")
+            .join(format!("step-{}", self.state.step));
+        save_model(&self.varmap, &self.opts.model, &dir)?;
+        for file in ["tokenizer.json", ARGS_FILE, "history.jsonl"] {
+            std::fs::copy(self.run.join(file), dir.join(file))
+                .with_context(|| format!("copying {file} into {}", dir.display()))?;
+        }
+        Ok(())
+    }
+
+    fn checkpoint_due(&self, every: Every) -> bool {
+        let (at, step) = self.saved;
+        at.elapsed().as_secs_f64() >= every.minutes * 60.0
+            || every.steps.is_some_and(|n| self.state.step >= step + n)
+    }
+
+    fn save_last(&mut self) -> Result<()> {
+        save_checkpoint(self.run, &self.varmap, &self.optimizer, &self.state)?;
+        self.saved = (Instant::now(), self.state.step);
+        Ok(())
+    }
+
+    /// The pretrained model (what `train --init` reads) and a last checkpoint.
+    fn finish(mut self) -> Result<Outcome> {
+        save_model(&self.varmap, &self.opts.model, self.run)?;
+        self.save_last()?;
+        let last = self.state.history.last().context("no held-out point")?;
+        println!(
+            "pretrained {} steps, {:.1}M tokens in {:.1} min: held-out loss {:.4}, token \
+             accuracy {:.4}; fine-tune with: xray train --init {}",
+            self.state.step,
+            self.state.tokens as f64 / 1e6,
+            self.state.seconds / 60.0,
+            last.held_out_loss,
+            last.held_out_acc,
+            self.run.display()
+        );
+        Ok(Outcome::Finished(self.run.to_path_buf()))
+    }
+}
+
+/// None: the architecture's own masks; the ablation trains without the causal one.
+fn train_masks(opts: &PretrainOptions) -> Option<Masks> {
+    opts.no_causal_mask.then_some(Masks {
+        padding: true,
+        causal: false,
+    })
+}
+
+/// The masking rule of the options, with the tokenizer's own special ids.
+fn mask_rule(opts: &PretrainOptions, tokenizer: &Tokenizer) -> Result<MaskRule> {
+    let mask_id = tokenizer
+        .token_to_id("[MASK]")
+        .context("the tokenizer has no [MASK] token: use a BERT-style tokenizer")?;
+    let specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        .iter()
+        .filter_map(|t| tokenizer.token_to_id(t))
+        .collect();
+    Ok(MaskRule {
+        arch: opts.model.arch,
+        prob: opts.mask_prob,
+        mask_id,
+        vocab_size: opts.model.vocab_size as u32,
+        specials,
+    })
+}
+
+/// The held-out windows, masked once with a fixed RNG: every point of the
+/// curve asks the same questions.
+fn held_out_batches(
+    corpus: &Corpus,
+    rule: &MaskRule,
+    opts: &PretrainOptions,
+    device: &Device,
+) -> Result<Vec<LmBatch>> {
+    let lengths: Vec<usize> = corpus.held_out.iter().map(Vec::len).collect();
+    let mut rng = Rng::new(opts.seed ^ 0x0E1D);
+    sorted_batches(&lengths, EVAL_BATCH)
+        .iter()
+        .map(|rows| {
+            let seqs: Vec<&[u32]> = rows
+                .iter()
+                .map(|&i| corpus.held_out[i].as_slice())
+                .collect();
+            rule.batch(&seqs, &mut rng, device)
+        })
+        .collect()
+}
+
+fn write_history(run: &Path, history: &[EvalRecord]) -> Result<()> {
+    let lines: Vec<String> = history
+        .iter()
+        .map(serde_json::to_string)
+        .collect::<Result<_, _>>()?;
+    atomic_write(
+        &run.join("history.jsonl"),
+        format!("{}\n", lines.join("\n")).as_bytes(),
+    )
+}
+
+/// A finished pretraining run's history.
+pub fn read_history(run: &Path) -> Result<Vec<EvalRecord>> {
+    let path = run.join("history.jsonl");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .map(|(i, line)| {
+            serde_json::from_str(line)
+                .with_context(|| format!("{}: line {}", path.display(), i + 1))
+        })
+        .collect()
+}

@@ -1,0 +1,81 @@
+//! figures/pretrain_gain.png: test accuracy of the classifier against the
+//! pretraining tokens its body saw (0: from scratch), one line per architecture.
+
+use super::font::ensure_font;
+use crate::model::Arch;
+use crate::pretrain::gain::GainRow;
+use anyhow::{anyhow, Result};
+use plotters::prelude::*;
+use std::path::Path;
+
+pub fn draw_gain(rows: &[GainRow], path: &Path) -> Result<()> {
+    ensure_font();
+    let tmp = path.with_extension("tmp.png");
+    {
+        let root = BitMapBackend::new(&tmp, (1000, 600)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+        let m = |r: &GainRow| r.tokens as f64 / 1e6;
+        let x_max = rows.iter().map(m).fold(1.0, f64::max) * 1.08;
+        let accs = rows.iter().map(|r| r.test_accuracy);
+        let lo = accs.clone().fold(1.0, f64::min) - 0.01;
+        let hi = accs.fold(0.0, f64::max) + 0.01;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "what pretraining buys: IMDb test accuracy after fine-tuning",
+                ("sans-serif", 24),
+            )
+            .margin(20)
+            .x_label_area_size(45)
+            .y_label_area_size(70)
+            .build_cartesian_2d(-x_max * 0.03..x_max, lo..hi)
+            .map_err(|e| anyhow!("{e}"))?;
+        chart
+            .configure_mesh()
+            .x_desc("pretraining tokens (millions; 0 = from scratch)")
+            .y_desc("test accuracy")
+            .y_label_formatter(&|y| format!("{y:.3}"))
+            .label_style(("sans-serif", 16))
+            .axis_desc_style(("sans-serif", 18))
+            .draw()
+            .map_err(|e| anyhow!("{e}"))?;
+        for (arch, color) in [
+            (Arch::Encoder, RGBColor(31, 119, 180)),
+            (Arch::Decoder, RGBColor(214, 39, 40)),
+        ] {
+            let points: Vec<(f64, f64)> = rows
+                .iter()
+                .filter(|r| r.arch == arch)
+                .map(|r| (m(r), r.test_accuracy))
+                .collect();
+            if points.is_empty() {
+                continue;
+            }
+            chart
+                .draw_series(LineSeries::new(points.clone(), color.stroke_width(3)).point_size(6))
+                .map_err(|e| anyhow!("{e}"))?
+                .label(format!("{arch:?}").to_lowercase())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+                });
+            chart
+                .draw_series(points.iter().map(|&(x, y)| {
+                    Text::new(
+                        format!("{y:.4}"),
+                        (x, y),
+                        ("sans-serif", 16).into_font().color(&color),
+                    )
+                }))
+                .map_err(|e| anyhow!("{e}"))?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 16))
+            .draw()
+            .map_err(|e| anyhow!("{e}"))?;
+        root.present().map_err(|e| anyhow!("{e}"))?;
+    }
+    crate::fsutil::commit(&tmp, path)
+}

@@ -1,0 +1,117 @@
+//! figures/pretrain_curves.png and causal_lm_ablation.png: loss (left panel) and
+//! token accuracy (right) of one or more pretraining runs against the tokens
+//! trained on. Each run draws its training curve thin and its held-out points
+//! thick; the held-out windows are always read with the architecture's masks.
+
+use super::font::ensure_font;
+use crate::pretrain::run::EvalRecord;
+use anyhow::{anyhow, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::Path;
+
+const COLORS: [RGBColor; 3] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+];
+
+/// One run: its legend label and its history.
+pub type Run<'a> = (String, &'a Vec<EvalRecord>);
+
+/// (million tokens, value) of the training curve and of the held-out points.
+fn lines(history: &[EvalRecord], acc: bool) -> [Vec<(f64, f64)>; 2] {
+    let m = |t: usize| t as f64 / 1e6;
+    let train = history
+        .iter()
+        .flat_map(|r| &r.train_curve)
+        .map(|p| (m(p.tokens), if acc { p.acc } else { p.loss }))
+        .collect();
+    let held = history
+        .iter()
+        .map(|r| {
+            (
+                m(r.tokens),
+                if acc { r.held_out_acc } else { r.held_out_loss },
+            )
+        })
+        .collect();
+    [train, held]
+}
+
+pub fn draw_pretrain_curves(runs: &[Run], title: &str, path: &Path) -> Result<()> {
+    ensure_font();
+    let tmp = path.with_extension("tmp.png");
+    {
+        let root = BitMapBackend::new(&tmp, (1400, 600)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+        let (top, body) = root.split_vertically(50);
+        top.draw(&Text::new(title, (20, 12), ("sans-serif", 26)))
+            .map_err(|e| anyhow!("{e}"))?;
+        let (left, right) = body.split_horizontally(700);
+        panel(&left, runs, false)?;
+        panel(&right, runs, true)?;
+        root.present().map_err(|e| anyhow!("{e}"))?;
+    }
+    crate::fsutil::commit(&tmp, path)
+}
+
+fn panel(area: &DrawingArea<BitMapBackend, Shift>, runs: &[Run], acc: bool) -> Result<()> {
+    let all: Vec<(f64, f64)> = runs
+        .iter()
+        .flat_map(|(_, h)| lines(h, acc).into_iter().flatten())
+        .collect();
+    let x_max = all.iter().map(|p| p.0).fold(0.0, f64::max).max(1e-3) * 1.02;
+    let y_max = all.iter().map(|p| p.1).fold(0.0, f64::max);
+    let y_max = if acc {
+        (y_max * 1.1).min(1.0)
+    } else {
+        y_max * 1.05
+    } + 1e-6;
+    let mut chart = ChartBuilder::on(area)
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(65)
+        .build_cartesian_2d(0.0..x_max, 0.0..y_max)
+        .map_err(|e| anyhow!("{e}"))?;
+    chart
+        .configure_mesh()
+        .x_desc("tokens trained on (millions)")
+        .y_desc(if acc {
+            "token accuracy"
+        } else {
+            "cross-entropy loss"
+        })
+        .label_style(("sans-serif", 16))
+        .axis_desc_style(("sans-serif", 18))
+        .draw()
+        .map_err(|e| anyhow!("{e}"))?;
+    for ((label, history), color) in runs.iter().zip(COLORS) {
+        let [train, held] = lines(history, acc);
+        chart
+            .draw_series(LineSeries::new(train, color.mix(0.45).stroke_width(2)))
+            .map_err(|e| anyhow!("{e}"))?
+            .label(format!("{label}: training batches"))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.mix(0.45)));
+        chart
+            .draw_series(LineSeries::new(held, color.stroke_width(4)).point_size(5))
+            .map_err(|e| anyhow!("{e}"))?
+            .label(format!("{label}: held-out 1%"))
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(4))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .position(if acc {
+            SeriesLabelPosition::LowerRight
+        } else {
+            SeriesLabelPosition::UpperRight
+        })
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 15))
+        .draw()
+        .map_err(|e| anyhow!("{e}"))?;
+    Ok(())
+}
