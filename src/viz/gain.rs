@@ -59,11 +59,8 @@ pub fn draw_gain(rows: &[GainRow], path: &Path) -> Result<()> {
                 });
             chart
                 .draw_series(points.iter().map(|&(x, y)| {
-                    Text::new(
-                        format!("{y:.4}"),
-                        (x, y),
-                        ("sans-serif", 16).into_font().color(&color),
-                    )
+                    let font = ("sans-serif", 16).into_font().color(&color);
+                    EmptyElement::at((x, y)) + Text::new(format!("{y:.4}"), (-22, -26), font)
                 }))
                 .map_err(|e| anyhow!("{e}"))?;
         }

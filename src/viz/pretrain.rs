@@ -63,16 +63,19 @@ fn panel(area: &DrawingArea<BitMapBackend, Shift>, runs: &[Run], acc: bool) -> R
         .collect();
     let x_max = all.iter().map(|p| p.0).fold(0.0, f64::max).max(1e-3) * 1.02;
     let y_max = all.iter().map(|p| p.1).fold(0.0, f64::max);
-    let y_max = if acc {
-        (y_max * 1.1).min(1.0)
+    let y_min = all.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    // Loss from just below its lowest point: the untrained model's ln V would
+    // otherwise squash the part of the curve worth reading.
+    let (y_min, y_max) = if acc {
+        (0.0, (y_max * 1.1).min(1.0) + 1e-6)
     } else {
-        y_max * 1.05
-    } + 1e-6;
+        ((y_min - 0.5).max(0.0), y_max * 1.03 + 1e-6)
+    };
     let mut chart = ChartBuilder::on(area)
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(65)
-        .build_cartesian_2d(0.0..x_max, 0.0..y_max)
+        .build_cartesian_2d(0.0..x_max, y_min..y_max)
         .map_err(|e| anyhow!("{e}"))?;
     chart
         .configure_mesh()
