@@ -41,3 +41,12 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
         .and_then(|f| f.sync_all())
         .with_context(|| format!("flushing {} to disk", dir.display()))
 }
+
+/// One JSON object per line, written atomically (a run's history.jsonl).
+pub fn write_jsonl<T: serde::Serialize>(path: &Path, records: &[T]) -> Result<()> {
+    let lines: Vec<String> = records
+        .iter()
+        .map(serde_json::to_string)
+        .collect::<std::result::Result<_, _>>()?;
+    atomic_write(path, format!("{}\n", lines.join("\n")).as_bytes())
+}

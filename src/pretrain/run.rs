@@ -567,14 +567,7 @@ fn held_out_batches(
 }
 
 fn write_history(run: &Path, history: &[EvalRecord]) -> Result<()> {
-    let lines: Vec<String> = history
-        .iter()
-        .map(serde_json::to_string)
-        .collect::<Result<_, _>>()?;
-    atomic_write(
-        &run.join("history.jsonl"),
-        format!("{}\n", lines.join("\n")).as_bytes(),
-    )
+    crate::fsutil::write_jsonl(&run.join("history.jsonl"), history)
 }
 
 /// A finished pretraining run's history.

@@ -545,12 +545,5 @@ impl<'a> Trainer<'a> {
 }
 
 fn write_history(run: &Path, history: &[EpochRecord]) -> Result<()> {
-    let lines: Vec<String> = history
-        .iter()
-        .map(serde_json::to_string)
-        .collect::<Result<_, _>>()?;
-    atomic_write(
-        &run.join("history.jsonl"),
-        format!("{}\n", lines.join("\n")).as_bytes(),
-    )
+    crate::fsutil::write_jsonl(&run.join("history.jsonl"), history)
 }
