@@ -185,6 +185,31 @@ fn init_carries_the_body_alone_and_the_classifier_learns() {
     }
     assert_eq!(copied, n_body);
 
+    // A longer fine-tune repeats the pretrained position table from its start.
+    let p = config.max_len;
+    let long = Config {
+        max_len: 2 * p + 3,
+        ..config.clone()
+    };
+    let (_, longer) = init_model(&long, 5, DType::F32, &Device::Cpu).unwrap();
+    load_body(&longer, &pre.join("model.safetensors")).unwrap();
+    let table = |vars: &[(String, candle_core::Var)]| {
+        let (_, v) = vars
+            .iter()
+            .find(|(n, _)| n.starts_with("pos_emb."))
+            .unwrap();
+        v.as_tensor().clone()
+    };
+    let (short, tiled) = (table(&lm), table(&named_vars(&longer)));
+    assert_eq!(tiled.dims()[0], 2 * p + 3);
+    for (start, rows) in [(0, p), (p, p), (2 * p, 3)] {
+        let want = short.narrow(0, 0, rows).unwrap();
+        assert_eq!(
+            max_abs_diff(&tiled.narrow(0, start, rows).unwrap(), &want),
+            0.0
+        );
+    }
+
     let opts = xray::train::options::TrainOptions {
         init: Some(pre.clone()),
         ..tiny_options(&data)

@@ -142,9 +142,12 @@ pub fn load_body(varmap: &VarMap, path: &Path) -> Result<usize> {
     let vars = varmap.data().lock().expect("VarMap lock poisoned");
     let mut copied = 0;
     for (name, var) in vars.iter().filter(|(n, _)| is_body_tensor(n)) {
-        let tensor = file
+        let mut tensor = file
             .load(name, var.device())
             .with_context(|| format!("tensor {name} missing from {}", path.display()))?;
+        if name.starts_with("pos_emb.") {
+            tensor = fit_positions(&tensor, var.dim(0)?)?;
+        }
         ensure!(
             tensor.shape() == var.shape(),
             "tensor {name} in {} has shape {:?}, the model expects {:?}",
@@ -156,6 +159,18 @@ pub fn load_body(varmap: &VarMap, path: &Path) -> Result<usize> {
         copied += 1;
     }
     Ok(copied)
+}
+
+/// The pretrained position table (P, d) for a run reading `rows` positions: cut
+/// when shorter; when longer, the table repeated from its start, the copy
+/// initialisation of Longformer (Beltagy et al. 2020), which keeps the local
+/// offsets the pretrained attention learned instead of starting them at noise.
+fn fit_positions(table: &Tensor, rows: usize) -> Result<Tensor> {
+    let pretrained = table.dim(0)?;
+    let copies: Vec<Tensor> = (0..rows.div_ceil(pretrained))
+        .map(|_| table.clone())
+        .collect();
+    Ok(Tensor::cat(&copies, 0)?.narrow(0, 0, rows)?)
 }
 
 /// Total number of scalar parameters.

@@ -12,7 +12,7 @@ use crate::data::collate::{epoch_batches, sorted_batches};
 use crate::data::tokenize::{build_tokenizer, load_tokenizer, save_tokenizer, TokenizerSpec};
 use crate::fsutil::atomic_write;
 use crate::model::store::{detached_language_model, init_language_model, save_model, WEIGHTS_FILE};
-use crate::model::{LanguageModel, LmBatch, Masks};
+use crate::model::{Arch, LanguageModel, LmBatch, Masks};
 use crate::rng::Rng;
 use crate::train::checkpoint::{
     has_checkpoint, load_checkpoint, save_checkpoint, Resumable, Tally,
@@ -506,12 +506,16 @@ impl<'a> Pretrainer<'a> {
         let last = self.state.history.last().context("no held-out point")?;
         println!(
             "pretrained {} steps, {:.1}M tokens in {:.1} min: held-out loss {:.4}, token \
-             accuracy {:.4}; fine-tune with: xray train --init {}",
+             accuracy {:.4}; fine-tune with: xray train --dataset DATASET{} --init {}",
             self.state.step,
             self.state.tokens as f64 / 1e6,
             self.state.seconds / 60.0,
             last.held_out_loss,
             last.held_out_acc,
+            match self.opts.model.arch {
+                Arch::Encoder => "",
+                Arch::Decoder => " --arch decoder",
+            },
             self.run.display()
         );
         Ok(Outcome::Finished(self.run.to_path_buf()))

@@ -111,7 +111,7 @@ pub fn train(
 }
 
 /// `--init DIR`: the pretrained run's tokenizer and architecture; this run
-/// keeps its own pooling, dropout and classes. Returns the tokenizer.
+/// keeps its own length, pooling, dropout and classes. Returns the tokenizer.
 fn pretrained(dir: &Path, opts: &mut TrainOptions) -> Result<Tokenizer> {
     let body = load_config(dir).with_context(|| {
         format!(
@@ -131,7 +131,8 @@ fn pretrained(dir: &Path, opts: &mut TrainOptions) -> Result<Tokenizer> {
     if let Ok(pre) = PretrainOptions::read(dir) {
         if (pre.seed, pre.val_frac) != (opts.seed, opts.val_frac) {
             eprintln!(
-                "warning: {} was pretrained with --seed {} --val-frac {}: with other values                  some of this run's validation texts were in its corpus",
+                "warning: {} was pretrained with --seed {} --val-frac {}: with other values \
+                 some of this run's validation texts were in its corpus",
                 dir.display(),
                 pre.seed,
                 pre.val_frac
@@ -139,6 +140,7 @@ fn pretrained(dir: &Path, opts: &mut TrainOptions) -> Result<Tokenizer> {
         }
     }
     opts.model = Config {
+        max_len: opts.model.max_len,
         pool: opts.model.pool,
         dropout: opts.model.dropout,
         attn_dropout: opts.model.attn_dropout,
