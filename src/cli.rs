@@ -87,6 +87,9 @@ pub enum Command {
     Predict(PredictCmd),
     /// Draw what a trained run attends to: heatmaps per layer and head, rollout, explanations.
     Attn(AttnCmd),
+    /// One small real batch through a trained run, as JSON: tokens, input_ids,
+    /// attention_mask, the additive masks, and each stage's shape and values (the notebook reads it).
+    Inspect(InspectCmd),
     /// Time forward passes with the brief's protocol and print JSON.
     Profile(ProfileCmd),
 }
@@ -189,6 +192,7 @@ pub struct TrainCmd {
     pub model: ModelArgs,
     /// Start from a pretrained body (`xray pretrain`'s run folder): its tokenizer,
     /// architecture, embeddings, blocks and final norm; the pooling and head are new.
+    /// --max-len stays this run's: a longer one repeats the pretrained position table.
     #[arg(long, value_name = "RUN_DIR")]
     pub init: Option<PathBuf>,
     /// How the final states reach the head: mean over real tokens, the [CLS] state, a
@@ -477,6 +481,16 @@ pub struct PredictCmd {
     /// One JSON object per text instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectCmd {
+    /// Texts to batch (default: the --rows shortest validation reviews of unequal length).
+    pub texts: Vec<String>,
+    #[arg(long, default_value_t = 4)]
+    pub rows: usize,
+    #[command(flatten)]
+    pub run: RunArg,
 }
 
 impl TrainCmd {

@@ -10,6 +10,7 @@ pub mod eval;
 pub mod faults;
 pub mod fetch;
 pub mod fsutil;
+pub mod inspect;
 pub mod kernels;
 pub mod model;
 pub mod predict;
