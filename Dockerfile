@@ -28,7 +28,8 @@ COPY --from=builder /usr/local/bin/xray /usr/local/bin/xray
 # Numeric, so the host and Kubernetes can tell it is not root.
 USER 1000:1000
 WORKDIR /workspace
-ENV HF_HOME=/home/xray/.cache/huggingface
+# The notebook runs this binary, not one the host may have built into target/.
+ENV HF_HOME=/home/xray/.cache/huggingface XRAY_BIN=/usr/local/bin/xray
 VOLUME ["/home/xray/.cache/huggingface"]
 EXPOSE 8888
 CMD ["xray", "--help"]

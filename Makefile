@@ -29,7 +29,7 @@ HF_HOME ?= $(abspath ../shared/data/hf)
 export HF_HOME
 endif
 
-.PHONY: help build sh jupyter stop profile release test train attn check-html bench
+.PHONY: help build sh jupyter stop profile release test train attn notebook check-html bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -54,6 +54,11 @@ profile: ## [docker] the brief's speed protocol on the default model
 
 release: ## [native] release build of the xray binary
 	cargo build --release
+
+notebook: release ## [native] execute notebooks/walkthrough.ipynb top to bottom and save its outputs (XRAY_RUN=DIR: inspect that run)
+	python3 -m venv target/nb-venv
+	target/nb-venv/bin/pip install -q nbclient==0.10.2 ipykernel==7.4.0 nbformat==5.11.1
+	target/nb-venv/bin/python scripts/run_notebook.py notebooks/walkthrough.ipynb notebooks/walkthrough.ipynb
 
 test: ## [native] the test suite (as CI runs it)
 	cargo test --locked

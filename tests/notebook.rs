@@ -1,6 +1,7 @@
 //! notebooks/walkthrough.ipynb is a valid nbformat 4 notebook with a Python
-//! kernel, and every `xray` command in it is one the CLI accepts: parsed by the
-//! real clap definition, and its subcommand's `--help` runs.
+//! kernel, committed with its outputs; every `xray` command in it is one the CLI
+//! accepts (parsed by the real clap definition), and every piece of source it
+//! shows still exists. `.ci/run` also executes it top to bottom.
 
 use clap::Parser;
 use serde_json::Value;
@@ -13,38 +14,70 @@ fn notebook() -> Value {
     serde_json::from_str(&text).expect("the notebook is not valid JSON")
 }
 
-/// Shell words: whitespace-separated, double quotes group and are removed.
-fn shell_words(line: &str) -> Vec<String> {
-    let (mut words, mut word, mut quoted) = (Vec::new(), String::new(), false);
-    for c in line.chars() {
-        match c {
-            '"' => quoted = !quoted,
-            c if c.is_whitespace() && !quoted => {
-                if !word.is_empty() {
-                    words.push(std::mem::take(&mut word));
-                }
-            }
-            c => word.push(c),
-        }
-    }
-    assert!(!quoted, "unbalanced quotes in: {line}");
-    if !word.is_empty() {
-        words.push(word);
-    }
-    words
-}
-
-/// The `!xray ...` lines of the code cells.
-fn xray_commands(nb: &Value) -> Vec<Vec<String>> {
-    let cells = nb["cells"].as_array().expect("cells");
-    cells
+/// The calls `name(...)` in the notebook's code cells, each as its arguments:
+/// a string literal's text, or `None` for a Python name (a path the notebook
+/// builds, such as RUN or OUT).
+fn calls(nb: &Value, name: &str) -> Vec<Vec<Option<String>>> {
+    let code: String = nb["cells"]
+        .as_array()
+        .expect("cells")
         .iter()
         .filter(|c| c["cell_type"] == "code")
-        .flat_map(|c| c["source"].as_array().expect("source lines").iter())
-        .filter_map(|line| line.as_str()?.trim().strip_prefix("!xray "))
-        .map(|rest| {
+        .flat_map(|c| c["source"].as_array().expect("source lines"))
+        .filter_map(Value::as_str)
+        .collect();
+    let open = format!("{name}(");
+    let mut found = Vec::new();
+    for (at, _) in code.match_indices(&open) {
+        let before = code[..at].chars().last().unwrap_or(' ');
+        if before.is_alphanumeric() || before == '_' || before == '.' {
+            continue; // another function whose name ends in `name`
+        }
+        found.push(arguments(&code[at + open.len()..]));
+    }
+    found
+}
+
+/// The comma-separated arguments up to the call's closing parenthesis.
+fn arguments(rest: &str) -> Vec<Option<String>> {
+    let (mut args, mut arg, mut quoted, mut depth) = (Vec::new(), String::new(), false, 0);
+    for c in rest.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted && depth > 0 => depth -= 1,
+            ')' | ',' if !quoted => {
+                let word = std::mem::take(&mut arg);
+                let word = word.trim();
+                if !word.is_empty() {
+                    args.push(
+                        word.strip_prefix('"')
+                            .map(|w| w.trim_end_matches('"').to_string()),
+                    );
+                }
+                if c == ')' {
+                    return args;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        arg.push(c);
+    }
+    panic!("unclosed call: {rest}")
+}
+
+/// The `xray(...)` and `xray_json(...)` commands, as command lines.
+fn xray_commands(nb: &Value) -> Vec<Vec<String>> {
+    ["xray", "xray_json"]
+        .iter()
+        .flat_map(|name| calls(nb, name))
+        .map(|args| {
             let mut words = vec!["xray".to_string()];
-            words.extend(shell_words(rest));
+            words.extend(
+                args.into_iter()
+                    .map(|a| a.unwrap_or_else(|| "target/notebook".into())),
+            );
             words
         })
         .collect()
@@ -71,7 +104,7 @@ fn the_notebook_is_nbformat_4_with_a_python_kernel() {
 fn every_xray_command_in_the_notebook_is_accepted_by_the_cli() {
     let commands = xray_commands(&notebook());
     let subcommands: Vec<&str> = commands.iter().map(|c| c[1].as_str()).collect();
-    for step in ["fetch", "train", "eval", "predict", "attn", "profile"] {
+    for step in ["fetch", "train", "inspect", "eval", "predict", "attn"] {
         assert!(
             subcommands.contains(&step),
             "no `xray {step}` in the notebook"
@@ -91,6 +124,86 @@ fn every_xray_command_in_the_notebook_is_accepted_by_the_cli() {
 
 #[test]
 fn a_misspelt_flag_is_rejected_so_the_check_above_can_fail() {
-    let words = shell_words("xray train --dataset imdb --epoch 1");
-    assert!(Cli::try_parse_from(&words).is_err());
+    let nb: Value = serde_json::json!({"cells": [{"cell_type": "code", "source": [
+        "xray(\"train\", \"--dataset\", \"imdb\", \"--epoch\", \"1\", \"--out\", OUT)"
+    ]}]});
+    let words = &xray_commands(&nb)[0];
+    assert_eq!(
+        words[..6],
+        ["xray", "train", "--dataset", "imdb", "--epoch", "1"]
+    );
+    assert!(Cli::try_parse_from(words).is_err());
+}
+
+/// The block's code is shown from the source files at run time; every item the
+/// notebook names must still be there, so the notebook cannot drift from the code.
+#[test]
+fn every_source_item_the_notebook_shows_exists() {
+    let shown = calls(&notebook(), "show_rust");
+    let files: Vec<String> = shown
+        .iter()
+        .map(|a| a[0].clone().expect("a literal path"))
+        .collect();
+    for file in [
+        "attention.rs",
+        "mask.rs",
+        "ffn.rs",
+        "norm.rs",
+        "block.rs",
+        "classifier.rs",
+    ] {
+        let path = format!("src/model/{file}");
+        let shown_here = files.contains(&path)
+            || (file == "norm.rs" && files.iter().any(|f| f.ends_with("rms_norm.rs")));
+        assert!(shown_here, "the notebook shows nothing of {path}");
+    }
+    for args in &shown {
+        let path = args[0].as_deref().expect("a literal path");
+        let text =
+            std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+                .unwrap_or_else(|e| panic!("{path}: {e}"));
+        for needle in args[1..]
+            .iter()
+            .map(|n| n.as_deref().expect("a literal needle"))
+        {
+            assert!(text.contains(needle), "{path} no longer holds {needle:?}");
+        }
+    }
+}
+
+/// The committed notebook carries the outputs of a run top to bottom: every code
+/// cell ran, in order, and none failed.
+#[test]
+fn the_committed_notebook_was_executed_without_errors() {
+    let nb = notebook();
+    let code: Vec<&Value> = nb["cells"]
+        .as_array()
+        .expect("cells")
+        .iter()
+        .filter(|c| c["cell_type"] == "code")
+        .collect();
+    for (i, cell) in code.iter().enumerate() {
+        assert_eq!(
+            cell["execution_count"],
+            i + 1,
+            "code cell {i} not run in order"
+        );
+        let outputs = cell["outputs"].as_array().expect("outputs");
+        assert!(!outputs.is_empty(), "code cell {i} has no output");
+        assert!(
+            outputs.iter().all(|o| o["output_type"] != "error"),
+            "code cell {i} failed"
+        );
+    }
+    let images = code
+        .iter()
+        .flat_map(|c| c["outputs"].as_array().unwrap())
+        .filter(|o| {
+            o["data"]["image/png"].is_string()
+                || o["data"]["text/html"]
+                    .to_string()
+                    .contains("data:image/png")
+        })
+        .count();
+    assert!(images >= 5, "only {images} figures inline");
 }
