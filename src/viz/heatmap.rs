@@ -175,12 +175,33 @@ fn label_font_px(n: usize) -> u32 {
     }
 }
 
+/// `title` over `root`, broken at its " · " separators into as many lines as it
+/// takes to fit `width` pixels (a long title would otherwise be cut at both ends).
+fn titled_lines<'a>(root: &Area<'a>, title: &str, px: u32, width: u32) -> Result<Area<'a>> {
+    let fits = (width as f64 / (0.55 * px as f64)) as usize; // DejaVu Sans: ~0.55 em a glyph
+    let mut lines: Vec<String> = Vec::new();
+    for part in title.split(" · ") {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 3 + part.chars().count() <= fits => {
+                line.push_str(" · ");
+                line.push_str(part);
+            }
+            _ => lines.push(part.to_string()),
+        }
+    }
+    let mut area = root.clone();
+    for line in &lines {
+        area = area.titled(line, ("sans-serif", px)).map_err(err)?;
+    }
+    Ok(area)
+}
+
 /// One big head-averaged map, its colour bar and the mask strip.
 pub fn draw_heatmap(map: &Heatmap, mask: &[u32], path: &Path) -> Result<()> {
     ensure_font();
     let root = BitMapBackend::new(path, (1100, 1080)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
-    let root = root.titled(&map.title, ("sans-serif", 20)).map_err(err)?;
+    let root = titled_lines(&root, &map.title, 20, 1100)?;
     let (body, strip) = root.split_vertically(990);
     let (matrix, bar) = body.split_horizontally(990);
     let max = draw_matrix(&matrix, map, 130, label_font_px(map.tokens.len()))?;
@@ -199,7 +220,7 @@ pub fn draw_grid(title: &str, heads: &[Heatmap], path: &Path) -> Result<()> {
     let root =
         BitMapBackend::new(path, (560 * cols as u32, 560 * rows as u32 + 40)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
-    let root = root.titled(title, ("sans-serif", 20)).map_err(err)?;
+    let root = titled_lines(&root, title, 20, 560 * cols as u32)?;
     for (area, map) in root.split_evenly((rows, cols)).iter().zip(heads) {
         let area = area.titled(&map.title, ("sans-serif", 16)).map_err(err)?;
         let font = match map.tokens.len() {
