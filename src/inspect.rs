@@ -4,9 +4,11 @@
 //! pass. What the notebook shows; nothing here is computed apart from the model's
 //! own code (the collator, `attention_bias`, one `Classifier::forward`).
 
+use crate::attn::capture::token_strings;
 use crate::cli::{Common, InspectCmd};
 use crate::data::collate::collate_unlabelled;
 use crate::device::select_device;
+use crate::kernels;
 use crate::model::mask::attention_bias;
 use crate::model::{Forward, Masks, Output};
 use crate::saved_run::SavedRun;
@@ -40,7 +42,7 @@ pub fn inspect(saved: &SavedRun, texts: &[String], rows: usize, device: &Device)
         &batch.attention_mask,
         Forward::eval().keep_attn(),
     )?;
-    let probs = candle_nn::ops::softmax_last_dim(&out.logits)?;
+    let probs = kernels::softmax_last(&out.logits, None, 1.0)?;
     let (b, l) = batch.input_ids.dims2()?;
     Ok(json!({
         "run": saved.dir,
@@ -48,7 +50,7 @@ pub fn inspect(saved: &SavedRun, texts: &[String], rows: usize, device: &Device)
         "labels": saved.labels,
         "texts": ids.iter().map(|row| decode(saved, row)).collect::<Result<Vec<_>>>()?,
         "gold": gold,
-        "tokens": ids.iter().map(|row| tokens(saved, row)).collect::<Vec<_>>(),
+        "tokens": ids.iter().map(|row| token_strings(saved, row)).collect::<Vec<_>>(),
         "input_ids": batch.input_ids.to_vec2::<u32>()?,
         "attention_mask": batch.attention_mask.to_vec2::<u32>()?,
         "padding_share": 1.0 - batch.real_tokens as f64 / (b * l) as f64,
@@ -84,17 +86,6 @@ fn decode(saved: &SavedRun, ids: &[u32]) -> Result<String> {
         .tokenizer
         .decode(ids, true)
         .map_err(anyhow::Error::msg)
-}
-
-fn tokens(saved: &SavedRun, ids: &[u32]) -> Vec<String> {
-    ids.iter()
-        .map(|&id| {
-            saved
-                .tokenizer
-                .id_to_token(id)
-                .unwrap_or_else(|| format!("#{id}"))
-        })
-        .collect()
 }
 
 /// Each stage of the forward pass in order, as the model produced it.
