@@ -18,6 +18,11 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     && cp target/release/xray /usr/local/bin/xray
 
 FROM python:3.11-slim-bookworm AS runtime
+# ffmpeg and espeak-ng for `xray video --voice` (Debian's, so unpinned).
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ffmpeg espeak-ng \
+    && rm -rf /var/lib/apt/lists/*
 # JupyterLab for the walkthrough notebook; pinned so the image is reproducible.
 RUN pip install --no-cache-dir jupyterlab==4.6.6
 # A non-root user whose home holds the Hugging Face cache volume.

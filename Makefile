@@ -29,7 +29,7 @@ HF_HOME ?= $(abspath ../shared/data/hf)
 export HF_HOME
 endif
 
-.PHONY: help build sh jupyter stop profile release test train attn notebook check-html bench
+.PHONY: help build sh jupyter stop profile release test train attn notebook video check-html bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ train: ## [native] the main job: train on IMDb, write runs/, metrics/, figures/
 
 attn: ## [native] attention X-ray of the latest run: mask comparisons, HTML page, faithfulness, minimal pairs
 	cargo run --release -- attn --example 3 --compare-causal --html --json --pairs
+
+video: release ## [native] the demo video from figures/ and metrics/: video/xray.mp4 + video/script.md (needs ffmpeg, espeak-ng)
+	target/release/xray video --voice
 
 check-html: ## [native] open figures/attn.html in headless Chromium, offline, and check it renders
 	scripts/check_html.sh figures/attn.html

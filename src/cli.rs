@@ -92,6 +92,9 @@ pub enum Command {
     Inspect(InspectCmd),
     /// Time forward passes with the brief's protocol and print JSON.
     Profile(ProfileCmd),
+    /// Make the demo video (MP4, captions burned in, optional voice) from the figures
+    /// and metrics a run wrote (`train`, then `attn --compare-causal --html`).
+    Video(VideoCmd),
 }
 
 /// The output root every command shares.
@@ -533,4 +536,27 @@ mod tests {
         };
         assert_eq!(cmd.options(DatasetSpec::Imdb), TrainOptions::default());
     }
+}
+
+#[derive(Debug, Args)]
+pub struct VideoCmd {
+    /// The root the run wrote its figures/ and metrics/ into (`--out` of train and attn).
+    #[arg(long = "from", visible_alias = "run", default_value = ".")]
+    pub from: PathBuf,
+    /// Language of the captions and the voice.
+    #[arg(long, value_enum, default_value_t = crate::video::Lang::En)]
+    pub lang: crate::video::Lang,
+    /// Narrate the captions with espeak-ng; each slide lasts as long as its sentence.
+    #[arg(long)]
+    pub voice: bool,
+    /// The MP4 to write (H.264 + AAC, 1280x720).
+    #[arg(long, default_value = "video/xray.mp4")]
+    pub out: PathBuf,
+    /// Write the frames (PNG), the narration script and, with --voice, the narration
+    /// to this folder instead of encoding: no ffmpeg needed.
+    #[arg(long, value_name = "DIR")]
+    pub frames_only: Option<PathBuf>,
+    /// Show the PNG figures with a slow zoom even when Chromium could browse figures/attn.html.
+    #[arg(long)]
+    pub no_browser: bool,
 }

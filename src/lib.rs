@@ -20,4 +20,5 @@ pub mod progress;
 pub mod rng;
 pub mod saved_run;
 pub mod train;
+pub mod video;
 pub mod viz;

@@ -35,5 +35,6 @@ fn try_main(cli: Cli) -> Result<i32> {
         Command::Attn(cmd) => xray::attn::command::run(cmd, common).map(|_| 0),
         Command::Inspect(cmd) => xray::inspect::run(cmd, common).map(|_| 0),
         Command::Profile(cmd) => xray::profile::run(cmd, common).map(|_| 0),
+        Command::Video(cmd) => xray::video::run(&cmd).map(|_| 0),
     }
 }

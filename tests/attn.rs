@@ -4,6 +4,7 @@
 mod common;
 
 use common::{tiny_options, write_task};
+use xray::attn::compare::MaskSummary;
 use xray::attn::faithfulness::measure;
 use xray::attn::{xray_attention, Choice};
 use xray::saved_run::SavedRun;
@@ -54,6 +55,12 @@ fn attn_draws_maps_heads_rollout_and_explanations_for_picked_examples() {
     ] {
         assert!(figures.join(file).is_file(), "{file} missing");
     }
+    // The table reads back (the video quotes it): the mask leaves [PAD] exactly 0.
+    let md = std::fs::read_to_string(figures.join("attn_compare.md")).unwrap();
+    let masks = MaskSummary::parse(&md).unwrap();
+    assert_eq!(masks.pad_weight_on, 0.0, "{md}");
+    assert!(masks.pad_weight_off > 0.0 && masks.padded_to > 0, "{md}");
+    assert_eq!(masks.padding_on, masks.alone, "{md}");
     let md = std::fs::read_to_string(figures.join("attn_confident_great.md")).unwrap();
     assert!(
         md.contains("predicted great") && md.contains("## Top tokens by Integrated Gradients"),

@@ -14,12 +14,12 @@
 
 use crate::model::{Classifier, Forward};
 use candle_core::{DType, Device, Result, Tensor, Var, D};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub const IG_STEPS: usize = 32;
 
 /// Where Integrated Gradients' path starts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Baseline {
     /// Every word's embedding replaced by [PAD]'s (id 0).

@@ -9,7 +9,7 @@ use crate::model::Masks;
 use crate::saved_run::SavedRun;
 use crate::train::metrics::argmax;
 use crate::viz::heatmap::{draw_grid, Heatmap, Scale};
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
 use candle_core::Device;
 use std::path::{Path, PathBuf};
 
@@ -194,4 +194,60 @@ real tokens spend weight on [PAD] and the prediction moves. Figures:
     atomic_write(&path, md.as_bytes())?;
     written.push(path);
     Ok(written)
+}
+
+/// The numbers of `attn_compare.md`'s table, read back (the video quotes them).
+#[derive(Debug, PartialEq)]
+pub struct MaskSummary {
+    /// Each prediction as the table writes it, e.g. "pos p = 0.624".
+    pub alone: String,
+    pub padded_to: usize,
+    pub padding_on: String,
+    pub pad_weight_on: f32,
+    pub padding_off: String,
+    pub pad_weight_off: f32,
+    pub causal_off: String,
+    pub causal_on: String,
+}
+
+impl MaskSummary {
+    /// Parse the table `compare_masks` writes: its five rows, in its order.
+    pub fn parse(md: &str) -> Result<Self> {
+        let rows: Vec<Vec<&str>> = md
+            .lines()
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| ---") && !l.starts_with("| pass"))
+            .map(|l| l.trim_matches('|').split('|').map(str::trim).collect())
+            .collect();
+        let [alone, on, off, causal_off, causal_on] = rows.as_slice() else {
+            bail!(
+                "expected the 5 rows compare_masks writes, found {}",
+                rows.len()
+            );
+        };
+        let padded_to = on[0]
+            .strip_prefix("padded to ")
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .with_context(|| format!("row 2 should start \"padded to N,\": {:?}", on[0]))?;
+        let weight = |row: &[&str]| -> Result<f32> {
+            row.get(2)
+                .and_then(|w| w.parse().ok())
+                .with_context(|| format!("no [PAD] weight in row {row:?}"))
+        };
+        let cell = |row: &[&str]| -> Result<String> {
+            row.get(1)
+                .map(|c| c.to_string())
+                .with_context(|| format!("no prediction in row {row:?}"))
+        };
+        Ok(Self {
+            alone: cell(alone)?,
+            padded_to,
+            padding_on: cell(on)?,
+            pad_weight_on: weight(on)?,
+            padding_off: cell(off)?,
+            pad_weight_off: weight(off)?,
+            causal_off: cell(causal_off)?,
+            causal_on: cell(causal_on)?,
+        })
+    }
 }

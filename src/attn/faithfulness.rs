@@ -19,13 +19,13 @@ use crate::train::data::EncodedSplit;
 use crate::train::evaluate::predict_probs;
 use anyhow::Result;
 use candle_core::Device;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// ERASER's sizes: shares of an example's non-special tokens.
 pub const FRACTIONS: [f64; 5] = [0.01, 0.05, 0.10, 0.20, 0.50];
 const BATCH: usize = 32;
 
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub struct Faithfulness {
     pub examples: usize,
     pub fractions: Vec<f64>,
@@ -34,7 +34,7 @@ pub struct Faithfulness {
 }
 
 /// One method's drops in the predicted class's probability, per fraction.
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub struct Curve {
     pub method: String,
     pub comprehensiveness: Vec<f64>,
@@ -44,7 +44,7 @@ pub struct Curve {
 }
 
 /// How far Integrated Gradients' sums are from the margin's change.
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub struct Completeness {
     pub steps: usize,
     pub baseline: Baseline,

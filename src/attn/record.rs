@@ -3,10 +3,10 @@
 use super::rollout::Square;
 use crate::fsutil::atomic_write;
 use anyhow::Result;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-#[derive(Clone, Serialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct ExampleRecord {
     pub name: String,
     pub tokens: Vec<String>,

@@ -9,5 +9,6 @@ pub fn ensure_font() {
         // The bytes are a valid TTF shipped by the dejavu crate; a failure here is a build bug.
         let _ = register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
         let _ = register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold());
+        let _ = register_font("monospace", FontStyle::Normal, dejavu::sans_mono::regular());
     });
 }

@@ -3,7 +3,7 @@
 mod colormap;
 pub mod curves;
 pub mod faithfulness;
-mod font;
+pub(crate) mod font;
 pub mod gain;
 pub mod heatmap;
 pub mod highlight;

@@ -1,0 +1,140 @@
+//! What the video says, read back from the files a run wrote: metrics/ (the run
+//! summary, the final metrics, faithfulness) and figures/ (the attention page's
+//! examples, the mask comparison). Nothing is recomputed and nothing is canned.
+
+use crate::attn::compare::MaskSummary;
+use crate::attn::faithfulness::Faithfulness;
+use crate::attn::record::ExampleRecord;
+use anyhow::{bail, Context, Result};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The part of metrics/run_summary.json the video quotes.
+#[derive(Deserialize)]
+pub struct Summary {
+    pub dataset: String,
+    /// Train, validation and test rows.
+    pub rows: Vec<usize>,
+    pub test_accuracy: f64,
+    pub test_f1: f64,
+    pub best_epoch: usize,
+    pub best_step: Option<usize>,
+    pub epochs_run: usize,
+    pub train_seconds: f64,
+    pub train_tokens_per_s: f64,
+    pub options: Options,
+}
+
+#[derive(Deserialize)]
+pub struct Options {
+    pub tokenizer: String,
+    pub model: ModelFacts,
+}
+
+#[derive(Deserialize)]
+pub struct ModelFacts {
+    pub arch: String,
+    pub n_layers: usize,
+    pub n_heads: usize,
+    pub d_model: usize,
+    pub max_len: usize,
+    pub pool: String,
+    pub norm: String,
+}
+
+/// metrics/final_metrics.json: its text is shown as is.
+#[derive(Deserialize)]
+pub struct FinalMetrics {
+    pub val_loss: f64,
+}
+
+pub struct Facts {
+    pub figures: PathBuf,
+    pub summary: Summary,
+    pub final_metrics: FinalMetrics,
+    pub final_metrics_text: String,
+    /// The examples figures/attn.html browses, in its order.
+    pub examples: Vec<ExampleRecord>,
+    /// The HTML page itself, for the browser to show.
+    pub page: String,
+    pub masks: MaskSummary,
+    pub faithfulness: Option<Faithfulness>,
+}
+
+const MISSING_HINT: &str = "run `xray train` and then `xray attn --compare-causal --html` \
+     with the same --out first (or `make train attn`)";
+
+impl Facts {
+    /// Read the run's files under `root`; every missing file is named with the fix.
+    pub fn read(root: &Path) -> Result<Self> {
+        let (figures, metrics) = (root.join("figures"), root.join("metrics"));
+        let final_metrics_text = read_text(&metrics.join("final_metrics.json"))?;
+        let page = read_text(&figures.join("attn.html"))?;
+        let compare = figures.join("attn_compare.md");
+        let masks = MaskSummary::parse(&read_text(&compare)?)
+            .with_context(|| format!("reading the table of {}", compare.display()))?;
+        let faithfulness_path = metrics.join("faithfulness.json");
+        let faithfulness = faithfulness_path
+            .is_file()
+            .then(|| read_json(&faithfulness_path))
+            .transpose()?;
+        let facts = Self {
+            summary: read_json(&metrics.join("run_summary.json"))?,
+            final_metrics: parse_json(&final_metrics_text, &metrics.join("final_metrics.json"))?,
+            examples: page_examples(&page).with_context(|| {
+                format!(
+                    "reading the data of {}",
+                    figures.join("attn.html").display()
+                )
+            })?,
+            final_metrics_text,
+            page,
+            masks,
+            faithfulness,
+            figures,
+        };
+        if facts.examples.is_empty() {
+            bail!("figures/attn.html holds no examples: {MISSING_HINT}");
+        }
+        Ok(facts)
+    }
+
+    /// A figure of the run, which must exist.
+    pub fn figure(&self, name: &str) -> Result<PathBuf> {
+        let path = self.figures.join(name);
+        if !path.is_file() {
+            bail!("{} is missing: {MISSING_HINT}", path.display());
+        }
+        Ok(path)
+    }
+}
+
+/// The examples embedded in the attention page (`const DATA = {...};`).
+fn page_examples(page: &str) -> Result<Vec<ExampleRecord>> {
+    #[derive(Deserialize)]
+    struct Data {
+        examples: Vec<ExampleRecord>,
+    }
+    let start = page
+        .find("const DATA = ")
+        .context("no `const DATA = ` in the page: not written by `xray attn --html`")?;
+    // The JSON ends where its value does; the stream parser stops there.
+    let json = &page[start + "const DATA = ".len()..];
+    let mut values = serde_json::Deserializer::from_str(json).into_iter::<Data>();
+    let data = values.next().context("the page's data is empty")??;
+    Ok(data.examples)
+}
+
+fn read_text(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path)
+        .with_context(|| format!("reading {}: {MISSING_HINT}", path.display()))
+}
+
+fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
+    parse_json(&read_text(path)?, path)
+}
+
+fn parse_json<T: DeserializeOwned>(text: &str, path: &Path) -> Result<T> {
+    serde_json::from_str(text).with_context(|| format!("parsing {}", path.display()))
+}

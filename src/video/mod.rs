@@ -1,0 +1,285 @@
+//! `xray video`: the demo video, made from a run's own files. The facts are read
+//! back from figures/ and metrics/ (`facts`), become slides with a sentence each
+//! in English or Spanish (`script`), are drawn as 1280x720 frames (`frames`; the
+//! attention page is browsed in headless Chromium when there is one, `browse`),
+//! spoken by espeak-ng (`voice`) and encoded by ffmpeg (`encode`).
+
+mod browse;
+mod encode;
+mod facts;
+mod frames;
+mod script;
+mod tools;
+mod voice;
+
+use crate::cli::VideoCmd;
+use crate::fsutil::{atomic_write, commit};
+use anyhow::{Context, Result};
+use facts::Facts;
+use script::{Slide, Visual};
+use std::path::{Path, PathBuf};
+
+pub use tools::INSTALL;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    En,
+    Es,
+}
+
+/// Silence after each spoken sentence.
+const PAUSE_S: f64 = 0.8;
+/// What a browser screenshot covers: the content area's shape, at a scale where
+/// the page's 14 px text stays readable once fitted.
+const PAGE_PX: (u32, u32) = (1380, 578);
+
+/// A slide without a voice stays long enough to read its caption.
+fn reading_seconds(caption: &str) -> f64 {
+    (caption.chars().count() as f64 / 15.0 + 1.5).max(4.0)
+}
+
+/// A folder removed on drop unless kept: a failed run leaves nothing behind.
+struct Scratch {
+    dir: PathBuf,
+    keep: bool,
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// A drawn slide, how long it lasts, and its narration.
+struct Made {
+    frame: PathBuf,
+    seconds: f64,
+    clip: Option<voice::Clip>,
+}
+
+pub fn run(cmd: &VideoCmd) -> Result<()> {
+    let facts = Facts::read(&cmd.from)?;
+    // Every tool is found before anything is written.
+    let ffmpeg = match cmd.frames_only {
+        Some(_) => None,
+        None => Some(tools::require("ffmpeg", "to encode the MP4")?),
+    };
+    let espeak = cmd
+        .voice
+        .then(|| tools::require("espeak-ng", "to speak the narration (--voice)"))
+        .transpose()?;
+    let browser = (!cmd.no_browser).then(browse::find_browser).flatten();
+    let slides = script::slides(&facts, cmd.lang, browser.is_some())?;
+
+    let (dir, keep) = match &cmd.frames_only {
+        Some(dir) => (dir.clone(), true),
+        None => (parts_dir(&cmd.out), false),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let scratch = Scratch { dir, keep };
+    let bar = crate::progress::bar(
+        slides.len() as u64,
+        "drawing {bar:30} {pos}/{len} slides {msg}",
+    );
+    let mut made = Vec::new();
+    for (k, slide) in slides.iter().enumerate() {
+        bar.set_message(slide.title.clone());
+        made.push(make(
+            &facts,
+            slide,
+            k,
+            slides.len(),
+            browser.as_deref(),
+            espeak.as_deref(),
+            cmd.lang,
+            &scratch.dir,
+        )?);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let narration = match espeak {
+        Some(_) => {
+            let clips: Vec<voice::Clip> = made.iter_mut().filter_map(|m| m.clip.take()).collect();
+            let seconds: Vec<f64> = made.iter().map(|m| m.seconds).collect();
+            let path = scratch.dir.join("narration.wav");
+            voice::write_wav(&voice::track(&clips, &seconds)?, &path)?;
+            Some(path)
+        }
+        None => None,
+    };
+    let script = script_md(cmd, &slides, &made, browser.as_deref());
+    let Some(ffmpeg) = ffmpeg else {
+        atomic_write(&scratch.dir.join("script.md"), script.as_bytes())?;
+        println!(
+            "wrote {} frames and script.md to {}",
+            made.len(),
+            scratch.dir.display()
+        );
+        return Ok(());
+    };
+    encode_all(
+        &ffmpeg,
+        &slides,
+        &made,
+        narration.as_deref(),
+        &scratch.dir,
+        &cmd.out,
+    )?;
+    let script_path = cmd.out.with_file_name("script.md");
+    atomic_write(&script_path, script.as_bytes())?;
+    let size = std::fs::metadata(&cmd.out).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "wrote {} ({}, {:.1} MB) and {}",
+        cmd.out.display(),
+        clock(made.iter().map(|m| m.seconds).sum()),
+        size as f64 / 1e6,
+        script_path.display()
+    );
+    Ok(())
+}
+
+/// The work folder beside the output: same file system, so the rename is atomic.
+fn parts_dir(out: &Path) -> PathBuf {
+    let mut name = out.file_name().unwrap_or_default().to_owned();
+    name.push(format!(".parts-{}", std::process::id()));
+    out.with_file_name(name)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn make(
+    facts: &Facts,
+    slide: &Slide,
+    k: usize,
+    total: usize,
+    browser: Option<&Path>,
+    espeak: Option<&Path>,
+    lang: Lang,
+    dir: &Path,
+) -> Result<Made> {
+    let image = match (&slide.visual, browser) {
+        (Visual::Figure(path), _) => Some(path.clone()),
+        (Visual::Page(step), Some(browser)) => {
+            let png = dir.join(format!("page_{:02}.png", k + 1));
+            browse::capture(browser, &facts.page, step, PAGE_PX, &png)?;
+            Some(png)
+        }
+        _ => None,
+    };
+    let frame = dir.join(format!("frame_{:02}.png", k + 1));
+    frames::render(
+        slide,
+        image.as_deref(),
+        &format!("{}/{total}", k + 1),
+        &frame,
+    )?;
+    let (seconds, clip) = match espeak {
+        Some(espeak) => {
+            let text = slide.spoken.as_deref().unwrap_or(&slide.caption);
+            let wav = dir.join(format!("voice_{:02}.wav", k + 1));
+            let clip = voice::speak(espeak, text, lang, &wav)?;
+            (clip.seconds() + PAUSE_S, Some(clip))
+        }
+        None => (reading_seconds(&slide.caption), None),
+    };
+    // Whole frames, so that the video's length is the sum of the slides'.
+    let seconds = (seconds * encode::FPS as f64).ceil() / encode::FPS as f64;
+    Ok(Made {
+        frame,
+        seconds,
+        clip,
+    })
+}
+
+fn encode_all(
+    ffmpeg: &Path,
+    slides: &[Slide],
+    made: &[Made],
+    narration: Option<&Path>,
+    dir: &Path,
+    out: &Path,
+) -> Result<()> {
+    let bar = crate::progress::bar(
+        made.len() as u64 + 1,
+        "encoding {bar:30} {pos}/{len} {eta} left",
+    );
+    let mut segments = Vec::new();
+    for (k, (slide, m)) in slides.iter().zip(made).enumerate() {
+        let mp4 = dir.join(format!("segment_{:02}.mp4", k + 1));
+        let segment = encode::Segment {
+            frame: m.frame.clone(),
+            frames: (m.seconds * encode::FPS as f64).round() as u32,
+            zoom: matches!(slide.visual, Visual::Figure(_)),
+        };
+        encode::segment(ffmpeg, &segment, &mp4)?;
+        segments.push(mp4);
+        bar.inc(1);
+    }
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let tmp = dir.join("video.mp4");
+    encode::join(ffmpeg, &segments, narration, dir, &tmp)?;
+    bar.finish_and_clear();
+    commit(&tmp, out)
+}
+
+/// m:ss.s
+fn clock(seconds: f64) -> String {
+    format!("{}:{:04.1}", (seconds / 60.0) as u64, seconds % 60.0)
+}
+
+/// The narration script: each slide's time, what it shows and what it says.
+fn script_md(cmd: &VideoCmd, slides: &[Slide], made: &[Made], browser: Option<&Path>) -> String {
+    let total: f64 = made.iter().map(|m| m.seconds).sum();
+    let mut md = format!(
+        "# xray: the demo video's script\n\n\
+         Made by `xray video --from {} --lang {}{}` from the run's own files: \
+         {} slides, {} ({total:.2} s), 1280x720 at {} fps. Every number is read from \
+         `metrics/` and `figures/`; the attention page {}.\n",
+        cmd.from.display(),
+        match cmd.lang {
+            Lang::En => "en",
+            Lang::Es => "es",
+        },
+        if cmd.voice { " --voice" } else { "" },
+        slides.len(),
+        clock(total),
+        encode::FPS,
+        if browser.is_some() {
+            "was browsed in headless Chromium"
+        } else {
+            "was not browsed (figures shown as PNGs with a slow zoom)"
+        },
+    );
+    let mut at = 0.0;
+    for (k, (slide, m)) in slides.iter().zip(made).enumerate() {
+        let shows = match &slide.visual {
+            Visual::Card(_) => "a card".to_string(),
+            Visual::Code(_) => "metrics/final_metrics.json as it is".to_string(),
+            Visual::Figure(path) => format!("`{}`", path.display()),
+            Visual::Page(step) => format!(
+                "figures/attn.html: example {}, layer {}, words coloured by `{}`",
+                step.example + 1,
+                step.layer
+                    .map_or("last".to_string(), |l| (l + 1).to_string()),
+                step.by
+            ),
+        };
+        md += &format!(
+            "\n## {}. {} ({} to {})\n\nShows {shows}.\n\n> {}\n",
+            k + 1,
+            slide.title,
+            clock(at),
+            clock(at + m.seconds),
+            slide.caption
+        );
+        if let Some(spoken) = &slide.spoken {
+            md += &format!("\nSpoken: {spoken}\n");
+        }
+        at += m.seconds;
+    }
+    md
+}

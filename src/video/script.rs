@@ -1,0 +1,426 @@
+//! The video as a list of slides: what each shows and the sentence it says, in
+//! English or Spanish, every number taken from the run's facts.
+
+use super::browse::Step;
+use super::facts::Facts;
+use super::Lang;
+use crate::attn::capture::{is_special, top_k};
+use crate::attn::record::ExampleRecord;
+use anyhow::Result;
+use std::path::PathBuf;
+
+pub struct Slide {
+    pub title: String,
+    /// Burned in at the bottom and, with --voice, spoken.
+    pub caption: String,
+    /// What the voice says instead, where the caption only points at the card.
+    pub spoken: Option<String>,
+    pub visual: Visual,
+}
+
+pub enum Visual {
+    /// Lines of text on a card; the first is the headline.
+    Card(Vec<String>),
+    /// A block of monospace text (a JSON file as it is).
+    Code(String),
+    /// A PNG of the run, shown whole with a slow zoom.
+    Figure(PathBuf),
+    /// figures/attn.html in this state, captured by the browser.
+    Page(Step),
+}
+
+/// The dataset as a person writes it.
+fn dataset_name(id: &str) -> String {
+    match id {
+        "imdb" => "IMDb".into(),
+        "ag_news" => "AG News".into(),
+        other => other.into(),
+    }
+}
+
+/// A label as a word in a sentence: IMDb's short names spelt out.
+fn label_word(label: &str, lang: Lang) -> String {
+    match (label, lang) {
+        ("neg", Lang::En) => "negative".into(),
+        ("pos", Lang::En) => "positive".into(),
+        ("neg", Lang::Es) => "negativo".into(),
+        ("pos", Lang::Es) => "positivo".into(),
+        (other, _) => other.into(),
+    }
+}
+
+/// `en` or `es` of one sentence.
+fn tr(lang: Lang, en: String, es: String) -> String {
+    match lang {
+        Lang::En => en,
+        Lang::Es => es,
+    }
+}
+
+/// The slides in order: title, three examples, the two masks, curves, metrics,
+/// faithfulness (when measured), lessons, close. `browse`: show the page, not PNGs.
+pub fn slides(f: &Facts, lang: Lang, browse: bool) -> Result<Vec<Slide>> {
+    let mut slides = vec![title(f, lang)];
+    for (k, ex) in f.examples.iter().take(3).enumerate() {
+        slides.extend(example(f, lang, k, ex, browse)?);
+    }
+    slides.extend(masks(f, lang)?);
+    slides.push(curves(f, lang)?);
+    slides.push(metrics(f, lang));
+    if let Some(slide) = faithfulness(f, lang)? {
+        slides.push(slide);
+    }
+    slides.push(lessons(f, lang));
+    slides.push(closing(lang));
+    Ok(slides)
+}
+
+fn title(f: &Facts, lang: Lang) -> Slide {
+    let m = &f.summary.options.model;
+    let dataset = dataset_name(&f.summary.dataset);
+    let rows = |i: usize| f.summary.rows.get(i).copied().unwrap_or(0);
+    let model = format!(
+        "{} · {} layers · {} heads · d_model {} · {} pooling · {} · max {} tokens",
+        m.arch, m.n_layers, m.n_heads, m.d_model, m.pool, m.norm, m.max_len
+    );
+    let data = tr(
+        lang,
+        format!(
+            "{dataset}: {} train / {} validation / {} test texts · {} vocabulary",
+            rows(0),
+            rows(1),
+            rows(2),
+            f.summary.options.tokenizer
+        ),
+        format!(
+            "{dataset}: {} de entrenamiento / {} de validación / {} de prueba · vocabulario {}",
+            rows(0),
+            rows(1),
+            rows(2),
+            f.summary.options.tokenizer
+        ),
+    );
+    Slide {
+        title: "xray".into(),
+        caption: tr(
+            lang,
+            format!(
+                "This project is an X-ray of the Transformer: an attention block written by hand, \
+                 trained to classify {dataset} texts, and opened up to see which words it reads."
+            ),
+            format!(
+                "Este proyecto es una radiografía del Transformer: un bloque de atención escrito \
+                 a mano, entrenado para clasificar textos de {dataset} y abierto para ver qué palabras lee."
+            ),
+        ),
+        spoken: None,
+        visual: Visual::Card(vec![
+            tr(lang, "An X-ray of the Transformer".into(), "Una radiografía del Transformer".into()),
+            tr(
+                lang,
+                "multi-head self-attention, masks, FFN and AdamW written by hand on candle".into(),
+                "atención multi-cabeza, máscaras, FFN y AdamW escritos a mano sobre candle".into(),
+            ),
+            model,
+            data,
+        ]),
+    }
+}
+
+/// The top `k` distinct words of `weights` (specials and repeats skipped).
+fn top_words(ex: &ExampleRecord, weights: &[f32], k: usize) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    for i in top_k(weights, &ex.tokens, ex.tokens.len()) {
+        let word = format!("\"{}\"", ex.tokens[i]);
+        if !words.contains(&word) && !is_special(&ex.tokens[i]) {
+            words.push(word);
+        }
+        if words.len() == k {
+            break;
+        }
+    }
+    words
+}
+
+fn example(
+    f: &Facts,
+    lang: Lang,
+    k: usize,
+    ex: &ExampleRecord,
+    browse: bool,
+) -> Result<[Slide; 2]> {
+    let n = ex.tokens.len() as f32;
+    let truth = ex.truth.clone().unwrap_or_else(|| "?".into());
+    let ig = top_words(ex, &ex.integrated, 3).join(", ");
+    let (route, route_top) = (
+        top_words(ex, &ex.pooled_attn, 1).join(""),
+        max(&ex.pooled_attn) * n,
+    );
+    let heading = tr(
+        lang,
+        format!(
+            "Example {} of 3 · true {truth} · predicted {} (p = {:.3})",
+            k + 1,
+            ex.predicted,
+            ex.probability
+        ),
+        format!(
+            "Ejemplo {} de 3 · real {truth} · predicho {} (p = {:.3})",
+            k + 1,
+            ex.predicted,
+            ex.probability
+        ),
+    );
+    let (said, is) = (label_word(&ex.predicted, lang), label_word(&truth, lang));
+    let words = Slide {
+        title: heading.clone(),
+        caption: tr(
+            lang,
+            format!(
+                "A {is} text, read as {said} with probability {:.2}. Integrated Gradients, in red, \
+                 marks the words that push it there: {ig}.",
+                ex.probability
+            ),
+            format!(
+                "Un texto {is}, leído como {said} con probabilidad {:.2}. Integrated Gradients, en \
+                 rojo, marca las palabras que lo empujan: {ig}.",
+                ex.probability
+            ),
+        ),
+        spoken: None,
+        visual: if browse {
+            Visual::Page(Step::words(k, "integrated"))
+        } else {
+            Visual::Figure(f.figure(&format!("attn_{}_text.png", ex.name))?)
+        },
+    };
+    let layers = ex.window_maps.len();
+    let map = Slide {
+        title: heading,
+        caption: tr(
+            lang,
+            format!(
+                "Layer {layers}'s attention, the route to the classifier: its largest weight, on \
+                 {route}, is {route_top:.2} times the uniform share."
+            ),
+            format!(
+                "La atención de la capa {layers}, el camino hacia el clasificador: su mayor peso, \
+                 en {route}, es {route_top:.2} veces el reparto uniforme."
+            ),
+        ),
+        spoken: None,
+        visual: if browse {
+            Visual::Page(Step::words(k, "pooled").layer(layers - 1))
+        } else {
+            Visual::Figure(f.figure(&format!("attn_{}_layer{layers}.png", ex.name))?)
+        },
+    };
+    Ok([words, map])
+}
+
+fn max(v: &[f32]) -> f32 {
+    v.iter().cloned().fold(0.0, f32::max)
+}
+
+fn masks(f: &Facts, lang: Lang) -> Result<[Slide; 2]> {
+    let m = &f.masks;
+    let padding = Slide {
+        title: tr(lang, "The padding mask".into(), "La máscara de padding".into()),
+        caption: tr(
+            lang,
+            format!(
+                "Padded to {} tokens with the mask on, real tokens put {:.4} of their attention on \
+                 [PAD] and the prediction stays {}. With the mask off they put {:.2} on it, and the \
+                 prediction becomes {}.",
+                m.padded_to, m.pad_weight_on, m.padding_on, m.pad_weight_off, m.padding_off
+            ),
+            format!(
+                "Rellenado hasta {} tokens con la máscara, los tokens reales ponen {:.4} de su \
+                 atención en [PAD] y la predicción sigue en {}. Sin la máscara ponen {:.2}, y la \
+                 predicción pasa a {}.",
+                m.padded_to, m.pad_weight_on, m.padding_on, m.pad_weight_off, m.padding_off
+            ),
+        ),
+        spoken: None,
+        visual: Visual::Figure(f.figure("attn_compare_padding.png")?),
+    };
+    let causal = Slide {
+        title: tr(lang, "The causal mask".into(), "La máscara causal".into()),
+        caption: tr(
+            lang,
+            format!(
+                "With the causal mask each token sees only the tokens before it: the upper triangle \
+                 is empty. This encoder was trained without it, so switching it on moves the \
+                 prediction from {} to {}.",
+                m.causal_off, m.causal_on
+            ),
+            format!(
+                "Con la máscara causal cada token solo ve los anteriores: el triángulo superior \
+                 queda vacío. Este encoder se entrenó sin ella; al activarla la predicción pasa \
+                 de {} a {}.",
+                m.causal_off, m.causal_on
+            ),
+        ),
+        spoken: None,
+        visual: Visual::Figure(f.figure("attn_compare_causal.png")?),
+    };
+    Ok([padding, causal])
+}
+
+fn curves(f: &Facts, lang: Lang) -> Result<Slide> {
+    let s = &f.summary;
+    let step = s
+        .best_step
+        .map(|n| format!(", step {n}"))
+        .unwrap_or_default();
+    let paso = s
+        .best_step
+        .map(|n| format!(", paso {n}"))
+        .unwrap_or_default();
+    Ok(Slide {
+        title: tr(lang, "Training curves".into(), "Curvas de entrenamiento".into()),
+        caption: tr(
+            lang,
+            format!(
+                "{} in {:.1} minutes at {:.0} tokens per second on the CPU. Validation loss \
+                 was lowest at epoch {}{step}: {:.4}; that checkpoint is the one kept.",
+                count(s.epochs_run, "epoch", "epochs"), s.train_seconds / 60.0, s.train_tokens_per_s, s.best_epoch, f.final_metrics.val_loss
+            ),
+            format!(
+                "{} en {:.1} minutos a {:.0} tokens por segundo en la CPU. La pérdida de \
+                 validación fue mínima en la época {}{paso}: {:.4}; ese es el checkpoint que se guarda.",
+                count(s.epochs_run, "época", "épocas"), s.train_seconds / 60.0, s.train_tokens_per_s, s.best_epoch, f.final_metrics.val_loss
+            ),
+        ),
+        spoken: None,
+        visual: Visual::Figure(f.figure("curves.png")?),
+    })
+}
+
+/// "1 epoch", "3 epochs".
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn metrics(f: &Facts, lang: Lang) -> Slide {
+    let s = &f.summary;
+    let test = s.rows.get(2).copied().unwrap_or(0);
+    Slide {
+        title: "metrics/final_metrics.json".into(),
+        caption: tr(
+            lang,
+            format!(
+                "On the {test} test texts, never seen in training: accuracy {:.4} and macro F1 {:.4}.",
+                s.test_accuracy, s.test_f1
+            ),
+            format!(
+                "En los {test} textos de prueba, nunca vistos al entrenar: exactitud {:.4} y F1 macro {:.4}.",
+                s.test_accuracy, s.test_f1
+            ),
+        ),
+        spoken: None,
+        visual: Visual::Code(f.final_metrics_text.trim().to_string()),
+    }
+}
+
+/// The drop in probability when each method's top 10% of tokens is deleted.
+fn drop_at_10(f: &Facts, method: &str) -> Option<f64> {
+    let faith = f.faithfulness.as_ref()?;
+    let i = faith
+        .fractions
+        .iter()
+        .position(|&x| (x - 0.1).abs() < 1e-9)?;
+    faith.method(method).map(|c| c.comprehensiveness[i])
+}
+
+fn faithfulness(f: &Facts, lang: Lang) -> Result<Option<Slide>> {
+    let Some(faith) = &f.faithfulness else {
+        return Ok(None);
+    };
+    let Some(best) = faith.most_faithful() else {
+        return Ok(None);
+    };
+    let (Some(top), Some(attn), Some(random)) = (
+        drop_at_10(f, &best.method),
+        drop_at_10(f, "attention"),
+        drop_at_10(f, "random"),
+    ) else {
+        return Ok(None);
+    };
+    let method = best.method.replace('_', " ");
+    Ok(Some(Slide {
+        title: tr(lang, "Which explanation is faithful?".into(), "¿Qué explicación es fiel?".into()),
+        caption: tr(
+            lang,
+            format!(
+                "On {} validation reviews, deleting the 10% of tokens {method} ranks highest lowers \
+                 the probability by {top:.3}; the top attention tokens, by {attn:.3}; random tokens, by {random:.3}.",
+                faith.examples
+            ),
+            format!(
+                "En {} reseñas de validación, borrar el 10% de tokens mejor puntuados por {method} baja \
+                 la probabilidad {top:.3}; los de más atención, {attn:.3}; tokens al azar, {random:.3}.",
+                faith.examples
+            ),
+        ),
+        spoken: None,
+        visual: Visual::Figure(f.figure("faithfulness.png")?),
+    }))
+}
+
+fn lessons(f: &Facts, lang: Lang) -> Slide {
+    let m = &f.masks;
+    let mut lines = vec![
+        tr(lang, "Lessons".into(), "Lecciones".into()),
+        tr(
+            lang,
+            format!("1. Without the padding mask, {:.0}% of a real token's attention lands on [PAD]; with it, {:.4}.", 100.0 * m.pad_weight_off, m.pad_weight_on),
+            format!("1. Sin la máscara de padding, el {:.0}% de la atención de un token real cae en [PAD]; con ella, {:.4}.", 100.0 * m.pad_weight_off, m.pad_weight_on),
+        ),
+        tr(
+            lang,
+            format!("2. The causal mask is not a detail: on the same text it turns {} into {}.", m.causal_off, m.causal_on),
+            format!("2. La máscara causal no es un detalle: en el mismo texto convierte {} en {}.", m.causal_off, m.causal_on),
+        ),
+    ];
+    if let (Some(attn), Some(random)) = (drop_at_10(f, "attention"), drop_at_10(f, "random")) {
+        lines.push(tr(
+            lang,
+            format!("3. Attention is not explanation: its top 10% moves the prediction by {attn:.3}, random tokens by {random:.3}."),
+            format!("3. La atención no es explicación: su 10% principal mueve la predicción {attn:.3}, tokens al azar {random:.3}."),
+        ));
+    }
+    lines.push(tr(
+        lang,
+        format!("{}. The best checkpoint is chosen by validation loss ({:.4}), never by the test set.", lines.len(), f.final_metrics.val_loss),
+        format!("{}. El mejor checkpoint se elige por la pérdida de validación ({:.4}), nunca por el test.", lines.len(), f.final_metrics.val_loss),
+    ));
+    Slide {
+        title: tr(lang, "What we learned".into(), "Lo que aprendimos".into()),
+        caption: tr(
+            lang,
+            "Lessons learned, each from a number this run measured.".into(),
+            "Lecciones aprendidas, cada una de un número medido en este run.".into(),
+        ),
+        spoken: Some(lines[1..].join(" ")),
+        visual: Visual::Card(lines),
+    }
+}
+
+fn closing(lang: Lang) -> Slide {
+    Slide {
+        title: "xray".into(),
+        caption: tr(
+            lang,
+            "Every number in this video was read from the run's own files. Train, X-ray and film your own with the three commands on screen.".into(),
+            "Cada número de este vídeo sale de los archivos del propio run. Entrena, radiografía y graba el tuyo con los tres comandos en pantalla.".into(),
+        ),
+        spoken: None,
+        visual: Visual::Card(vec![
+            tr(lang, "Try it".into(), "Pruébalo".into()),
+            "cargo run --release -- train --dataset imdb".into(),
+            "cargo run --release -- attn --compare-causal --html".into(),
+            "cargo run --release -- video --voice".into(),
+        ]),
+    }
+}
