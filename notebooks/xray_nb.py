@@ -182,19 +182,6 @@ def weights_table(weights, tokens, title):
     return _table(rows, tokens, tokens, title)
 
 
-def images_side_by_side(*paths):
-    """PNG files next to each other, embedded so the saved notebook shows them."""
-    import base64
-
-    width = 100 // len(paths) - 1
-    images = "".join(
-        f'<img style="width:{width}%" src="data:image/png;base64,'
-        f'{base64.b64encode((ROOT / p).read_bytes()).decode()}">'
-        for p in paths
-    )
-    return f'<div style="display:flex;gap:8px">{images}</div>'
-
-
 def side_by_side(*tables):
     from IPython.display import HTML, display
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{tiny_options, write_task};
+use common::{assert_success, tiny_options, write_task};
 use std::path::{Path, PathBuf};
 use xray::model::{Activation, Arch, Config, NormKind, Pool};
 use xray::saved_run::SavedRun;
@@ -284,10 +284,6 @@ fn the_cli_exits_130_on_interrupt_and_resumes() {
         .arg(dir.path())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(dir.path().join("metrics/final_metrics.json").is_file());
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{tiny_options, write_task};
+use common::{assert_success, tiny_options, write_task};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -37,11 +37,7 @@ fn run_root() -> &'static Path {
             .arg(dir.path())
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
         dir
     })
     .path()
@@ -93,11 +89,7 @@ fn probe(mp4: &Path) -> serde_json::Value {
         .arg(mp4)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -128,11 +120,7 @@ fn the_video_is_h264_at_720p_as_long_as_its_script_with_a_voice_when_asked() {
         args.push("--voice");
     }
     let out = video(&args, out_dir.path(), None);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let script = std::fs::read_to_string(mp4.with_file_name("script.md")).unwrap();
     assert!(
         script.contains(&format!("accuracy {}", accuracy())),
@@ -197,11 +185,7 @@ fn frames_only_writes_720p_frames_and_the_script_without_ffmpeg() {
         frames.path(),
         empty.path().to_str(),
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let script = std::fs::read_to_string(frames.path().join("script.md")).unwrap();
     assert!(
         script.contains(&format!("accuracy {}", accuracy())),

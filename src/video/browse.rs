@@ -72,32 +72,31 @@ pub fn capture(
     let html = std::fs::canonicalize(&html)?;
     let profile = png.with_extension("profile");
     // The flags keep a headless Chromium off the network and out of the user's profile.
-    let out = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--hide-scrollbars",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("--window-size={},{}", size.0, size.1))
-        .arg(format!("--screenshot={}", png.display()))
-        .arg(format!("file://{}", html.display()))
-        .output()
-        .with_context(|| format!("starting {}", browser.display()))?;
+    let mut cmd = Command::new(browser);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()))
+    .arg(format!("--window-size={},{}", size.0, size.1))
+    .arg(format!("--screenshot={}", png.display()))
+    .arg(format!("file://{}", html.display()));
+    let shot = super::tools::run(&mut cmd, &format!("screenshotting {}", html.display()));
     // The page copy and Chromium's profile folder are of no further use.
     let _ = std::fs::remove_dir_all(&profile);
     let _ = std::fs::remove_file(&html);
-    if !out.status.success() || !png.is_file() {
+    shot?;
+    if !png.is_file() {
         bail!(
-            "{} could not screenshot {}: {}",
+            "{} wrote no screenshot to {}",
             browser.display(),
-            html.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
+            png.display()
         );
     }
     Ok(())

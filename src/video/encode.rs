@@ -3,7 +3,7 @@
 //! the narration, when there is one, is muxed in as AAC.
 
 use super::frames::CONTENT;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -19,18 +19,10 @@ pub struct Segment {
 }
 
 fn run(ffmpeg: &Path, args: &[String], what: &str) -> Result<()> {
-    let out = Command::new(ffmpeg)
-        .args(["-hide_banner", "-nostdin", "-y", "-v", "error"])
-        .args(args)
-        .output()
-        .with_context(|| format!("starting {}", ffmpeg.display()))?;
-    if !out.status.success() {
-        bail!(
-            "ffmpeg failed {what}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(())
+    let mut cmd = Command::new(ffmpeg);
+    cmd.args(["-hide_banner", "-nostdin", "-y", "-v", "error"])
+        .args(args);
+    super::tools::run(&mut cmd, what)
 }
 
 /// The still `seg.frame` as an H.264 clip of `seg.frames` frames into `mp4`.

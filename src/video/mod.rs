@@ -83,19 +83,17 @@ pub fn run(cmd: &VideoCmd) -> Result<()> {
         slides.len() as u64,
         "drawing {bar:30} {pos}/{len} slides {msg}",
     );
+    let studio = Studio {
+        facts: &facts,
+        browser: browser.as_deref(),
+        espeak: espeak.as_deref(),
+        lang: cmd.lang,
+        dir: &scratch.dir,
+    };
     let mut made = Vec::new();
     for (k, slide) in slides.iter().enumerate() {
         bar.set_message(slide.title.clone());
-        made.push(make(
-            &facts,
-            slide,
-            k,
-            slides.len(),
-            browser.as_deref(),
-            espeak.as_deref(),
-            cmd.lang,
-            &scratch.dir,
-        )?);
+        made.push(studio.make(slide, k, slides.len())?);
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -147,49 +145,58 @@ fn parts_dir(out: &Path) -> PathBuf {
     out.with_file_name(name)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn make(
-    facts: &Facts,
-    slide: &Slide,
-    k: usize,
-    total: usize,
-    browser: Option<&Path>,
-    espeak: Option<&Path>,
+/// What every slide is made with: the run's facts, the tools found, the folder.
+struct Studio<'a> {
+    facts: &'a Facts,
+    browser: Option<&'a Path>,
+    espeak: Option<&'a Path>,
     lang: Lang,
-    dir: &Path,
-) -> Result<Made> {
-    let image = match (&slide.visual, browser) {
-        (Visual::Figure(path), _) => Some(path.clone()),
-        (Visual::Page(step), Some(browser)) => {
-            let png = dir.join(format!("page_{:02}.png", k + 1));
-            browse::capture(browser, &facts.page, step, PAGE_PX, &png)?;
-            Some(png)
-        }
-        _ => None,
-    };
-    let frame = dir.join(format!("frame_{:02}.png", k + 1));
-    frames::render(
-        slide,
-        image.as_deref(),
-        &format!("{}/{total}", k + 1),
-        &frame,
-    )?;
-    let (seconds, clip) = match espeak {
-        Some(espeak) => {
-            let text = slide.spoken.as_deref().unwrap_or(&slide.caption);
-            let wav = dir.join(format!("voice_{:02}.wav", k + 1));
-            let clip = voice::speak(espeak, text, lang, &wav)?;
-            (clip.seconds() + PAUSE_S, Some(clip))
-        }
-        None => (reading_seconds(&slide.caption), None),
-    };
-    // Whole frames, so that the video's length is the sum of the slides'.
-    let seconds = (seconds * encode::FPS as f64).ceil() / encode::FPS as f64;
-    Ok(Made {
-        frame,
-        seconds,
-        clip,
-    })
+    dir: &'a Path,
+}
+
+impl Studio<'_> {
+    /// Slide `k` of `total`: its screenshot if any, its frame, its voice and length.
+    fn make(&self, slide: &Slide, k: usize, total: usize) -> Result<Made> {
+        let Self {
+            facts,
+            browser,
+            espeak,
+            lang,
+            dir,
+        } = *self;
+        let image = match (&slide.visual, browser) {
+            (Visual::Figure(path), _) => Some(path.clone()),
+            (Visual::Page(step), Some(browser)) => {
+                let png = dir.join(format!("page_{:02}.png", k + 1));
+                browse::capture(browser, &facts.page, step, PAGE_PX, &png)?;
+                Some(png)
+            }
+            _ => None,
+        };
+        let frame = dir.join(format!("frame_{:02}.png", k + 1));
+        frames::render(
+            slide,
+            image.as_deref(),
+            &format!("{}/{total}", k + 1),
+            &frame,
+        )?;
+        let (seconds, clip) = match espeak {
+            Some(espeak) => {
+                let text = slide.spoken.as_deref().unwrap_or(&slide.caption);
+                let wav = dir.join(format!("voice_{:02}.wav", k + 1));
+                let clip = voice::speak(espeak, text, lang, &wav)?;
+                (clip.seconds() + PAUSE_S, Some(clip))
+            }
+            None => (reading_seconds(&slide.caption), None),
+        };
+        // Whole frames, so that the video's length is the sum of the slides'.
+        let seconds = (seconds * encode::FPS as f64).ceil() / encode::FPS as f64;
+        Ok(Made {
+            frame,
+            seconds,
+            clip,
+        })
+    }
 }
 
 fn encode_all(

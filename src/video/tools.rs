@@ -1,7 +1,8 @@
 //! The outside programs the video needs, found on PATH before anything is written.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
+use std::process::Command;
 
 /// Debian's packages, named in every "not found" message.
 pub const INSTALL: &str = "apt-get install ffmpeg espeak-ng";
@@ -30,4 +31,20 @@ pub fn require(name: &str, needed_for: &str) -> Result<PathBuf> {
              to write the frames and the script without encoding"
         ),
     }
+}
+
+/// Run `cmd` to its end; not starting or a non-zero exit is an error naming the
+/// program, `what` it was doing and its own stderr.
+pub fn run(cmd: &mut Command, what: &str) -> Result<()> {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let out = cmd
+        .output()
+        .with_context(|| format!("starting {program} {what}"))?;
+    if !out.status.success() {
+        bail!(
+            "{program} failed {what}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
 }

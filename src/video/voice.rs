@@ -27,19 +27,11 @@ fn voice(lang: Lang) -> &'static str {
 
 /// Speak `text` with espeak-ng into `wav`, and read it back.
 pub fn speak(espeak: &Path, text: &str, lang: Lang, wav: &Path) -> Result<Clip> {
-    let out = Command::new(espeak)
-        .args(["-v", voice(lang), "-s", "175", "-w"])
+    let mut cmd = Command::new(espeak);
+    cmd.args(["-v", voice(lang), "-s", "175", "-w"])
         .arg(wav)
-        .arg(text)
-        .output()
-        .with_context(|| format!("starting {}", espeak.display()))?;
-    if !out.status.success() {
-        bail!(
-            "espeak-ng failed on {:?}: {}",
-            text,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
+        .arg(text);
+    super::tools::run(&mut cmd, &format!("speaking {text:?}"))?;
     read_wav(wav)
 }
 

@@ -134,3 +134,12 @@ pub fn tiny_options(data: &Path) -> TrainOptions {
         ..TrainOptions::default()
     }
 }
+
+/// A finished subprocess that must have succeeded; its stderr says why not.
+pub fn assert_success(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
