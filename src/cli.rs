@@ -199,8 +199,8 @@ pub struct TrainCmd {
     #[arg(long, value_name = "RUN_DIR")]
     pub init: Option<PathBuf>,
     /// How the final states reach the head: mean over real tokens, the [CLS] state, a
-    /// learned attention pooling, or the last real token [default: cls for the
-    /// encoder, last for the decoder].
+    /// learned attention pooling over the final states or over the words, or the last
+    /// real token [default: cls for the encoder, last for the decoder].
     #[arg(long, value_enum)]
     pub pool: Option<Pool>,
     /// Passes over the training split; warmup and decay span all of them. One by default:

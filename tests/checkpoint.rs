@@ -5,7 +5,7 @@ mod common;
 use candle_core::Device;
 use common::*;
 use xray::model::store::{init_model, load_model, param_count, save_model};
-use xray::model::{Arch, Config, Forward};
+use xray::model::{Arch, Config, Forward, Pool};
 use xray::rng::Rng;
 
 #[test]
@@ -99,10 +99,19 @@ fn loading_weights_of_another_shape_fails_with_the_tensor_name() {
 
 #[test]
 fn default_config_has_the_peers_parameter_count() {
-    // ../shared/peers/torch_ref: 9,458,434 parameters for the same recipe.
-    let (_, varmap) =
-        init_model(&Config::default(), 0, candle_core::DType::F32, &Device::Cpu).unwrap();
-    assert_eq!(param_count(&varmap), 9_458_434);
+    // ../shared/peers/torch_ref: 9,458,434 parameters for the same recipe, which
+    // mean-pools; [CLS] pooling adds nothing, word pooling its query (d_model).
+    let count = |pool| {
+        let config = Config {
+            pool,
+            ..Config::default()
+        };
+        let (_, varmap) = init_model(&config, 0, candle_core::DType::F32, &Device::Cpu).unwrap();
+        param_count(&varmap)
+    };
+    assert_eq!(count(Pool::Mean), 9_458_434);
+    assert_eq!(count(Config::default().pool), 9_458_434);
+    assert_eq!(count(Pool::Words), 9_458_434 + 256);
 }
 
 #[test]

@@ -34,6 +34,12 @@ fn every_parameter_gets_a_nonzero_gradient() {
             NormKind::Rms,
             Activation::Silu,
         ),
+        (
+            Arch::Encoder,
+            Pool::Words,
+            NormKind::Layer,
+            Activation::Gelu,
+        ),
         (Arch::Decoder, Pool::Last, NormKind::Layer, Activation::Silu),
         (
             Arch::Decoder,

@@ -41,7 +41,7 @@ fn padding_does_not_change_logits() {
 
 #[test]
 fn without_padding_mask_padding_changes_logits() {
-    for pool in [Pool::Mean, Pool::Cls, Pool::Attention] {
+    for pool in [Pool::Mean, Pool::Cls, Pool::Attention, Pool::Words] {
         let config = tiny_head(Arch::Encoder, pool);
         let (alone, batched) = alone_and_padded(&config, |m| Masks {
             padding: false,

@@ -51,6 +51,10 @@ impl Maps {
                 &self.pooling,
                 "attention pooling: each token's share of the vector the head classifies",
             ),
+            Pool::Words => (
+                &self.pooling,
+                "word pooling: each token's share of the vector the head classifies, scored on the word alone",
+            ),
             Pool::Cls => (
                 &self.pooled_attn,
                 "last layer's [CLS] row: how much each token feeds [CLS], the head's input",

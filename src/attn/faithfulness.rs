@@ -12,7 +12,6 @@ use super::attribution::{attribute, Baseline, IG_STEPS};
 use super::capture::{is_special, token_strings, top_k, Capture};
 use crate::data::collate::collate_unlabelled;
 use crate::data::dataset::stratified_split;
-use crate::model::Pool;
 use crate::rng::Rng;
 use crate::saved_run::SavedRun;
 use crate::train::data::EncodedSplit;
@@ -227,7 +226,7 @@ fn rank(
     let attribution = attribute(&saved.model, ids, &special, IG_STEPS, Baseline::Pad, device)?;
     let mut names = vec!["attention", "rollout"];
     let mut scores = vec![maps.pooled_attn, maps.rolled];
-    if saved.config.pool == Pool::Attention {
+    if saved.config.pool.learns_query() {
         names.push("pooling");
         scores.push(maps.pooling);
     }

@@ -71,7 +71,7 @@ impl Classifier {
         fwd: Forward,
     ) -> Result<Output> {
         let body = self.body.forward_embedded(tokens, attention_mask, fwd)?;
-        let pooling = self.pooling.weights(&body.hidden, attention_mask)?; // (B, L)
+        let pooling = self.pooling.weights(&body.hidden, tokens, attention_mask)?; // (B, L)
         let pooled = pooling.unsqueeze(1)?.matmul(&body.hidden)?.squeeze(1)?; // (B, D)
         Ok(Output {
             logits: self.head.forward(&pooled)?,

@@ -116,7 +116,7 @@ impl Config {
             + norm
             + d * self.n_classes
             + self.n_classes
-            + if self.pool == Pool::Attention { d } else { 0 }
+            + if self.pool.learns_query() { d } else { 0 }
     }
 
     pub fn causal(&self) -> bool {

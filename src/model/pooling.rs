@@ -7,6 +7,9 @@
 //!   route by which words reach the head;
 //! - `attention`: a learned query scores every final state, softmax over real
 //!   tokens (the same finite mask as attention), so its weights are the evidence;
+//! - `words`: the same, but the query scores each token's own embedding, before
+//!   any attention mixed it: the weights can only pick words, not a position
+//!   whose state already summarises the text;
 //! - `last`: the decoder's last real token, the only one that saw the whole text.
 
 use super::config::{Arch, Config};
@@ -25,6 +28,8 @@ pub enum Pool {
     Cls,
     /// Learned attention pooling: one query, softmax over real tokens.
     Attention,
+    /// Learned attention pooling scored on each token's own embedding.
+    Words,
     /// The last real token (the decoder's pooling).
     Last,
 }
@@ -48,11 +53,17 @@ impl Pool {
         }
     }
 
+    /// Whether the head learns a query (`pool.query`, d_model).
+    pub fn learns_query(self) -> bool {
+        matches!(self, Pool::Attention | Pool::Words)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Pool::Mean => "mean",
             Pool::Cls => "cls",
             Pool::Attention => "attention",
+            Pool::Words => "words",
             Pool::Last => "last",
         }
     }
@@ -60,7 +71,7 @@ impl Pool {
 
 pub struct Pooling {
     pool: Pool,
-    /// (D): the learned query of `attention` pooling, `pool.query` in the checkpoint.
+    /// (D): the learned query of `attention` and `words`, `pool.query` in the checkpoint.
     query: Option<Tensor>,
 }
 
@@ -69,7 +80,9 @@ impl Pooling {
     /// same for every head. The query starts at zero: attention pooling begins as
     /// the mean pool and learns where to look.
     pub fn new(vb: VarBuilder, config: &Config) -> Result<Self> {
-        let query = (config.pool == Pool::Attention)
+        let query = config
+            .pool
+            .learns_query()
             .then(|| vb.get_with_hints(config.d_model, "query", Init::Const(0.0)))
             .transpose()?;
         Ok(Self {
@@ -78,8 +91,14 @@ impl Pooling {
         })
     }
 
-    /// hidden (B, L, D), attention_mask (B, L) -> weights (B, L) in hidden's dtype.
-    pub fn weights(&self, hidden: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+    /// hidden (B, L, D) final states, tokens (B, L, D) token embeddings,
+    /// attention_mask (B, L) -> weights (B, L) in hidden's dtype.
+    pub fn weights(
+        &self,
+        hidden: &Tensor,
+        tokens: &Tensor,
+        attention_mask: &Tensor,
+    ) -> Result<Tensor> {
         let dtype = hidden.dtype();
         let real = attention_mask.to_dtype(DType::F32)?; // (B, L)
         let count = real.sum_keepdim(D::Minus1)?.clamp(1.0, f64::MAX)?; // (B, 1)
@@ -89,7 +108,10 @@ impl Pooling {
         };
         let weights = match (self.pool, &self.query) {
             (Pool::Attention, Some(query)) => return attention_pool(hidden, query, attention_mask),
-            (Pool::Attention, None) => candle_core::bail!("attention pooling without its query"),
+            (Pool::Words, Some(query)) => return words_pool(tokens, query, attention_mask),
+            (Pool::Attention | Pool::Words, None) => {
+                candle_core::bail!("attention pooling without its query")
+            }
             (Pool::Mean, _) => real.broadcast_div(&count)?,
             (Pool::Cls, _) => positions()?
                 .eq(0f32)?
@@ -109,8 +131,25 @@ impl Pooling {
 fn attention_pool(hidden: &Tensor, query: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
     let (b, l, d) = hidden.dims3()?;
     let scores = hidden.reshape((b * l, d))?.matmul(&query.unsqueeze(1)?)?; // (B·L, 1)
+    masked_softmax(&scores.reshape((b, l))?, attention_mask)
+}
+
+/// softmax over real tokens of √D · RMSNorm(token embedding) · query: (B, L).
+/// The norm makes a score depend on the word's direction only. The √D is the
+/// query's learning rate: AdamW moves each coordinate by about lr a step
+/// whatever the gradient, and at 1x one IMDb epoch leaves the weights near
+/// uniform (the same happens to `attention`).
+fn words_pool(tokens: &Tensor, query: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+    let temperature = (tokens.dim(D::Minus1)? as f64).sqrt();
+    let scores = (kernels::rms_norm(tokens, query, 1e-6)?.sum(D::Minus1)? * temperature)?; // (B, L)
+    masked_softmax(&scores, attention_mask)
+}
+
+/// scores (B, L) -> softmax over each row's real tokens, exactly 0 on [PAD].
+fn masked_softmax(scores: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+    let (b, l) = scores.dims2()?;
     let scores = scores.reshape((b, 1, 1, l))?; // the shape of one attention row per item
-    let bias = padding_bias(attention_mask, hidden.dtype())?; // (B, 1, 1, L)
+    let bias = padding_bias(attention_mask, scores.dtype())?; // (B, 1, 1, L)
     kernels::softmax_last(&scores, Some(&bias), 1.0)?.reshape((b, l))
 }
 
@@ -149,12 +188,43 @@ mod tests {
             let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
             let got = Pooling::new(vb, &config)
                 .unwrap()
-                .weights(&hidden, &mask)
+                .weights(&hidden, &hidden, &mask)
                 .unwrap();
             assert_eq!(got.to_vec2::<f32>().unwrap(), want, "{pool:?}");
         }
+        for pool in [Pool::Attention, Pool::Words] {
+            let config = Config {
+                pool,
+                d_model: 8,
+                n_heads: 2,
+                ..Config::default()
+            };
+            let varmap = VarMap::new();
+            let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
+            let pooling = Pooling::new(vb, &config).unwrap();
+            let query = varmap.all_vars().pop().unwrap();
+            query
+                .set(&Tensor::randn(0f32, 3.0, 8, &dev).unwrap())
+                .unwrap();
+            let got = pooling
+                .weights(&hidden, &hidden, &mask)
+                .unwrap()
+                .to_vec2::<f32>()
+                .unwrap();
+            assert_eq!(got[0][3], 0.0, "{pool:?}: padding got weight");
+            for row in &got {
+                assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-6, "{pool:?}");
+            }
+        }
+    }
+
+    /// `words` scores a token by its embedding alone: the same word scores the
+    /// same wherever it stands and whatever the final states say.
+    #[test]
+    fn word_pooling_reads_only_the_token() {
+        let dev = Device::Cpu;
         let config = Config {
-            pool: Pool::Attention,
+            pool: Pool::Words,
             d_model: 8,
             n_heads: 2,
             ..Config::default()
@@ -166,14 +236,21 @@ mod tests {
         query
             .set(&Tensor::randn(0f32, 3.0, 8, &dev).unwrap())
             .unwrap();
-        let got = pooling
-            .weights(&hidden, &mask)
-            .unwrap()
-            .to_vec2::<f32>()
-            .unwrap();
-        assert_eq!(got[0][3], 0.0, "padding got weight");
-        for row in &got {
-            assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-6);
-        }
+        let word = Tensor::randn(0f32, 1.0, (1, 1, 8), &dev).unwrap();
+        let other = Tensor::randn(0f32, 1.0, (1, 1, 8), &dev).unwrap();
+        let tokens = Tensor::cat(&[&word, &other, &word], 1).unwrap(); // (1, 3, 8)
+        let mask = Tensor::new(&[[1u32, 1, 1]], &dev).unwrap();
+        let weights = |hidden: &Tensor| {
+            pooling
+                .weights(hidden, &tokens, &mask)
+                .unwrap()
+                .to_vec2::<f32>()
+                .unwrap()
+        };
+        let a = weights(&Tensor::randn(0f32, 1.0, (1, 3, 8), &dev).unwrap());
+        let b = weights(&Tensor::randn(0f32, 1.0, (1, 3, 8), &dev).unwrap());
+        assert_eq!(a, b, "the final states moved the word weights");
+        assert_eq!(a[0][0], a[0][2], "one word, two weights");
+        assert_ne!(a[0][0], a[0][1]);
     }
 }

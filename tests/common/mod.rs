@@ -25,10 +25,11 @@ pub fn tiny_config(arch: Arch) -> Config {
 }
 
 /// Every pooling head each architecture may use: the mask and gradient tests run on all.
-pub const HEADS: [(Arch, Pool); 5] = [
+pub const HEADS: [(Arch, Pool); 6] = [
     (Arch::Encoder, Pool::Mean),
     (Arch::Encoder, Pool::Cls),
     (Arch::Encoder, Pool::Attention),
+    (Arch::Encoder, Pool::Words),
     (Arch::Decoder, Pool::Last),
     (Arch::Decoder, Pool::Attention),
 ];
