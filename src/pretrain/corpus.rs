@@ -6,8 +6,9 @@
 use super::options::{PretrainOptions, HELD_OUT_FRAC};
 use crate::data::dataset::{load_splits, load_unsupervised, DatasetSpec};
 use crate::data::table::read_table;
+use crate::data::tokenize::encode_each;
 use crate::rng::Rng;
-use anyhow::{anyhow, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use std::path::Path;
 use tokenizers::Tokenizer;
 
@@ -91,25 +92,15 @@ fn windows(tokenizer: &Tokenizer, texts: &[&str], max_len: usize) -> Result<Vec<
     };
     let (cls, sep) = (id("[CLS]")?, id("[SEP]")?);
     let mut windows = Vec::new();
-    // An encoding keeps every token's string and offsets besides its id: a few
-    // thousand texts at a time keep that transient (the whole IMDb corpus at
-    // once would hold 1.5 GB of it).
-    for texts in texts.chunks(TOKENIZE_CHUNK) {
-        let encodings = tokenizer
-            .encode_batch(texts.to_vec(), false)
-            .map_err(|e| anyhow!("tokenizing the corpus: {e}"))?;
-        for piece in encodings
-            .iter()
-            .flat_map(|e| e.get_ids().chunks(max_len - 2))
-        {
+    encode_each(tokenizer, texts, false, |ids| {
+        for piece in ids.chunks(max_len - 2) {
             let mut w = Vec::with_capacity(piece.len() + 2);
             w.push(cls);
             w.extend_from_slice(piece);
             w.push(sep);
             windows.push(w);
         }
-    }
+    })
+    .context("tokenizing the corpus")?;
     Ok(windows)
 }
-
-const TOKENIZE_CHUNK: usize = 2048;

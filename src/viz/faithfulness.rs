@@ -43,6 +43,8 @@ fn panel(area: &Area, f: &Faithfulness, title: &str, values: fn(&Curve) -> &[f64
                 _ => String::new(),
             }
         })
+        // A tick at 0 lands a rounding error below it; "-0.0" would read as a value.
+        .y_label_formatter(&|y| format!("{:.2}", if y.abs() < 5e-3 { 0.0 } else { *y }))
         .x_desc("share of tokens, ranked by the method")
         .y_desc("drop in p(predicted class)")
         .label_style(("sans-serif", 15))
