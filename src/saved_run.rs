@@ -5,10 +5,10 @@ use crate::data::dataset::label_ids;
 use crate::data::table::read_table;
 use crate::data::tokenize::load_tokenizer;
 use crate::model::{store, Classifier, Config};
-use crate::train::checkpoint::read_state;
+use crate::train::checkpoint::{read_state, LoopState, HISTORY_FILE};
 use crate::train::data::{encode_split, encode_texts, load_data, EncodedSplit};
 use crate::train::evaluate::{evaluate, predict_probs, Evaluation};
-use crate::train::options::TrainOptions;
+use crate::train::options::{TrainOptions, ARGS_FILE};
 use crate::train::report::RunFiles;
 use anyhow::{Context, Result};
 use candle_core::Device;
@@ -38,15 +38,34 @@ pub fn resolve_run(run: Option<&Path>, root: &Path) -> Result<PathBuf> {
     })
 }
 
-/// A run counts once its first epoch has been validated: before that it has no
-/// best weights, only (perhaps) a checkpoint to resume from.
+/// Whether a run folder serves a model: the one test behind `runs/latest`,
+/// eval, predict, attn, inspect, `profile --run` and `train --init`. A training
+/// run serves once it has finished an epoch (history.jsonl records it): the best
+/// weights of a validation inside the first epoch are kept for `--resume`, not
+/// served. A pretraining run or snapshot serves once it has weights, which it
+/// writes only at its end.
+pub fn serves_a_model(dir: &Path) -> bool {
+    let training = dir.join(ARGS_FILE).is_file();
+    dir.join(store::WEIGHTS_FILE).is_file() && (!training || dir.join(HISTORY_FILE).is_file())
+}
+
+/// `serves_a_model`, or an error that says what the folder holds and what to do.
 pub fn check_finished(dir: &Path) -> Result<()> {
-    if dir.join(store::WEIGHTS_FILE).is_file() {
+    if serves_a_model(dir) {
         return Ok(());
     }
-    let there = match read_state::<crate::train::checkpoint::LoopState>(dir)? {
+    if !dir.join(ARGS_FILE).is_file() {
+        anyhow::bail!(
+            "{} holds no trained model ({} is missing): pass a finished run, or finish a \
+             pretraining run with xray pretrain --resume {}",
+            dir.display(),
+            store::WEIGHTS_FILE,
+            dir.display()
+        );
+    }
+    let there = match read_state::<LoopState>(dir)? {
         Some(s) => format!(
-            "it holds a checkpoint at epoch {}, batch {} (last/); finish it with: \
+            "it holds a checkpoint at epoch {}, batch {} (last/); finish the epoch with: \
              xray train --resume {}",
             s.epoch + 1,
             s.batch,
@@ -57,9 +76,8 @@ pub fn check_finished(dir: &Path) -> Result<()> {
             .into(),
     };
     anyhow::bail!(
-        "{} has not finished an epoch yet, so it has no trained weights ({} is missing): {there}",
+        "{} has not finished an epoch yet, so it has no trained model to serve: {there}",
         dir.display(),
-        store::WEIGHTS_FILE
     )
 }
 

@@ -18,13 +18,11 @@ use xray::train::checkpoint::EpochRecord;
 
 const XRAY: &str = env!("CARGO_BIN_EXE_xray");
 
-/// A tiny two-epoch run of `name`, checkpointing after every step.
-fn train(dir: &Path, name: &str) -> Command {
-    let data = dir.join("task.csv");
-    let tokenizer = dir.join("tokenizer.json");
+/// The tiny model on the marker task as run `name` under `dir`.
+fn tiny_run(dir: &Path, name: &str) -> Command {
     let mut cmd = Command::new(XRAY);
-    cmd.args(["train", "--dataset"]).arg(&data);
-    cmd.arg("--tokenizer").arg(&tokenizer);
+    cmd.args(["train", "--dataset"]).arg(dir.join("task.csv"));
+    cmd.arg("--tokenizer").arg(dir.join("tokenizer.json"));
     cmd.args([
         "--d-model",
         "16",
@@ -35,12 +33,18 @@ fn train(dir: &Path, name: &str) -> Command {
         "--max-len",
         "24",
     ]);
-    cmd.args(["--epochs", "2", "--batch-size", "16", "--lr", "3e-3"]);
+    cmd.args(["--batch-size", "16", "--lr", "3e-3", "--name", name]);
+    cmd.arg("--out").arg(dir);
+    cmd
+}
+
+/// A tiny two-epoch run of `name`, checkpointing after every step.
+fn train(dir: &Path, name: &str) -> Command {
+    let mut cmd = tiny_run(dir, name);
+    cmd.args(["--epochs", "2", "--checkpoint-steps", "1"]);
     // One validation per epoch: the fault points counted below assume it (the
     // validations inside an epoch are resumed exactly in tests/train.rs).
     cmd.args(["--val-points", "1"]);
-    cmd.args(["--checkpoint-steps", "1", "--name", name]);
-    cmd.arg("--out").arg(dir);
     cmd
 }
 
@@ -142,8 +146,8 @@ fn a_run_killed_again_and_again_resumes_to_the_uninterrupted_result() {
             next = resume(dir.path(), "killed");
         }
         // A resumed process's points: 1 ends its first step, 2-8 write that
-        // step's checkpoint (2-11 at an epoch's end: best weights, config,
-        // history, checkpoint). Every other kill lands inside those writes (no
+        // step's checkpoint (2-12 at an epoch's end: checkpoint, best weights,
+        // config, the best-weights point, history). Every other kill lands inside those writes (no
         // progress); the others after them.
         let at = if kills % 2 == 1 {
             2 + rng.below(7)
@@ -194,4 +198,131 @@ fn a_run_killed_before_its_first_checkpoint_says_so_and_starts_again() {
     let status = train(dir.path(), "early").status().unwrap();
     assert!(status.success(), "{status}");
     assert!(dir.path().join("runs/latest").exists());
+}
+
+/// What a kill left, as a user meets it: where `runs/latest` points, and what
+/// `predict` says of the run folder.
+struct Left {
+    latest: Option<PathBuf>,
+    predicts: bool,
+    stderr: String,
+}
+
+fn left(dir: &Path, name: &str) -> Left {
+    let out = Command::new(XRAY)
+        .args(["predict", "great film", "--run"])
+        .arg(dir.join("runs").join(name))
+        .output()
+        .unwrap();
+    Left {
+        latest: std::fs::read_link(dir.join("runs/latest")).ok(),
+        predicts: out.status.success(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// One epoch of 11 steps with validations after steps 2, 5, 8 and 11 and the
+/// default checkpoint interval (minutes: none in a run this short), so its
+/// checkpoints are the validations' own.
+fn one_epoch(dir: &Path, name: &str) -> Command {
+    let mut cmd = tiny_run(dir, name);
+    cmd.args(["--epochs", "1", "--val-points", "4"]);
+    cmd
+}
+
+/// Killed at points chosen by kind and count, not by time: before the first
+/// checkpoint, right after the first best-so-far save, in the middle of a
+/// checkpoint write, between two validations, between the epoch's checkpoint and
+/// its history, and during the test pass. Until the epoch is published the run
+/// never becomes `runs/latest` and `predict` refuses it; every kill after the
+/// first checkpoint resumes to the uninterrupted run's metrics and history.
+#[test]
+fn a_run_killed_in_its_first_epoch_is_never_served_and_resumes_exactly() {
+    let root = tempfile::tempdir().unwrap();
+    write_task(root.path(), &["great", "awful"], 200);
+    assert!(one_epoch(root.path(), "whole").status().unwrap().success());
+    let whole = root.path().join("runs/whole");
+    let vals = &history(&whole)[0].val_curve;
+    assert_eq!(
+        vals.iter().map(|v| v.step).collect::<Vec<_>>(),
+        [2, 5, 8, 11]
+    );
+    // Which validations saved best weights, to aim a kill at the epoch's last.
+    let mut lowest = f64::INFINITY;
+    let saved: Vec<bool> = vals
+        .iter()
+        .map(|v| {
+            let better = v.loss < lowest;
+            lowest = lowest.min(v.loss);
+            better
+        })
+        .collect();
+    assert!(
+        saved[3],
+        "the epoch's last validation must be its best for the kill between the epoch's \
+         checkpoint and its history: {vals:?}"
+    );
+    let saves = saved.iter().filter(|&&s| s).count();
+
+    // (kill at, has a checkpoint, serves a model)
+    let cases = [
+        // The crash point of a step follows its validation: step 1 is the last
+        // before the first checkpoint.
+        ("step:1".to_string(), false, false),
+        ("best:1".to_string(), true, false),
+        // Points 1-3 are the run's first files, 4-10 the first checkpoint,
+        // 11-12 the best weights and config: 16 is inside the second checkpoint.
+        ("write:16".to_string(), true, false),
+        ("step:7".to_string(), true, false),
+        (format!("best:{saves}"), true, false),
+        ("final:1".to_string(), true, true),
+    ];
+    for (at, resumable, serves) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        write_task(dir.path(), &["great", "awful"], 200);
+        let status = one_epoch(dir.path(), "k")
+            .env("XRAY_CRASH_AT", &at)
+            .status()
+            .unwrap();
+        assert!(killed(status), "{at}: {status}");
+        let run = dir.path().join("runs/k");
+        if at.starts_with("write:") {
+            assert!(
+                run.join("last.tmp").exists() || run.join("last.old").exists(),
+                "{at} was not inside a checkpoint write"
+            );
+        }
+        check_files(&run, &mut 0);
+        let seen = left(dir.path(), "k");
+        assert_eq!(seen.predicts, serves, "{at}: {}", seen.stderr);
+        assert_eq!(
+            seen.latest.as_deref(),
+            serves.then_some(Path::new("k")),
+            "{at}: runs/latest"
+        );
+        if !serves {
+            assert!(
+                seen.stderr.contains("has not finished an epoch yet"),
+                "{at}: {}",
+                seen.stderr
+            );
+        }
+        let out = resume(dir.path(), "k").output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        if !resumable {
+            assert_eq!(out.status.code(), Some(1), "{at}: {err}");
+            assert!(
+                err.contains("has no checkpoint to resume from"),
+                "{at}: {err}"
+            );
+            continue;
+        }
+        assert!(out.status.success(), "{at}: {err}");
+        assert_eq!(metrics(&run), metrics(&whole), "{at}");
+        assert_eq!(history(&run), history(&whole), "{at}");
+        assert_eq!(
+            left(dir.path(), "k").latest.as_deref(),
+            Some(Path::new("k"))
+        );
+    }
 }

@@ -318,7 +318,7 @@ impl<'a> Pretrainer<'a> {
             if self.snapshot_due() {
                 self.save_snapshot()?;
             }
-            crate::faults::point();
+            crate::faults::point(crate::faults::Fault::Step);
             if self.checkpoint_due(control.checkpoint) {
                 self.save_last()?;
             }

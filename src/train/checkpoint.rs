@@ -2,7 +2,7 @@
 //! written together into `last/` so a crash never leaves a mixed set.
 
 use super::optim::AdamW;
-use crate::faults;
+use crate::faults::{self, Fault};
 use crate::fsutil::{atomic_write, sync_dir};
 use crate::model::store::{load_weights, save_weights};
 use crate::rng::Rng;
@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 pub const LAST_DIR: &str = "last";
+/// One line per finished epoch; its presence makes a run folder serve a model.
+pub const HISTORY_FILE: &str = "history.jsonl";
 const WEIGHTS: &str = "model.safetensors";
 const OPTIMIZER: &str = "optimizer.safetensors";
 const STATE: &str = "state.json";
@@ -167,9 +169,9 @@ pub fn save_checkpoint(
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     save_weights(varmap, &tmp.join(WEIGHTS))?;
-    faults::point();
+    faults::point(Fault::Write);
     optimizer.save(&tmp.join(OPTIMIZER))?;
-    faults::point();
+    faults::point(Fault::Write);
     atomic_write(&tmp.join(STATE), &serde_json::to_vec_pretty(state)?)?;
     let (last, old) = (last_dir(run), old_dir(run));
     // `last/` is always whole (it only ever comes from renaming a finished tmp);
@@ -178,11 +180,11 @@ pub fn save_checkpoint(
         let _ = std::fs::remove_dir_all(&old);
         std::fs::rename(&last, &old).with_context(|| format!("moving {} aside", last.display()))?;
     }
-    faults::point();
+    faults::point(Fault::Write);
     std::fs::rename(&tmp, &last)
         .with_context(|| format!("renaming {} to {}", tmp.display(), last.display()))?;
     sync_dir(run)?;
-    faults::point();
+    faults::point(Fault::Write);
     let _ = std::fs::remove_dir_all(&old);
     Ok(())
 }

@@ -6,6 +6,7 @@
 
 use super::checkpoint::{
     has_checkpoint, load_checkpoint, save_checkpoint, CurvePoint, EpochRecord, LoopState, ValPoint,
+    HISTORY_FILE,
 };
 use super::data::{EncodedSplit, EncodedSplits};
 use super::evaluate::{evaluate, watched_rows, Evaluation};
@@ -17,6 +18,7 @@ use crate::cli::require;
 use crate::data::collate::{collate, epoch_batches, padding_fraction};
 use crate::data::dataset::Splits;
 use crate::data::tokenize::{build_tokenizer, load_tokenizer, save_tokenizer, TokenizerSpec};
+use crate::faults::{self, Fault};
 use crate::fsutil::atomic_write;
 use crate::model::store::{
     detached_model, init_model, load_body, load_config, load_weights, save_model, WEIGHTS_FILE,
@@ -24,6 +26,7 @@ use crate::model::store::{
 use crate::model::{Classifier, Config};
 use crate::pretrain::options::PretrainOptions;
 use crate::rng::Rng;
+use crate::saved_run::{check_finished, serves_a_model};
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device};
 use candle_nn::VarMap;
@@ -113,6 +116,7 @@ pub fn train(
 /// `--init DIR`: the pretrained run's tokenizer and architecture; this run
 /// keeps its own length, pooling, dropout and classes. Returns the tokenizer.
 fn pretrained(dir: &Path, opts: &mut TrainOptions) -> Result<Tokenizer> {
+    check_finished(dir).context("--init")?;
     let body = load_config(dir).with_context(|| {
         format!(
             "--init {}: is it a finished `xray pretrain` run?",
@@ -150,9 +154,9 @@ fn pretrained(dir: &Path, opts: &mut TrainOptions) -> Result<Tokenizer> {
     load_tokenizer(&dir.join("tokenizer.json"))
 }
 
-/// Best weights or a checkpoint: something a user would not want deleted.
+/// A checkpoint or a model it serves: something a user would not want deleted.
 fn holds_a_run(dir: &Path) -> bool {
-    has_checkpoint(dir) || dir.join(WEIGHTS_FILE).exists()
+    has_checkpoint(dir) || serves_a_model(dir)
 }
 
 fn start(
@@ -249,6 +253,7 @@ impl<'a> Trainer<'a> {
                     state.epoch + 1,
                     state.batch
                 );
+                finish_validation_writes(&state, &varmap, &opts.model, files)?;
                 state
             }
             Start::New => {
@@ -334,7 +339,7 @@ impl<'a> Trainer<'a> {
             if self.validation_due() {
                 bar.suspend(|| self.validate_inside())?;
             }
-            crate::faults::point();
+            faults::point(Fault::Step);
             if self.checkpoint_due(control.checkpoint) && self.state.batch < batches.len() {
                 self.save_last()?;
             }
@@ -412,7 +417,11 @@ impl<'a> Trainer<'a> {
     /// A validation inside the epoch, on the watched rows only.
     fn validate_inside(&mut self) -> Result<()> {
         let val = self.evaluate(&self.watch)?;
-        let improved = self.record_validation(val.loss, val.scores.accuracy)?;
+        let improved = self.record_validation(val.loss, val.scores.accuracy);
+        self.save_last()?;
+        if improved {
+            self.save_best()?;
+        }
         let s = &self.state;
         println!(
             "  step {}/{}: val loss {:.4} acc {:.4} on {} watched rows{}",
@@ -426,9 +435,9 @@ impl<'a> Trainer<'a> {
         Ok(())
     }
 
-    /// Add a validation point after the current step; keep the weights if their
-    /// watched loss is the lowest so far. Returns whether it was.
-    fn record_validation(&mut self, loss: f64, acc: f64) -> Result<bool> {
+    /// Add a validation point after the current step; note the step as the best
+    /// if its watched loss is the lowest so far. Returns whether it was.
+    fn record_validation(&mut self, loss: f64, acc: f64) -> bool {
         let state = &mut self.state;
         state.sums.val_curve.push(ValPoint {
             epoch: state.epoch as f64 + state.batch as f64 / self.steps_per_epoch as f64,
@@ -443,19 +452,26 @@ impl<'a> Trainer<'a> {
             state.best_epoch = state.epoch + 1;
             state.best_step = Some(state.step);
             state.sums.improved = true;
-            save_model(&self.varmap, &self.opts.model, &self.files.run)?;
-            // A usable run from here on: `eval`, `predict` and `attn` default to it.
-            self.files.point_latest_here()?;
         }
-        Ok(improved)
+        improved
     }
 
-    /// Validate on the whole split, keep the weights if they are the best so
-    /// far, record the epoch, and checkpoint the loop at the start of the next one.
+    /// The current weights as the best so far. The checkpoint written just
+    /// before holds the same weights and a state naming this step the best, so
+    /// a kill between the two is repaired on resume (`finish_validation_writes`).
+    fn save_best(&self) -> Result<()> {
+        save_model(&self.varmap, &self.opts.model, &self.files.run)?;
+        faults::point(Fault::Best);
+        Ok(())
+    }
+
+    /// Validate on the whole split, record the epoch, checkpoint the loop at
+    /// the start of the next one, keep the weights if they are the best so far,
+    /// and only then publish the epoch: history.jsonl makes the folder serve.
     fn end_epoch(&mut self) -> Result<()> {
         let val = self.evaluate(&self.data.val)?;
         let (watched_loss, watched_acc) = val.on_rows(&self.watched, &self.data.val.labels);
-        let improved = self.record_validation(watched_loss, watched_acc)?;
+        let improved = self.record_validation(watched_loss, watched_acc);
         let state = &mut self.state;
         let s = std::mem::take(&mut state.sums);
         let record = EpochRecord {
@@ -494,8 +510,11 @@ impl<'a> Trainer<'a> {
         state.history.push(record);
         state.epoch += 1;
         state.batch = 0;
-        write_history(&self.files.run, &state.history)?;
-        self.save_last()
+        self.save_last()?;
+        if improved {
+            self.save_best()?;
+        }
+        publish_epochs(self.files, &self.state.history)
     }
 
     fn checkpoint_due(&self, every: Every) -> bool {
@@ -525,6 +544,7 @@ impl<'a> Trainer<'a> {
     fn finish(self) -> Result<Outcome> {
         load_weights(&self.varmap, &self.files.run.join(WEIGHTS_FILE))?;
         let val = self.evaluate(&self.data.val)?;
+        faults::point(Fault::Final);
         let test = self.evaluate(&self.data.test)?;
         let lengths = self.data.train.lengths();
         let batches = epoch_batches(
@@ -542,10 +562,34 @@ impl<'a> Trainer<'a> {
             padding_fraction(&batches, &lengths),
             self.wall.elapsed().as_secs_f64(),
         )?;
+        // Again here: a kill between history.jsonl and the link is mended now.
+        self.files.point_latest_here()?;
         Ok(Outcome::Finished(metrics))
     }
 }
 
-fn write_history(run: &Path, history: &[EpochRecord]) -> Result<()> {
-    crate::fsutil::write_jsonl(&run.join("history.jsonl"), history)
+/// history.jsonl, which makes the folder serve a model, then `runs/latest`.
+fn publish_epochs(files: &RunFiles, history: &[EpochRecord]) -> Result<()> {
+    crate::fsutil::write_jsonl(&files.run.join(HISTORY_FILE), history)?;
+    files.point_latest_here()
+}
+
+/// A checkpoint is written before the files that follow a validation (the best
+/// weights, then at an epoch's end history.jsonl): redo those a kill cut off.
+fn finish_validation_writes(
+    state: &LoopState,
+    varmap: &VarMap,
+    config: &Config,
+    files: &RunFiles,
+) -> Result<()> {
+    if state.best_step == Some(state.step) {
+        // The checkpoint's weights are the best: a validation just chose them.
+        save_model(varmap, config, &files.run)?;
+    }
+    let published = std::fs::read_to_string(files.run.join(HISTORY_FILE))
+        .map_or(0, |text| text.lines().count());
+    if published < state.history.len() {
+        publish_epochs(files, &state.history)?;
+    }
+    Ok(())
 }
