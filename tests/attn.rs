@@ -134,6 +134,21 @@ fn attn_draws_maps_heads_rollout_and_explanations_for_picked_examples() {
         "{ig:?} vs {random:?}"
     );
     assert!(f.integrated_gradients.mean_abs_error.is_finite());
+    // Every head of every layer measured, each statistic in its range.
+    let c = &saved.config;
+    assert_eq!(f.heads.len(), c.n_layers * c.n_heads);
+    for h in &f.heads {
+        assert!(h.entropy > 0.0 && h.entropy <= 1.0 + 1e-6, "{h:?}");
+        assert!(
+            h.top_x_uniform >= 1.0 && h.top5_x_uniform <= h.top_x_uniform,
+            "{h:?}"
+        );
+        for share in [h.precision_at_5, h.sink_share] {
+            assert!((0.0..=1.0 + 1e-9).contains(&share), "{h:?}");
+        }
+        assert!(!h.top_keys.is_empty(), "{h:?}");
+    }
+    assert!(f.route.top_x_uniform >= 1.0, "{:?}", f.route);
     let err = xray_attention(
         &saved,
         &Choice::Indices(vec![10_000]),

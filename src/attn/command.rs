@@ -3,6 +3,7 @@
 //! run summaries that describe this run).
 
 use super::faithfulness::{measure, Faithfulness, FRACTIONS};
+use super::heads::TOP_KEYS;
 use super::{record, xray_attention, Choice};
 use crate::cli::{AttnCmd, Common};
 use crate::device::select_device;
@@ -112,6 +113,35 @@ fn print_table(f: &Faithfulness) {
     println!(
         "Integrated Gradients ({} steps, {:?} baseline): completeness error {:.4} on margins of {:.3} on average",
         ig.steps, ig.baseline, ig.mean_abs_error, ig.mean_abs_gap
+    );
+    println!(
+        "heads over the same examples: entropy (1 = uniform), the top key's weight and the \
+         top {TOP_KEYS} keys' (x uniform), the share of those that are evidence (top 10% by \
+         |IG|), the share of weight on [CLS]/[SEP]/punctuation, the keys most often on top"
+    );
+    for h in &f.heads {
+        let keys: Vec<&str> = h.top_keys.iter().map(|(t, _)| t.as_str()).collect();
+        println!(
+            "  layer {} head {}: entropy {:.3}  top {:>5.1}x  top-{TOP_KEYS} {:>5.1}x  \
+             precision {:.2}  sink {:.2}  {}",
+            h.layer,
+            h.head,
+            h.entropy,
+            h.top_x_uniform,
+            h.top5_x_uniform,
+            h.precision_at_5,
+            h.sink_share,
+            keys.join(" ")
+        );
+    }
+    let r = &f.route;
+    let tokens: Vec<&str> = r.top_tokens.iter().map(|(t, _)| t.as_str()).collect();
+    println!(
+        "  route to the head: top token {:.1}x uniform, evidence in {:.0}% of examples; \
+         most often {}",
+        r.top_x_uniform,
+        100.0 * r.top_is_evidence,
+        tokens.join(" ")
     );
 }
 

@@ -9,7 +9,8 @@
 //! Each is also averaged over the sizes (AOPC). Random ranking is the floor.
 
 use super::attribution::{attribute, Baseline, IG_STEPS};
-use super::capture::{is_special, token_strings, top_k, Capture};
+use super::capture::{is_special, token_strings, top_k, Capture, Maps};
+use super::heads::{HeadStats, RouteStats, Tally};
 use crate::data::collate::collate_unlabelled;
 use crate::data::dataset::stratified_split;
 use crate::rng::Rng;
@@ -30,6 +31,12 @@ pub struct Faithfulness {
     pub fractions: Vec<f64>,
     pub methods: Vec<Curve>,
     pub integrated_gradients: Completeness,
+    /// How each attention head reads over the same examples (absent in files
+    /// written before it was measured).
+    #[serde(default)]
+    pub heads: Vec<HeadStats>,
+    #[serde(default)]
+    pub route: RouteStats,
 }
 
 /// One method's drops in the predicted class's probability, per fraction.
@@ -129,7 +136,8 @@ fn curves(names: &[&str], before: &[f64], after: &[Vec<Vec<(f64, f64)>>]) -> Vec
         .collect()
 }
 
-/// Both tests over a seeded, stratified sample of `n` examples of `data`.
+/// Both tests over a seeded, stratified sample of `n` examples of `data`, and
+/// the attention heads' statistics over the same examples.
 pub fn measure(
     saved: &SavedRun,
     data: &EncodedSplit,
@@ -142,6 +150,7 @@ pub fn measure(
     let (mut before, mut classes, mut edited) = (Vec::new(), Vec::new(), Vec::new());
     let (mut errors, mut gaps) = (Vec::new(), Vec::new());
     let mut names = Vec::new();
+    let mut heads = Tally::default();
     let bar = crate::progress::bar(
         sample.len() as u64,
         "  faithfulness {bar:30} {pos}/{len} ETA {eta}",
@@ -151,7 +160,10 @@ pub fn measure(
         let capture = Capture::run(saved, &collate_unlabelled(&seqs, device)?, None)?;
         for (b, ids) in seqs.iter().enumerate() {
             let tokens = token_strings(saved, ids);
-            let ranked = rank(saved, &capture, b, ids, &mut rng, device)?;
+            let maps = capture.maps(b, ids.len());
+            let ranked = rank(saved, &maps, ids, &mut rng, device)?;
+            let route = maps.evidence(saved.config.pool).0;
+            heads.add(&maps, &ranked.integrated, route, &tokens);
             let class = ranked.class;
             errors.push(ranked.attribution_error);
             gaps.push(ranked.gap);
@@ -186,6 +198,7 @@ pub fn measure(
         })
         .collect();
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let (heads, route) = heads.finish();
     Ok(Faithfulness {
         examples: before.len(),
         fractions: FRACTIONS.to_vec(),
@@ -196,39 +209,41 @@ pub fn measure(
             mean_abs_error: mean(&errors),
             mean_abs_gap: mean(&gaps),
         },
+        heads,
+        route,
     })
 }
 
 /// One example's rankings, and its attribution's completeness.
 struct Example {
     methods: Ranked,
+    /// Integrated Gradients per position: the evidence the heads are judged by.
+    integrated: Vec<f32>,
     class: usize,
     attribution_error: f64,
     gap: f64,
 }
 
-/// Every method's scores for example `b` of the capture: attention and rollout
-/// from the capture, the pooling head's own weights where they are learned,
-/// both gradient attributions, and random scores.
+/// Every method's scores for one example: attention and rollout from its
+/// maps, the pooling head's own weights where they are learned, both gradient
+/// attributions, and random scores.
 fn rank(
     saved: &SavedRun,
-    capture: &Capture,
-    b: usize,
+    maps: &Maps,
     ids: &[u32],
     rng: &mut Rng,
     device: &Device,
 ) -> Result<Example> {
-    let maps = capture.maps(b, ids.len());
     let special: Vec<bool> = token_strings(saved, ids)
         .iter()
         .map(|t| is_special(t))
         .collect();
     let attribution = attribute(&saved.model, ids, &special, IG_STEPS, Baseline::Pad, device)?;
     let mut names = vec!["attention", "rollout"];
-    let mut scores = vec![maps.pooled_attn, maps.rolled];
+    let mut scores = vec![maps.pooled_attn.clone(), maps.rolled.clone()];
     if saved.config.pool.learns_query() {
         names.push("pooling");
-        scores.push(maps.pooling);
+        scores.push(maps.pooling.clone());
     }
     names.extend(["grad_input", "integrated_gradients", "random"]);
     scores.push(attribution.grad_input.clone());
@@ -238,6 +253,7 @@ fn rank(
         class: attribution.target,
         attribution_error: attribution.completeness_error() as f64,
         gap: attribution.margin_gap.abs() as f64,
+        integrated: attribution.integrated,
         methods: Ranked { names, scores },
     })
 }

@@ -11,6 +11,7 @@ pub mod compare;
 pub mod draw;
 pub mod explain;
 pub mod faithfulness;
+pub mod heads;
 pub mod pairs;
 pub mod record;
 pub mod rollout;
