@@ -10,30 +10,9 @@ use crate::pretrain::options::{Budget, PretrainOptions};
 use crate::profile::ProfileArgs;
 use crate::train::options::TrainOptions;
 use crate::train::run::Every;
+use crate::usage::require;
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
-
-/// An option out of range: the user's to fix. main exits with 2 for it, as clap
-/// does for the errors it catches itself.
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
-
-/// Ok when `ok`, else a UsageError saying `message`.
-pub fn require(ok: bool, message: impl FnOnce() -> String) -> anyhow::Result<()> {
-    if ok {
-        Ok(())
-    } else {
-        Err(UsageError(message()).into())
-    }
-}
 
 #[derive(Debug, Parser)]
 #[command(

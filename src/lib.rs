@@ -20,5 +20,6 @@ pub mod progress;
 pub mod rng;
 pub mod saved_run;
 pub mod train;
+pub mod usage;
 pub mod video;
 pub mod viz;

@@ -3,7 +3,8 @@
 
 use anyhow::Result;
 use clap::Parser;
-use xray::cli::{Cli, Command, UsageError};
+use xray::cli::{Cli, Command};
+use xray::usage::UsageError;
 
 /// A bad option (SPEC: 2, as clap's own usage errors).
 const EXIT_USAGE: i32 = 2;

@@ -287,3 +287,37 @@ fn the_cli_exits_130_on_interrupt_and_resumes() {
     assert_success(&out);
     assert!(dir.path().join("metrics/final_metrics.json").is_file());
 }
+
+/// An option out of range is a usage error (exit 2, SPEC), caught before
+/// anything is written; a runtime error (a missing file) exits 1.
+#[test]
+fn a_bad_option_exits_2_and_a_missing_file_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_task(dir.path(), &["great", "awful"], 40);
+    let xray = env!("CARGO_BIN_EXE_xray");
+    let train = |args: &[&str]| {
+        std::process::Command::new(xray)
+            .arg("train")
+            .args(args)
+            .arg("--out")
+            .arg(dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = train(&["--dataset", data.to_str().unwrap(), "--batch-size", "0"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--batch-size 0"), "{err}");
+    assert!(
+        !dir.path().join("runs").exists(),
+        "a usage error wrote a run"
+    );
+    let missing = dir.path().join("missing.csv");
+    let out = train(&["--dataset", missing.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

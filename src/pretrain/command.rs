@@ -76,7 +76,7 @@ fn ablation(
     device: &Device,
     control: &Control,
 ) -> Result<i32> {
-    crate::cli::require(opts.model.arch == Arch::Decoder, || {
+    crate::usage::require(opts.model.arch == Arch::Decoder, || {
         "--causal-ablation is the decoder's lesson: add --arch decoder".into()
     })?;
     let mut runs: Vec<(String, Vec<EvalRecord>)> = Vec::new();

@@ -1,12 +1,12 @@
 //! Everything a pretraining run was asked to do, saved as pretrain_args.json so
 //! that `--resume` rebuilds the same corpus, model and schedule.
 
-use crate::cli::require;
 use crate::data::dataset::DatasetSpec;
 use crate::data::tokenize::DEFAULT_TOKENIZER;
 use crate::model::config::MAX_LEN_LIMIT;
 use crate::model::Config;
 use crate::train::options::TrainOptions;
+use crate::usage::require;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

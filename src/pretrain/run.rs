@@ -101,7 +101,7 @@ pub fn pretrain(
     control: &Control,
 ) -> Result<Outcome> {
     opts.check()?;
-    crate::cli::require(
+    crate::usage::require(
         !has_checkpoint(run) && !run.join(WEIGHTS_FILE).exists(),
         || {
             format!(

@@ -1,11 +1,11 @@
 //! Everything a training run was asked to do, saved as train_args.json so that
 //! `--resume`, `eval` and `predict` rebuild the same data and model.
 
-use crate::cli::require;
 use crate::data::dataset::DatasetSpec;
 use crate::data::tokenize::{Truncate, DEFAULT_TOKENIZER};
 use crate::model::config::MAX_LEN_LIMIT;
 use crate::model::{Config, Pool};
+use crate::usage::require;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
