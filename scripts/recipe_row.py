@@ -15,10 +15,12 @@ import sys
 def cpu():
     info = pathlib.Path("/proc/cpuinfo").read_text()
     model = re.search(r"model name\s*:\s*(.*)", info).group(1).strip()
+    family = re.search(r"cpu family\s*:\s*(\d+)", info).group(1)
+    number = re.search(r"\nmodel\s*:\s*(\d+)", info).group(1)
     flags = re.search(r"flags\s*:\s*(.*)", info).group(1).split()
     simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
     amx = ", AMX" if "amx_tile" in flags else ""
-    return f"{model} ({simd}{amx})"
+    return f"{model} (family {family} model {number}, {simd}{amx})"
 
 
 def wall_and_rss(time_file):
