@@ -219,6 +219,10 @@ pub struct TrainCmd {
     /// Batches of random lengths instead of length-bucketed ones (more padding, slower).
     #[arg(long)]
     pub no_bucket: bool,
+    /// Replace HTML line breaks (IMDb's `<br />`) with spaces in every text before
+    /// tokenizing, so they never reach the model or the figures as "< br / >".
+    #[arg(long)]
+    pub strip_markup: bool,
     /// Use at most N examples of each split (a quick run).
     #[arg(long)]
     pub limit: Option<usize>,
@@ -495,6 +499,7 @@ impl TrainCmd {
             seed: self.seed,
             val_frac: self.val_frac,
             bucket: !self.no_bucket,
+            strip_markup: self.strip_markup,
             limit: self.limit,
             init: self.init.clone(),
             ..Default::default()

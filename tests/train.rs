@@ -321,3 +321,27 @@ fn a_bad_option_exits_2_and_a_missing_file_exits_1() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `--strip-markup` is saved with the run and applied to every text it reads
+/// afterwards: a text with line breaks predicts as the same text without them.
+#[test]
+fn strip_markup_is_saved_and_applied_when_the_run_is_reopened() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_task(dir.path(), &["great", "awful"], 100);
+    let opts = TrainOptions {
+        epochs: 1,
+        strip_markup: true,
+        ..tiny_options(&data)
+    };
+    finished(train(&opts, dir.path(), "clean", &Control::default()));
+    let cpu = candle_core::Device::Cpu;
+    let saved = SavedRun::open(&dir.path().join("runs/clean"), &cpu).unwrap();
+    assert!(saved.options.strip_markup);
+    let texts = |t: &str| vec![t.to_string()];
+    assert_eq!(
+        saved
+            .predict(&texts("great<br /><br />film"), &cpu)
+            .unwrap(),
+        saved.predict(&texts("great film"), &cpu).unwrap()
+    );
+}

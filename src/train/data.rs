@@ -3,8 +3,9 @@
 
 use super::options::TrainOptions;
 use crate::data::dataset::{load_splits, stratified_split, Dataset, Splits};
-use crate::data::tokenize::encode;
+use crate::data::tokenize::{encode, strip_markup};
 use anyhow::{bail, Result};
+use std::borrow::Cow;
 use tokenizers::Tokenizer;
 
 /// Token ids (specials included, truncated) and class ids of one split.
@@ -118,7 +119,8 @@ pub fn encode_split(
     data: &Dataset,
     opts: &TrainOptions,
 ) -> Result<EncodedSplit> {
-    let encoded = encode(tokenizer, &data.texts, opts.model.max_len, opts.truncate)?;
+    let texts = prepared(&data.texts, opts);
+    let encoded = encode(tokenizer, &texts, opts.model.max_len, opts.truncate)?;
     Ok(EncodedSplit {
         ids: encoded.ids,
         labels: data.labels.clone(),
@@ -131,5 +133,17 @@ pub fn encode_texts(
     texts: &[String],
     opts: &TrainOptions,
 ) -> Result<Vec<Vec<u32>>> {
-    Ok(encode(tokenizer, texts, opts.model.max_len, opts.truncate)?.ids)
+    let texts = prepared(texts, opts);
+    Ok(encode(tokenizer, &texts, opts.model.max_len, opts.truncate)?.ids)
+}
+
+/// The texts as the run's tokenizer sees them: with `--strip-markup`, without
+/// HTML line breaks. Every text a run reads, its tokenizer's training included,
+/// passes here.
+pub fn prepared<'a>(texts: &'a [String], opts: &TrainOptions) -> Cow<'a, [String]> {
+    if opts.strip_markup {
+        Cow::Owned(texts.iter().map(|t| strip_markup(t)).collect())
+    } else {
+        Cow::Borrowed(texts)
+    }
 }

@@ -47,6 +47,10 @@ pub struct TrainOptions {
     /// The pretraining run whose body the classifier starts from.
     #[serde(default)]
     pub init: Option<std::path::PathBuf>,
+    /// HTML line breaks (IMDb's `<br />`) become spaces before tokenizing, in
+    /// every text the run reads; runs saved before the option kept them.
+    #[serde(default)]
+    pub strip_markup: bool,
 }
 
 impl Default for TrainOptions {
@@ -70,6 +74,7 @@ impl Default for TrainOptions {
             bucket: true,
             limit: None,
             init: None,
+            strip_markup: false,
         }
     }
 }

@@ -100,7 +100,7 @@ pub fn train(
         Some(dir) => pretrained(&dir, &mut opts)?,
         None => build_tokenizer(
             &opts.tokenizer.parse::<TokenizerSpec>()?,
-            &splits.train.texts,
+            &super::data::prepared(&splits.train.texts, &opts),
         )?,
     };
     opts.model.vocab_size = tokenizer.get_vocab_size(true);
