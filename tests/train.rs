@@ -100,6 +100,21 @@ fn training_learns_the_task_and_writes_the_briefs_artifacts() {
         assert!(dir.path().join(file).is_file(), "{file} is missing");
     }
     assert_eq!(history(&dir.path().join("runs/enc")).len(), 3);
+    // metrics/ describes this one run: its history.jsonl is the run's, and the
+    // summary quotes the same history and the same test accuracy.
+    let read = |file: &str| std::fs::read_to_string(dir.path().join(file)).unwrap();
+    assert_eq!(
+        read("metrics/history.jsonl"),
+        read("runs/enc/history.jsonl")
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&read("metrics/run_summary.json")).unwrap();
+    let lines: Vec<serde_json::Value> = read("metrics/history.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(summary["history"], serde_json::Value::Array(lines));
+    assert_eq!(summary["test_accuracy"], json["test_accuracy"]);
     assert_eq!(
         std::fs::read_link(dir.path().join("runs/latest")).unwrap(),
         PathBuf::from("enc")

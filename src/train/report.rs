@@ -2,7 +2,7 @@
 //! keys), metrics/run_summary.json, figures/curves.png, in the run folder and under
 //! the output root, and `runs/latest` pointing at the run.
 
-use super::checkpoint::LoopState;
+use super::checkpoint::{LoopState, HISTORY_FILE};
 use super::evaluate::Evaluation;
 use super::metrics::ClassScores;
 use super::options::TrainOptions;
@@ -168,6 +168,9 @@ pub fn write_outputs(
             .with_context(|| format!("creating {}", figures_dir.display()))?;
         draw_curves(&state.history, &title, &figures_dir.join("curves.png"))?;
     }
+    // The run folder's own history.jsonl is written as each epoch ends; metrics/
+    // gets the same lines with the summary that quotes them, never a stale copy.
+    crate::fsutil::write_jsonl(&files.metrics_dir().join(HISTORY_FILE), &state.history)?;
     println!(
         "test accuracy {:.4}, macro F1 {:.4} (best epoch {}); wrote {}/final_metrics.json, \
          {}/curves.png",
