@@ -193,20 +193,7 @@ mod tests {
             assert_eq!(got.to_vec2::<f32>().unwrap(), want, "{pool:?}");
         }
         for pool in [Pool::Attention, Pool::Words] {
-            let config = Config {
-                pool,
-                d_model: 8,
-                n_heads: 2,
-                ..Config::default()
-            };
-            let varmap = VarMap::new();
-            let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
-            let pooling = Pooling::new(vb, &config).unwrap();
-            let query = varmap.all_vars().pop().unwrap();
-            query
-                .set(&Tensor::randn(0f32, 3.0, 8, &dev).unwrap())
-                .unwrap();
-            let got = pooling
+            let got = with_random_query(pool, &dev)
                 .weights(&hidden, &hidden, &mask)
                 .unwrap()
                 .to_vec2::<f32>()
@@ -218,24 +205,30 @@ mod tests {
         }
     }
 
-    /// `words` scores a token by its embedding alone: the same word scores the
-    /// same wherever it stands and whatever the final states say.
-    #[test]
-    fn word_pooling_reads_only_the_token() {
-        let dev = Device::Cpu;
+    /// A learned pooling (d_model 8) whose query is random instead of its zero start.
+    fn with_random_query(pool: Pool, dev: &Device) -> Pooling {
         let config = Config {
-            pool: Pool::Words,
+            pool,
             d_model: 8,
             n_heads: 2,
             ..Config::default()
         };
         let varmap = VarMap::new();
-        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, dev);
         let pooling = Pooling::new(vb, &config).unwrap();
         let query = varmap.all_vars().pop().unwrap();
         query
-            .set(&Tensor::randn(0f32, 3.0, 8, &dev).unwrap())
+            .set(&Tensor::randn(0f32, 3.0, 8, dev).unwrap())
             .unwrap();
+        pooling
+    }
+
+    /// `words` scores a token by its embedding alone: the same word scores the
+    /// same wherever it stands and whatever the final states say.
+    #[test]
+    fn word_pooling_reads_only_the_token() {
+        let dev = Device::Cpu;
+        let pooling = with_random_query(Pool::Words, &dev);
         let word = Tensor::randn(0f32, 1.0, (1, 1, 8), &dev).unwrap();
         let other = Tensor::randn(0f32, 1.0, (1, 1, 8), &dev).unwrap();
         let tokens = Tensor::cat(&[&word, &other, &word], 1).unwrap(); // (1, 3, 8)
