@@ -5,7 +5,7 @@
 use crate::data::dataset::DatasetSpec;
 use crate::data::tokenize::{TokenizerSpec, Truncate, DEFAULT_TOKENIZER};
 use crate::device::DeviceArg;
-use crate::model::{Activation, Arch, Config, NormKind, Pool};
+use crate::model::{Activation, Arch, Config, NormKind, Pool, QkInit};
 use crate::pretrain::options::{Budget, PretrainOptions};
 use crate::profile::ProfileArgs;
 use crate::train::options::TrainOptions;
@@ -255,6 +255,11 @@ pub struct ModelArgs {
     pub layers: usize,
     #[arg(long, default_value_t = Config::default().ffn_mult)]
     pub ffn_mult: usize,
+    /// How the q and k projections start: `shared` draws them like every other weight
+    /// (std 0.02), where the heads begin near uniform and leave it slowly; `scaled`
+    /// draws them with std 1/sqrt(d_model), attention scores of unit variance.
+    #[arg(long, value_enum, default_value_t = Config::default().qk_init)]
+    pub qk_init: QkInit,
 }
 
 impl ModelArgs {
@@ -271,6 +276,7 @@ impl ModelArgs {
             norm: self.norm,
             arch: self.arch,
             pool,
+            qk_init: self.qk_init,
             ..Default::default()
         }
     }

@@ -53,10 +53,10 @@ pub struct MultiHeadSelfAttention {
 
 impl MultiHeadSelfAttention {
     pub fn new(vb: VarBuilder, config: &Config) -> Result<Self> {
-        let (d, std) = (config.d_model, config.init_std);
+        let (d, std, qk) = (config.d_model, config.init_std, config.qk_init_std());
         Ok(Self {
-            q: Linear::new(vb.pp("q"), d, d, std)?,
-            k: Linear::new(vb.pp("k"), d, d, std)?,
+            q: Linear::new(vb.pp("q"), d, d, qk)?,
+            k: Linear::new(vb.pp("k"), d, d, qk)?,
             v: Linear::new(vb.pp("v"), d, d, std)?,
             o: Linear::new(vb.pp("o"), d, d, std)?,
             n_heads: config.n_heads,

@@ -34,6 +34,25 @@ pub enum NormKind {
     Layer,
 }
 
+/// How the q and k projections start. Attention scores are bilinear in them: from
+/// small weights both q and k are small, each one's gradient is proportional to the
+/// other, and the heads sit near uniform for many steps (a plateau).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum QkInit {
+    /// N(0, init_std), like every other weight: scores of std ~0.1 at the start.
+    Shared,
+    /// N(0, 1/d_model): q and k of unit variance, scores of std ~1 at the start.
+    Scaled,
+}
+
+impl QkInit {
+    /// Runs saved before the option started q and k like every other weight.
+    fn saved_before_the_option() -> Self {
+        QkInit::Shared
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -59,6 +78,9 @@ pub struct Config {
     pub norm_eps: f64,
     /// Std of the N(0, std) init of every Linear and Embedding weight (BERT/GPT-2 style).
     pub init_std: f64,
+    /// The q and k projections' init (see `QkInit`).
+    #[serde(default = "QkInit::saved_before_the_option")]
+    pub qk_init: QkInit,
 }
 
 impl Default for Config {
@@ -79,6 +101,7 @@ impl Default for Config {
             pool: Pool::default_for(Arch::Encoder),
             norm_eps: 1e-5,
             init_std: 0.02,
+            qk_init: QkInit::Shared,
         }
     }
 }
@@ -96,6 +119,14 @@ impl Config {
 
     pub fn d_head(&self) -> usize {
         self.d_model / self.n_heads
+    }
+
+    /// The std q and k start with.
+    pub fn qk_init_std(&self) -> f64 {
+        match self.qk_init {
+            QkInit::Shared => self.init_std,
+            QkInit::Scaled => 1.0 / (self.d_model as f64).sqrt(),
+        }
     }
 
     pub fn d_ffn(&self) -> usize {
@@ -155,5 +186,57 @@ impl Config {
             ensure!((0.0..1.0).contains(&p), "{name} must be in [0, 1), got {p}");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::store::init_model;
+    use candle_core::{DType, Device};
+
+    fn std_of(varmap: &candle_nn::VarMap, name: &str) -> f64 {
+        let data = varmap.data().lock().expect("VarMap lock poisoned");
+        let w = data[name].as_tensor().flatten_all().unwrap();
+        let w: Vec<f32> = w.to_vec1().unwrap();
+        let mean = w.iter().map(|&x| x as f64).sum::<f64>() / w.len() as f64;
+        (w.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / w.len() as f64).sqrt()
+    }
+
+    #[test]
+    fn scaled_qk_init_starts_q_and_k_at_one_over_sqrt_d_and_nothing_else() {
+        let config = Config {
+            vocab_size: 50,
+            d_model: 64,
+            n_layers: 1,
+            max_len: 16,
+            qk_init: QkInit::Scaled,
+            ..Config::default()
+        };
+        let (_, varmap) = init_model(&config, 0, DType::F32, &Device::Cpu).unwrap();
+        for (name, want) in [
+            ("blocks.0.attn.q.weight", 0.125),
+            ("blocks.0.attn.k.weight", 0.125),
+            ("blocks.0.attn.v.weight", 0.02),
+            ("blocks.0.ffn.up.weight", 0.02),
+        ] {
+            let got = std_of(&varmap, name);
+            assert!(
+                (got / want - 1.0).abs() < 0.05,
+                "{name}: std {got}, want {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_config_saved_before_qk_init_reads_as_shared() {
+        let mut json = serde_json::to_value(Config {
+            qk_init: QkInit::Scaled,
+            ..Config::default()
+        })
+        .unwrap();
+        assert_eq!(json["qk_init"], "scaled");
+        json.as_object_mut().unwrap().remove("qk_init");
+        assert_eq!(Config::from_json(json).unwrap().qk_init, QkInit::Shared);
     }
 }

@@ -23,7 +23,7 @@ pub mod store;
 pub use attention::Path;
 pub use body::{Body, Hidden};
 pub use classifier::{Classifier, Output};
-pub use config::{Activation, Arch, Config, NormKind};
+pub use config::{Activation, Arch, Config, NormKind, QkInit};
 pub use dropout::Mode;
 pub use forward::Forward;
 pub use language_model::{LanguageModel, LmBatch};
