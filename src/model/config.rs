@@ -101,7 +101,7 @@ impl Default for Config {
             pool: Pool::default_for(Arch::Encoder),
             norm_eps: 1e-5,
             init_std: 0.02,
-            qk_init: QkInit::Shared,
+            qk_init: QkInit::Scaled,
         }
     }
 }

@@ -35,17 +35,19 @@ pub enum Pool {
 }
 
 impl Pool {
-    /// What a new run pools with when `--pool` is not given. The encoder pools
-    /// [CLS]: the most accurate head on IMDb, and the one whose route to the head
-    /// (the last layer's [CLS] row) and rollout are the most faithful (README).
+    /// What a new run pools with when `--pool` is not given. The encoder pools the
+    /// mean: every position's state reaches the loss, so layer-1 heads learn to read
+    /// the evidence; under [CLS] pooling they stayed within 1% of uniform
+    /// (docs/attention-recipes.md).
     pub fn default_for(arch: Arch) -> Pool {
         match arch {
-            Arch::Encoder => Pool::Cls,
+            Arch::Encoder => Pool::Mean,
             Arch::Decoder => Pool::Last,
         }
     }
 
-    /// How runs pooled before config.json recorded `pool`.
+    /// How runs pooled before config.json recorded `pool` (the mean then too; [CLS]
+    /// was the default in between, always recorded).
     pub fn original(arch: Arch) -> Pool {
         match arch {
             Arch::Encoder => Pool::Mean,

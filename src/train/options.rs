@@ -40,7 +40,8 @@ pub struct TrainOptions {
     pub val_points: usize,
     pub seed: u64,
     pub val_frac: f64,
-    /// Length-bucketed batches (less padding, same result with a correct mask).
+    /// Length-bucketed batches: less padding, so faster, but batches of one length
+    /// leave the heads near uniform (docs/attention-recipes.md).
     pub bucket: bool,
     /// Use at most this many examples of each split (quick runs, tests).
     pub limit: Option<usize>,
@@ -71,10 +72,10 @@ impl Default for TrainOptions {
             val_points: 10,
             seed: 0,
             val_frac: 0.1,
-            bucket: true,
+            bucket: false,
             limit: None,
             init: None,
-            strip_markup: false,
+            strip_markup: true,
         }
     }
 }

@@ -99,11 +99,16 @@ const WORDS: [&str; 12] = [
 /// word-level vocabulary is saved beside it as tokenizer.json (a trained WordPiece
 /// breaks ties in hash order, so it could differ from one test run to the next).
 pub fn write_task(dir: &Path, markers: &[&str], rows: usize) -> PathBuf {
+    write_task_filled(dir, markers, rows, 4)
+}
+
+/// `write_task` with `filler` to `3 * filler - 1` filler words around each marker.
+pub fn write_task_filled(dir: &Path, markers: &[&str], rows: usize, filler: usize) -> PathBuf {
     let mut rng = xray::rng::Rng::new(99);
     let mut csv = String::from("text,label\n");
     for i in 0..rows {
         let class = i % markers.len();
-        let mut words: Vec<&str> = (0..4 + rng.below(8))
+        let mut words: Vec<&str> = (0..filler + rng.below(2 * filler))
             .map(|_| WORDS[rng.below(WORDS.len())])
             .collect();
         words.insert(rng.below(words.len()), markers[class]);
