@@ -29,7 +29,7 @@ HF_HOME ?= $(abspath ../shared/data/hf)
 export HF_HOME
 endif
 
-.PHONY: help build sh jupyter stop profile release test train attn notebook video check-html bench
+.PHONY: help build sh jupyter stop profile release test train attn notebook video check-html bench artifacts
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -71,6 +71,9 @@ attn: ## [native] attention X-ray of the latest run: mask comparisons, HTML page
 
 video: release ## [native] the demo video from figures/ and metrics/: video/xray.mp4 + video/script.md (needs ffmpeg, espeak-ng)
 	target/release/xray video --voice
+
+artifacts: ## [native] every committed artifact from one default run: train, X-ray, notebook, videos (en, es), metrics/provenance.json (~35 min)
+	scripts/artifacts.sh
 
 check-html: ## [native] open figures/attn.html in headless Chromium, offline, and check it renders
 	scripts/check_html.sh figures/attn.html

@@ -3,13 +3,14 @@
 # command plus FLAGS, X-ray it on 500 validation reviews, append its row to
 # scratch/recipes/rows.md. Runs live under scratch/recipes/NAME (git-ignored).
 # Usage: scripts/recipe.sh NAME [xray train flags...]. One at a time, on a quiet
-# machine: the row records the training time.
+# machine: the row records the training time. XRAY=path/to/xray runs another
+# build (one frozen before a change of defaults, for a queue of rows).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 1 ] || { echo "usage: scripts/recipe.sh NAME [xray train flags...]" >&2; exit 2; }
 name=$1; shift
 root=scratch/recipes/$name
-xray=target/release/xray
+xray=${XRAY:-target/release/xray}
 [ -x "$xray" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 if [ -d ../shared/data/hf ]; then
   export HF_HOME="${HF_HOME:-$(realpath ../shared/data/hf)}" HF_HUB_OFFLINE=1

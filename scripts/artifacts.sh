@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Every committed artifact from one default run (`make artifacts`, issue 33):
+#   1. the main job, `xray train --dataset imdb`: runs/NAME, metrics/final_metrics.json,
+#      metrics/run_summary.json, metrics/history.jsonl, figures/curves.png;
+#   2. its X-ray: figures/attn_*, figures/attn.html, figures/faithfulness.png,
+#      metrics/faithfulness.json, the mask comparisons and minimal pairs;
+#   3. notebooks/walkthrough.ipynb executed against that run, outputs saved;
+#   4. the video in English and Spanish (video/xray.mp4, video/xray_es.mp4);
+#   5. metrics/provenance.json: the run, commit, CPU and date all of them came from,
+#      and the main job's wall time and peak memory.
+# About 35 minutes on 2 cores, one step after the other; run it on a quiet machine
+# (its wall time is the main job's measurement). ARGS="--limit 300" rehearses it in
+# a few minutes (then do not commit what it wrote).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -d ../shared/data/hf ]; then
+  export HF_HOME="${HF_HOME:-$(realpath ../shared/data/hf)}" HF_HUB_OFFLINE=1
+fi
+xray=target/release/xray
+cargo build --release --locked
+name="default-$(date -u +%Y%m%d-%H%M%S)"
+run="runs/$name"
+step() { echo "== $(date -u +%T) $*"; }
+
+step "1/5 the main job: xray train --dataset imdb ${ARGS:-}"
+# shellcheck disable=SC2086 # ARGS is a list of flags
+/usr/bin/time -v -o target/artifacts-train.time "$xray" train --dataset imdb --name "$name" ${ARGS:-}
+
+step "2/5 the X-ray of $run"
+"$xray" attn --run "$run" --example 3 --compare-causal --pairs --faithfulness 500 --html --json
+
+step "3/5 the notebook against $run"
+python3 -m venv target/nb-venv
+target/nb-venv/bin/pip install -q nbclient==0.10.2 ipykernel==7.4.0 nbformat==5.11.1
+XRAY_RUN="$run" target/nb-venv/bin/python scripts/run_notebook.py \
+  notebooks/walkthrough.ipynb notebooks/walkthrough.ipynb
+
+step "4/5 the video, English and Spanish"
+"$xray" video --voice --lang en --out video/xray.mp4
+"$xray" video --voice --lang es --out video/xray_es.mp4
+
+step "5/5 metrics/provenance.json"
+python3 - "$run" target/artifacts-train.time "${ARGS:-}" <<'EOF'
+import json, platform, re, subprocess, sys, datetime
+run, time_file, args = sys.argv[1:]
+times = open(time_file).read()
+wall = re.search(r"Elapsed \(wall clock\) time.*: (\S+)", times).group(1)
+rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", times).group(1))
+cpuinfo = open("/proc/cpuinfo").read()
+model = re.search(r"model name\s*: (.*)", cpuinfo).group(1).strip()
+flags = re.search(r"flags\s*: (.*)", cpuinfo).group(1).split()
+git = lambda *a: subprocess.run(["git", *a], capture_output=True, text=True).stdout.strip()
+provenance = {
+    "run": run,
+    "command": f"xray train --dataset imdb {args}".strip(),
+    "commit": git("rev-parse", "HEAD"),
+    "uncommitted_changes": bool(git("status", "--porcelain", "--untracked-files=no")),
+    "cpu": model,
+    "cpu_features": [f for f in ("avx2", "avx512f", "amx_tile") if f in flags],
+    "cores": len(re.findall(r"^processor", cpuinfo, re.M)),
+    "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    "main_job_wall": wall,
+    "main_job_peak_rss_gb": round(rss_kb / 1e6, 2),
+    "made_by": "make artifacts (scripts/artifacts.sh)",
+}
+json.dump(provenance, open("metrics/provenance.json", "w"), indent=2)
+print(json.dumps(provenance, indent=2))
+EOF
