@@ -5,7 +5,8 @@
 #   2. its X-ray: figures/attn_*, figures/attn.html, figures/faithfulness.png,
 #      metrics/faithfulness.json, the mask comparisons and minimal pairs;
 #   3. notebooks/walkthrough.ipynb executed against that run, outputs saved;
-#   4. the video in English and Spanish (video/xray.mp4, video/xray_es.mp4);
+#   4. the video in English and Spanish (video/xray.mp4, video/xray_es.mp4) and
+#      video/stills.png, three of its frames;
 #   5. metrics/provenance.json: the run, commit, CPU and date all of them came from,
 #      and the main job's wall time and peak memory.
 # About 35 minutes on 2 cores, one step after the other; run it on a quiet machine
@@ -19,6 +20,9 @@ fi
 xray=target/release/xray
 cargo build --release --locked
 name="default-$(date -u +%Y%m%d-%H%M%S)"
+# The code the run is made with: the commit now, and whether tracked files differ from it.
+commit=$(git rev-parse HEAD)
+dirty=$(git status --porcelain --untracked-files=no | head -c1)
 run="runs/$name"
 step() { echo "== $(date -u +%T) $*"; }
 
@@ -36,25 +40,29 @@ XRAY_RUN="$run" target/nb-venv/bin/python scripts/run_notebook.py \
   notebooks/walkthrough.ipynb notebooks/walkthrough.ipynb
 
 step "4/5 the video, English and Spanish"
-"$xray" video --voice --lang en --out video/xray.mp4
+# English last: both write video/script.md, and the committed script is the English one.
 "$xray" video --voice --lang es --out video/xray_es.mp4
+"$xray" video --voice --lang en --out video/xray.mp4
+# Three frames of the English video side by side, for the docs.
+ffmpeg -loglevel error -y -ss 10 -i video/xray.mp4 -vf "fps=1/65,scale=640:-1,tile=3x1" \
+  -frames:v 1 video/stills.png
 
 step "5/5 metrics/provenance.json"
-python3 - "$run" target/artifacts-train.time "${ARGS:-}" <<'EOF'
-import json, platform, re, subprocess, sys, datetime
-run, time_file, args = sys.argv[1:]
+python3 - "$run" target/artifacts-train.time "${ARGS:-}" "$commit" "$dirty" <<'EOF'
+import json, re, sys, datetime
+run, time_file, args, commit, dirty = sys.argv[1:]
 times = open(time_file).read()
 wall = re.search(r"Elapsed \(wall clock\) time.*: (\S+)", times).group(1)
 rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", times).group(1))
 cpuinfo = open("/proc/cpuinfo").read()
-model = re.search(r"model name\s*: (.*)", cpuinfo).group(1).strip()
-flags = re.search(r"flags\s*: (.*)", cpuinfo).group(1).split()
-git = lambda *a: subprocess.run(["git", *a], capture_output=True, text=True).stdout.strip()
+field = lambda name: re.search(rf"^{name}\s*: (.*)$", cpuinfo, re.M).group(1).strip()
+model = f"{field('model name')} (family {field('cpu family')}, model {field('model')})"
+flags = field("flags").split()
 provenance = {
     "run": run,
     "command": f"xray train --dataset imdb {args}".strip(),
-    "commit": git("rev-parse", "HEAD"),
-    "uncommitted_changes": bool(git("status", "--porcelain", "--untracked-files=no")),
+    "commit": commit,
+    "uncommitted_changes": bool(dirty),
     "cpu": model,
     "cpu_features": [f for f in ("avx2", "avx512f", "amx_tile") if f in flags],
     "cores": len(re.findall(r"^processor", cpuinfo, re.M)),

@@ -5,6 +5,7 @@ use super::browse::Step;
 use super::facts::Facts;
 use super::Lang;
 use crate::attn::capture::{is_special, top_k};
+use crate::attn::compare::MaskSummary;
 use crate::attn::record::ExampleRecord;
 use anyhow::Result;
 use std::path::PathBuf;
@@ -250,21 +251,31 @@ fn masks(f: &Facts, lang: Lang) -> Result<[Slide; 2]> {
             lang,
             format!(
                 "With the causal mask each token sees only the tokens before it: the upper triangle \
-                 is empty. This encoder was trained without it, so switching it on moves the \
-                 prediction from {} to {}.",
-                m.causal_off, m.causal_on
+                 is empty. This encoder was trained without it; switching it on {}.",
+                causal_change(m, Lang::En)
             ),
             format!(
                 "Con la máscara causal cada token solo ve los anteriores: el triángulo superior \
-                 queda vacío. Este encoder se entrenó sin ella; al activarla la predicción pasa \
-                 de {} a {}.",
-                m.causal_off, m.causal_on
+                 queda vacío. Este encoder se entrenó sin ella; al activarla {}.",
+                causal_change(m, Lang::Es)
             ),
         ),
         spoken: None,
         visual: Visual::Figure(f.figure("attn_compare_causal.png")?),
     };
     Ok([padding, causal])
+}
+
+/// What switching the causal mask on did to the prediction, as measured: a move,
+/// or none (a confident review can keep its label and probability).
+fn causal_change(m: &MaskSummary, lang: Lang) -> String {
+    let (off, on) = (&m.causal_off, &m.causal_on);
+    match (off == on, lang) {
+        (false, Lang::En) => format!("moves the prediction from {off} to {on}"),
+        (false, Lang::Es) => format!("la predicción pasa de {off} a {on}"),
+        (true, Lang::En) => format!("leaves the prediction at {on}"),
+        (true, Lang::Es) => format!("la predicción se queda en {on}"),
+    }
 }
 
 fn curves(f: &Facts, lang: Lang) -> Result<Slide> {
@@ -379,8 +390,8 @@ fn lessons(f: &Facts, lang: Lang) -> Slide {
         ),
         tr(
             lang,
-            format!("2. The causal mask is not a detail: on the same text it turns {} into {}.", m.causal_off, m.causal_on),
-            format!("2. La máscara causal no es un detalle: en el mismo texto convierte {} en {}.", m.causal_off, m.causal_on),
+            format!("2. The causal mask empties the upper triangle: on the same text it {}.", causal_change(m, Lang::En)),
+            format!("2. La máscara causal vacía el triángulo superior: en el mismo texto {}.", causal_change(m, Lang::Es)),
         ),
     ];
     if let (Some(attn), Some(random)) = (drop_at_10(f, "attention"), drop_at_10(f, "random")) {
