@@ -44,6 +44,14 @@ fn describe(saved: &SavedRun, p: &[f32]) -> String {
     format!("{} p = {:.3}", saved.labels[c], p[c])
 }
 
+/// The largest change in any class's probability between two passes.
+fn prob_shift(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
 /// Draw both comparisons for `ids` (cut to MAX_TOKENS); returns the files written.
 pub fn compare_masks(
     saved: &SavedRun,
@@ -175,9 +183,10 @@ Text (first {n} tokens): `{}`
 | no causal mask | {} | – |
 | causal mask | {} | – |
 
-With the padding mask the padded pass reproduces the text alone; without it the
-real tokens spend weight on [PAD] and the prediction moves. Figures:
-`attn_compare_padding.png`, `attn_compare_causal.png`.
+With the padding mask the padded pass reproduces the text alone (its probabilities
+within {:.0e}); without it the real tokens spend {:.4} of their weight on [PAD] and
+the probabilities move by up to {:.1e}. Figures: `attn_compare_padding.png`,
+`attn_compare_causal.png`.
 ",
         tokens.join(" "),
         describe(saved, &alone.probs),
@@ -188,7 +197,10 @@ real tokens spend weight on [PAD] and the prediction moves. Figures:
         describe(saved, &leaky.probs),
         pad_share(&leaky),
         describe(saved, &off.probs),
-        describe(saved, &on.probs)
+        describe(saved, &on.probs),
+        prob_shift(&alone.probs, &masked.probs),
+        pad_share(&leaky),
+        prob_shift(&alone.probs, &leaky.probs)
     );
     let path = figures.join("attn_compare.md");
     atomic_write(&path, md.as_bytes())?;
