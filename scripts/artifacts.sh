@@ -34,10 +34,8 @@ step "2/5 the X-ray of $run"
 "$xray" attn --run "$run" --example 3 --compare-causal --pairs --faithfulness 500 --html --json
 
 step "3/5 the notebook against $run"
-python3 -m venv target/nb-venv
-target/nb-venv/bin/pip install -q nbclient==0.10.2 ipykernel==7.4.0 nbformat==5.11.1
-XRAY_RUN="$run" target/nb-venv/bin/python scripts/run_notebook.py \
-  notebooks/walkthrough.ipynb notebooks/walkthrough.ipynb
+# The Makefile's target (its venv and pinned nbclient), pointed at this run.
+XRAY_RUN="$run" make notebook
 
 step "4/5 the video, English and Spanish"
 # English last: both write video/script.md, and the committed script is the English one.
