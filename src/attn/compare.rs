@@ -45,6 +45,26 @@ fn describe(saved: &SavedRun, p: &[f32]) -> String {
 }
 
 /// The largest change in any class's probability between two passes.
+/// "identical" for an exact match, else the largest difference.
+fn agreement(shift: f32) -> String {
+    if shift == 0.0 {
+        "identical".to_string()
+    } else {
+        format!("within {shift:.0e}")
+    }
+}
+
+/// What the causal comparison is: for an encoder the mask is switched on only
+/// for the figure, which shows the mask's mechanics, not a model trained with it.
+fn causal_title(trained_causal: bool) -> &'static str {
+    if trained_causal {
+        "a decoder trained with the causal mask · last layer · as trained (right) and with the mask removed (left)"
+    } else {
+        "an encoder trained without the causal mask · last layer · the mask, switched on only here, \
+         empties the upper triangle · a model trained with it: causal_lm_ablation.png"
+    }
+}
+
 fn prob_shift(a: &[f32], b: &[f32]) -> f32 {
     a.iter()
         .zip(b)
@@ -98,11 +118,7 @@ pub fn compare_masks(
         },
     ];
     let path = figures.join("attn_compare_causal.png");
-    draw_grid(
-        "the same text and weights, last layer: the causal mask empties the upper triangle",
-        &panels,
-        &path,
-    )?;
+    draw_grid(causal_title(saved.model.masks().causal), &panels, &path)?;
     written.push(path);
 
     // The text padded to twice its length by a longer row in the same batch.
@@ -184,9 +200,9 @@ Text (first {n} tokens): `{}`
 | causal mask | {} | – |
 
 With the padding mask the padded pass reproduces the text alone (its probabilities
-within {:.0e}); without it the real tokens spend {:.4} of their weight on [PAD] and
+{}); without it the real tokens spend {:.4} of their weight on [PAD] and
 the probabilities move by up to {:.1e}. Figures: `attn_compare_padding.png`,
-`attn_compare_causal.png`.
+`attn_compare_causal.png` ({}).
 ",
         tokens.join(" "),
         describe(saved, &alone.probs),
@@ -198,9 +214,10 @@ the probabilities move by up to {:.1e}. Figures: `attn_compare_padding.png`,
         pad_share(&leaky),
         describe(saved, &off.probs),
         describe(saved, &on.probs),
-        prob_shift(&alone.probs, &masked.probs),
+        agreement(prob_shift(&alone.probs, &masked.probs)),
         pad_share(&leaky),
-        prob_shift(&alone.probs, &leaky.probs)
+        prob_shift(&alone.probs, &leaky.probs),
+        causal_title(saved.model.masks().causal)
     );
     let path = figures.join("attn_compare.md");
     atomic_write(&path, md.as_bytes())?;

@@ -111,6 +111,7 @@ pub fn xray_attention(
             probability: probs[predicted],
             probs: probs.clone(),
             window_start: window.start,
+            window_keys: maps.keys_per_row()[window.clone()].to_vec(),
             window_tokens: tokens[window].to_vec(),
             window_maps,
             layers: maps.per_head,

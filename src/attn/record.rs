@@ -33,6 +33,10 @@ pub struct ExampleRecord {
     pub window_start: usize,
     pub window_tokens: Vec<String>,
     pub window_maps: Vec<Vec<Square>>,
+    /// How many keys each window row sees (1 / the uniform weight): the page's
+    /// colour scale, as the PNG heatmaps', is weight × this.
+    #[serde(default)]
+    pub window_keys: Vec<f32>,
 }
 
 /// figures/attn_examples.json: every weight of every example.

@@ -1,21 +1,16 @@
-//! ffmpeg as a subprocess: each frame becomes a segment of its slide's length
-//! (figures with a slow zoom on the content area), the segments are joined, and
+//! ffmpeg as a subprocess: each frame becomes a still segment of its slide's
+//! length (no zoom: resampling every frame blurs small text), the segments are joined, and
 //! the narration, when there is one, is muxed in as AAC.
 
-use super::frames::CONTENT;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub const FPS: u32 = 25;
-/// How far a figure's slow zoom goes by the end of its slide.
-pub const ZOOM: f64 = 0.05;
-
-/// One slide's frame, how long it stays, and whether its figure zooms.
+/// One slide's frame and how long it stays.
 pub struct Segment {
     pub frame: PathBuf,
     pub frames: u32,
-    pub zoom: bool,
 }
 
 fn run(ffmpeg: &Path, args: &[String], what: &str) -> Result<()> {
@@ -27,18 +22,7 @@ fn run(ffmpeg: &Path, args: &[String], what: &str) -> Result<()> {
 
 /// The still `seg.frame` as an H.264 clip of `seg.frames` frames into `mp4`.
 pub fn segment(ffmpeg: &Path, seg: &Segment, mp4: &Path) -> Result<()> {
-    let (x, y, w, h) = CONTENT;
     let n = seg.frames;
-    // The content area alone zooms; title and caption stay put.
-    let filter = if seg.zoom {
-        format!(
-            "[0:v]split[bg][fg];[fg]crop={w}:{h}:{x}:{y},\
-             zoompan=z='1+{ZOOM}*on/{n}':x='iw/2-iw/zoom/2':y='ih/2-ih/zoom/2':d=1:s={w}x{h}:fps={FPS}[z];\
-             [bg][z]overlay={x}:{y},format=yuv420p"
-        )
-    } else {
-        "[0:v]format=yuv420p".to_string()
-    };
     let args: Vec<String> = [
         "-loop",
         "1",
@@ -46,8 +30,8 @@ pub fn segment(ffmpeg: &Path, seg: &Segment, mp4: &Path) -> Result<()> {
         &FPS.to_string(),
         "-i",
         &seg.frame.display().to_string(),
-        "-filter_complex",
-        &filter,
+        "-vf",
+        "format=yuv420p",
         "-frames:v",
         &n.to_string(),
         "-c:v",

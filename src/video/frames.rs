@@ -32,12 +32,7 @@ pub fn render(slide: &Slide, image: Option<&Path>, label: &str, png: &Path) -> R
     ensure_font();
     let mut buf = vec![255u8; (WIDTH * HEIGHT * 3) as usize];
     if let Some(path) = image {
-        // A zooming figure starts small enough to be whole at the zoom's end.
-        let room = match slide.visual {
-            Visual::Figure(_) => 1.0 / (1.0 + super::encode::ZOOM),
-            _ => 1.0,
-        };
-        paste_fitted(&mut buf, path, room)?;
+        paste_fitted(&mut buf, path)?;
     }
     {
         let root = BitMapBackend::with_buffer(&mut buf, (WIDTH, HEIGHT)).into_drawing_area();
@@ -65,16 +60,17 @@ pub fn render(slide: &Slide, image: Option<&Path>, label: &str, png: &Path) -> R
         .with_context(|| format!("writing {}", png.display()))
 }
 
-/// The PNG scaled to fit `room` times CONTENT (never enlarged past 1.25x), centred.
-fn paste_fitted(buf: &mut [u8], path: &Path, room: f64) -> Result<()> {
+/// The PNG without its white margins, scaled to fit CONTENT (never enlarged
+/// past 1.25x), centred: every pixel of margin cut is text drawn larger.
+fn paste_fitted(buf: &mut [u8], path: &Path) -> Result<()> {
     let img = image::open(path)
         .with_context(|| format!("reading {}", path.display()))?
         .to_rgb8();
+    let img = trim_white(&img);
     let (x0, y0, w, h) = CONTENT;
     let scale = (w as f32 / img.width() as f32)
         .min(h as f32 / img.height() as f32)
-        .min(1.25)
-        * room as f32;
+        .min(1.25);
     let (sw, sh) = (
         ((img.width() as f32 * scale) as u32).max(1),
         ((img.height() as f32 * scale) as u32).max(1),
@@ -88,6 +84,22 @@ fn paste_fitted(buf: &mut [u8], path: &Path, room: f64) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The smallest box holding every non-white pixel, plus 8 px of white around it.
+fn trim_white(img: &image::RgbImage) -> image::RgbImage {
+    let ink = |x: u32, y: u32| img.get_pixel(x, y).0.iter().any(|&c| c < 250);
+    let (w, h) = img.dimensions();
+    let rows: Vec<u32> = (0..h).filter(|&y| (0..w).any(|x| ink(x, y))).collect();
+    let cols: Vec<u32> = (0..w).filter(|&x| (0..h).any(|y| ink(x, y))).collect();
+    let (Some(&top), Some(&bottom), Some(&left), Some(&right)) =
+        (rows.first(), rows.last(), cols.first(), cols.last())
+    else {
+        return img.clone();
+    };
+    let (x, y) = (left.saturating_sub(8), top.saturating_sub(8));
+    let (x1, y1) = ((right + 9).min(w), (bottom + 9).min(h));
+    image::imageops::crop_imm(img, x, y, x1 - x, y1 - y).to_image()
 }
 
 /// Greedy word wrap of `text` to `width` pixels in `font`.

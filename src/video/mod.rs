@@ -117,14 +117,7 @@ pub fn run(cmd: &VideoCmd) -> Result<()> {
         );
         return Ok(());
     };
-    encode_all(
-        &ffmpeg,
-        &slides,
-        &made,
-        narration.as_deref(),
-        &scratch.dir,
-        &cmd.out,
-    )?;
+    encode_all(&ffmpeg, &made, narration.as_deref(), &scratch.dir, &cmd.out)?;
     let script_path = cmd.out.with_file_name("script.md");
     atomic_write(&script_path, script.as_bytes())?;
     let size = std::fs::metadata(&cmd.out).map(|m| m.len()).unwrap_or(0);
@@ -201,7 +194,6 @@ impl Studio<'_> {
 
 fn encode_all(
     ffmpeg: &Path,
-    slides: &[Slide],
     made: &[Made],
     narration: Option<&Path>,
     dir: &Path,
@@ -212,12 +204,11 @@ fn encode_all(
         "encoding {bar:30} {pos}/{len} {eta} left",
     );
     let mut segments = Vec::new();
-    for (k, (slide, m)) in slides.iter().zip(made).enumerate() {
+    for (k, m) in made.iter().enumerate() {
         let mp4 = dir.join(format!("segment_{:02}.mp4", k + 1));
         let segment = encode::Segment {
             frame: m.frame.clone(),
             frames: (m.seconds * encode::FPS as f64).round() as u32,
-            zoom: matches!(slide.visual, Visual::Figure(_)),
         };
         encode::segment(ffmpeg, &segment, &mp4)?;
         segments.push(mp4);
@@ -258,7 +249,7 @@ fn script_md(cmd: &VideoCmd, slides: &[Slide], made: &[Made], browser: Option<&P
         if browser.is_some() {
             "was browsed in headless Chromium"
         } else {
-            "was not browsed (figures shown as PNGs with a slow zoom)"
+            "was not browsed (figures shown as PNGs)"
         },
     );
     let mut at = 0.0;

@@ -24,7 +24,7 @@ pub enum Visual {
     Card(Vec<String>),
     /// A block of monospace text (a JSON file as it is).
     Code(String),
-    /// A PNG of the run, shown whole with a slow zoom.
+    /// A PNG of the run, shown whole, its white margins trimmed.
     Figure(PathBuf),
     /// figures/attn.html in this state, captured by the browser.
     Page(Step),
@@ -223,7 +223,7 @@ fn max(v: &[f32]) -> f32 {
     v.iter().cloned().fold(0.0, f32::max)
 }
 
-fn masks(f: &Facts, lang: Lang) -> Result<[Slide; 2]> {
+fn masks(f: &Facts, lang: Lang) -> Result<Vec<Slide>> {
     let m = &f.masks;
     let padding = Slide {
         title: tr(lang, "The padding mask".into(), "La máscara de padding".into()),
@@ -251,19 +251,52 @@ fn masks(f: &Facts, lang: Lang) -> Result<[Slide; 2]> {
             lang,
             format!(
                 "With the causal mask each token sees only the tokens before it: the upper triangle \
-                 is empty. This encoder was trained without it; switching it on {}.",
+                 is empty. This encoder was trained without it, so this only shows the mechanics; \
+                 switching it on {}.",
                 causal_change(m, Lang::En)
             ),
             format!(
                 "Con la máscara causal cada token solo ve los anteriores: el triángulo superior \
-                 queda vacío. Este encoder se entrenó sin ella; al activarla {}.",
+                 queda vacío. Este encoder se entrenó sin ella, así que esto solo muestra el \
+                 mecanismo; al activarla {}.",
                 causal_change(m, Lang::Es)
             ),
         ),
         spoken: None,
         visual: Visual::Figure(f.figure("attn_compare_causal.png")?),
     };
-    Ok([padding, causal])
+    let mut slides = vec![padding, causal];
+    // The lesson itself comes from models trained each way (`xray pretrain
+    // --causal-ablation`), where that figure exists beside the run's.
+    if let Ok(path) = f.figure("causal_lm_ablation.png") {
+        slides.push(causal_lesson(path, lang));
+    }
+    Ok(slides)
+}
+
+fn causal_lesson(path: PathBuf, lang: Lang) -> Slide {
+    Slide {
+        title: tr(
+            lang,
+            "Why the causal mask matters".into(),
+            "Por qué importa la máscara causal".into(),
+        ),
+        caption: tr(
+            lang,
+            "Two next-token models trained on the same text, one with the causal mask and one \
+             without it, both measured with it on held-out text: the blue one, trained with the \
+             mask, has the lower loss and the higher accuracy. Without the mask a model learns \
+             from tokens it will not see when it predicts."
+                .into(),
+            "Dos modelos de siguiente token entrenados con el mismo texto, uno con la máscara \
+             causal y otro sin ella, medidos ambos con ella en texto reservado: el azul, \
+             entrenado con la máscara, tiene menor pérdida y mayor exactitud. Sin la máscara un \
+             modelo aprende de tokens que no verá cuando prediga."
+                .into(),
+        ),
+        spoken: None,
+        visual: Visual::Figure(path),
+    }
 }
 
 /// What switching the causal mask on did to the prediction, as measured: a move,

@@ -29,7 +29,7 @@ pub enum Scale<'a> {
 }
 
 /// The log-ratio scale's reach: 2^4 = 16x either way.
-const LOG2_REACH: f32 = 4.0;
+pub const LOG2_REACH: f32 = 4.0;
 
 impl Scale<'_> {
     fn color(&self, w: f32, row: usize, max: f32) -> RGBColor {
@@ -47,8 +47,9 @@ fn err(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow!("drawing: {e}")
 }
 
-/// Draw one matrix into `area`, labels included; returns the colour scale's max.
-fn draw_matrix(area: &Area, map: &Heatmap, label_px: u32, font_px: u32) -> Result<f32> {
+/// Draw one matrix into `area`, labels included; returns the colour scale's max
+/// and the matrix's side in pixels (its colour bar spans the same height).
+fn draw_matrix(area: &Area, map: &Heatmap, label_px: u32, font_px: u32) -> Result<(f32, i32)> {
     let n = map.tokens.len();
     let (w, h) = area.dim_in_pixel();
     let side = (w.min(h).saturating_sub(label_px + 10)) as i32;
@@ -86,12 +87,12 @@ fn draw_matrix(area: &Area, map: &Heatmap, label_px: u32, font_px: u32) -> Resul
                 .map_err(err)?;
         }
     }
-    Ok(max)
+    Ok((max, side))
 }
 
-fn draw_colorbar(area: &Area, scale: Scale, max: f32) -> Result<()> {
-    let (_, h) = area.dim_in_pixel();
-    let (top, bottom) = (10, h as i32 - 160);
+/// A vertical colour bar from y = 4 (the matrix's top) down `side` pixels.
+fn draw_colorbar(area: &Area, scale: Scale, max: f32, side: i32) -> Result<()> {
+    let (top, bottom) = (4, 4 + side);
     let steps = 100;
     // t in [0, 1] from bottom to top, as a colour and as a label.
     let color = |t: f32| match scale {
@@ -204,23 +205,23 @@ pub fn draw_heatmap(map: &Heatmap, mask: &[u32], path: &Path) -> Result<()> {
     let root = titled_lines(&root, &map.title, 20, 1100)?;
     let (body, strip) = root.split_vertically(990);
     let (matrix, bar) = body.split_horizontally(990);
-    let max = draw_matrix(&matrix, map, 130, label_font_px(map.tokens.len()))?;
-    draw_colorbar(&bar, map.scale, max)?;
+    let (max, side) = draw_matrix(&matrix, map, 130, label_font_px(map.tokens.len()))?;
+    draw_colorbar(&bar, map.scale, max, side)?;
     draw_mask_strip(&strip, mask)?;
     root.present()
         .map_err(|e| anyhow!("writing {}: {e}", path.display()))
 }
 
 /// Several maps side by side (the heads of a layer, or one text under two masks),
-/// each with its own scale.
+/// each with its own scale and colour bar.
 pub fn draw_grid(title: &str, heads: &[Heatmap], path: &Path) -> Result<()> {
     ensure_font();
     let cols = (heads.len() as f64).sqrt().ceil() as usize;
     let rows = heads.len().div_ceil(cols);
     let root =
-        BitMapBackend::new(path, (560 * cols as u32, 560 * rows as u32 + 40)).into_drawing_area();
+        BitMapBackend::new(path, (640 * cols as u32, 560 * rows as u32 + 40)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
-    let root = titled_lines(&root, title, 20, 560 * cols as u32)?;
+    let root = titled_lines(&root, title, 20, 640 * cols as u32)?;
     for (area, map) in root.split_evenly((rows, cols)).iter().zip(heads) {
         let area = area.titled(&map.title, ("sans-serif", 16)).map_err(err)?;
         let font = match map.tokens.len() {
@@ -228,7 +229,9 @@ pub fn draw_grid(title: &str, heads: &[Heatmap], path: &Path) -> Result<()> {
             25..=48 => 8,
             _ => 0,
         };
-        draw_matrix(&area, map, if font > 0 { 80 } else { 10 }, font)?;
+        let (matrix, bar) = area.split_horizontally(560);
+        let (max, side) = draw_matrix(&matrix, map, if font > 0 { 80 } else { 10 }, font)?;
+        draw_colorbar(&bar, map.scale, max, side)?;
     }
     root.present()
         .map_err(|e| anyhow!("writing {}: {e}", path.display()))

@@ -1,6 +1,6 @@
 //! Tokens laid out as text, each on a background as strong as its weight.
 
-use super::colormap::{diverging, highlight};
+use super::colormap::{diverging, highlight, ink};
 use super::font::ensure_font;
 use anyhow::{anyhow, Result};
 use plotters::prelude::*;
@@ -98,13 +98,16 @@ pub fn draw_highlights(title: &str, panels: &[Highlights], path: &Path) -> Resul
             let (tw, _) = font.box_size(token).map_err(|e| anyhow!("{e}"))?;
             let y = y + line * LINE;
             let cell = [(x - 2, y - 2), (x + tw as i32 + 2, y + LINE - 6)];
-            root.draw(&Rectangle::new(cell, panel.color(w).filled()))
+            let fill = panel.color(w);
+            root.draw(&Rectangle::new(cell, fill.filled()))
                 .map_err(|e| anyhow!("{e}"))?;
             if panel.top.contains(&k) {
-                root.draw(&Rectangle::new(cell, BLACK.stroke_width(2)))
+                // Just outside the fill, so it shows on the darkest colours too.
+                let frame = [(x - 4, y - 4), (x + tw as i32 + 4, y + LINE - 4)];
+                root.draw(&Rectangle::new(frame, BLACK.stroke_width(2)))
                     .map_err(|e| anyhow!("{e}"))?;
             }
-            root.draw(&Text::new(token.clone(), (x, y), font.clone()))
+            root.draw(&Text::new(token.clone(), (x, y), font.color(&ink(fill))))
                 .map_err(|e| anyhow!("{e}"))?;
         }
         y += (lines(at) + 1) * LINE + 2;
