@@ -41,6 +41,13 @@ use tokenizers::Tokenizer;
 /// also a progress line instead of a bar.
 const CURVE_EVERY_STEPS: usize = 50;
 
+/// Whether batch `batch` (1-based) of `n` ends a curve window: every
+/// CURVE_EVERY_STEPS batches, but an epoch's last few batches join the window
+/// before them (a point from a handful of rows is a spike of noise at the end).
+fn closes_window(batch: usize, n: usize) -> bool {
+    batch == n || (batch.is_multiple_of(CURVE_EVERY_STEPS) && n - batch >= CURVE_EVERY_STEPS / 2)
+}
+
 /// How a run may be stopped early (Ctrl-C, or for tests after a number of
 /// steps), and how often it writes `last/` inside an epoch so that a `kill -9`
 /// loses little.
@@ -380,7 +387,7 @@ impl<'a> Trainer<'a> {
         s.window.add(loss, correct, rows.len());
         s.real_tokens += batch.real_tokens;
         s.seconds += started.elapsed().as_secs_f64();
-        if state.batch.is_multiple_of(CURVE_EVERY_STEPS) || state.batch == n_batches {
+        if closes_window(state.batch, n_batches) {
             let w = std::mem::take(&mut s.window);
             s.curve.push(CurvePoint {
                 epoch: state.epoch as f64 + state.batch as f64 / n_batches as f64,
@@ -592,4 +599,21 @@ fn finish_validation_writes(
         publish_epochs(files, &state.history)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_window_is_never_a_handful_of_batches() {
+        let ends = |n: usize| (1..=n).filter(|&b| closes_window(b, n)).collect::<Vec<_>>();
+        // 704 batches: windows end at 50, ..., 650, then 704 (54 batches), not 700 and 704.
+        let e = ends(704);
+        assert_eq!(e.len(), 14);
+        assert_eq!(&e[e.len() - 2..], &[650, 704]);
+        // 730: the last window (30 batches) is half a window or more and stands alone.
+        assert_eq!(&ends(730)[13..], &[700, 730]);
+        assert_eq!(ends(10), vec![10]);
+    }
 }
