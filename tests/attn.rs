@@ -4,7 +4,7 @@
 mod common;
 
 use common::{tiny_options, write_task};
-use xray::attn::compare::MaskSummary;
+use xray::attn::compare::{MaskSummary, COMPARE_JSON};
 use xray::attn::faithfulness::measure;
 use xray::attn::{xray_attention, Choice};
 use xray::saved_run::SavedRun;
@@ -52,15 +52,24 @@ fn attn_draws_maps_heads_rollout_and_explanations_for_picked_examples() {
         "attn_compare_causal.png",
         "attn_compare_padding.png",
         "attn_compare.md",
+        COMPARE_JSON,
     ] {
         assert!(figures.join(file).is_file(), "{file} missing");
     }
-    // The table reads back (the video quotes it): the mask leaves [PAD] exactly 0.
+    // The numbers read back (the video quotes them): the mask leaves [PAD]
+    // exactly 0 and the padded pass's prediction is the text's alone.
+    let json = std::fs::read_to_string(figures.join(COMPARE_JSON)).unwrap();
+    let masks: MaskSummary = serde_json::from_str(&json).unwrap();
+    assert_eq!(masks.pad_weight_on, 0.0, "{json}");
+    assert!(masks.pad_weight_off > 0.0 && masks.padded_to > 0, "{json}");
+    assert_eq!(masks.padding_on, masks.alone, "{json}");
+    assert!(masks.shift_on < 1e-5, "{json}");
+    assert!(
+        !masks.trained_causal && !masks.causal_on.is_empty(),
+        "{json}"
+    );
     let md = std::fs::read_to_string(figures.join("attn_compare.md")).unwrap();
-    let masks = MaskSummary::parse(&md).unwrap();
-    assert_eq!(masks.pad_weight_on, 0.0, "{md}");
-    assert!(masks.pad_weight_off > 0.0 && masks.padded_to > 0, "{md}");
-    assert_eq!(masks.padding_on, masks.alone, "{md}");
+    assert!(md.contains(&masks.padding_off), "{md}");
     let md = std::fs::read_to_string(figures.join("attn_confident_great.md")).unwrap();
     assert!(
         md.contains("predicted great") && md.contains("## Top tokens by Integrated Gradients"),

@@ -9,8 +9,9 @@ use crate::model::Masks;
 use crate::saved_run::SavedRun;
 use crate::train::metrics::argmax;
 use crate::viz::heatmap::{draw_grid, Heatmap, Scale};
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use candle_core::Device;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Short enough that every label stays readable.
@@ -44,7 +45,6 @@ fn describe(saved: &SavedRun, p: &[f32]) -> String {
     format!("{} p = {:.3}", saved.labels[c], p[c])
 }
 
-/// The largest change in any class's probability between two passes.
 /// "identical" for an exact match, else the largest difference.
 fn agreement(shift: f32) -> String {
     if shift == 0.0 {
@@ -65,6 +65,7 @@ fn causal_title(trained_causal: bool) -> &'static str {
     }
 }
 
+/// The largest change in any class's probability between two passes.
 fn prob_shift(a: &[f32], b: &[f32]) -> f32 {
     a.iter()
         .zip(b)
@@ -72,7 +73,9 @@ fn prob_shift(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
-/// Draw both comparisons for `ids` (cut to MAX_TOKENS); returns the files written.
+/// Draw both comparisons for `ids` (cut to MAX_TOKENS), write their numbers as
+/// `attn_compare.md` (to read) and `attn_compare.json` (the video's facts);
+/// returns the files written.
 pub fn compare_masks(
     saved: &SavedRun,
     ids: &[u32],
@@ -86,14 +89,50 @@ pub fn compare_masks(
     ) {
         *last = sep; // a cut text still ends like a whole one
     }
-    let n = ids.len();
     let tokens = token_strings(saved, &ids);
-    let mut written = Vec::new();
+    let (causal_off, causal_on) = compare_causal(saved, &ids, &tokens, figures, device)?;
+    let mut summary = compare_padding(saved, &ids, &tokens, figures, device)?;
+    summary.causal_off = causal_off;
+    summary.causal_on = causal_on;
+    let md = figures.join("attn_compare.md");
+    atomic_write(&md, summary.markdown().as_bytes())?;
+    let json = figures.join(COMPARE_JSON);
+    atomic_write(&json, &serde_json::to_vec_pretty(&summary)?)?;
+    Ok(vec![
+        figures.join("attn_compare_causal.png"),
+        figures.join("attn_compare_padding.png"),
+        md,
+        json,
+    ])
+}
 
+/// The file the video reads the comparison's numbers from.
+pub const COMPARE_JSON: &str = "attn_compare.json";
+
+/// One pass's last layer as a panel, on a linear scale: masked zeros stand out.
+fn panel<'a>(title: String, pass: &'a Pass, tokens: &'a [String]) -> Heatmap<'a> {
+    Heatmap {
+        title,
+        weights: &pass.last_layer,
+        tokens,
+        scale: Scale::Linear,
+    }
+}
+
+/// `attn_compare_causal.png`: the last layer with the causal mask off and on;
+/// returns both predictions.
+fn compare_causal(
+    saved: &SavedRun,
+    ids: &[u32],
+    tokens: &[String],
+    figures: &Path,
+    device: &Device,
+) -> Result<(String, String)> {
+    let n = ids.len();
     let causal = |on| {
         run(
             saved,
-            &[&ids],
+            &[ids],
             Masks {
                 padding: true,
                 causal: on,
@@ -104,25 +143,33 @@ pub fn compare_masks(
     };
     let (off, on) = (causal(false)?, causal(true)?);
     let panels = [
-        Heatmap {
-            title: format!("no causal mask · {}", describe(saved, &off.probs)),
-            weights: &off.last_layer,
-            tokens: &tokens,
-            scale: Scale::Linear,
-        },
-        Heatmap {
-            title: format!("causal mask · {}", describe(saved, &on.probs)),
-            weights: &on.last_layer,
-            tokens: &tokens,
-            scale: Scale::Linear,
-        },
+        panel(
+            format!("no causal mask · {}", describe(saved, &off.probs)),
+            &off,
+            tokens,
+        ),
+        panel(
+            format!("causal mask · {}", describe(saved, &on.probs)),
+            &on,
+            tokens,
+        ),
     ];
-    let path = figures.join("attn_compare_causal.png");
-    draw_grid(causal_title(saved.model.masks().causal), &panels, &path)?;
-    written.push(path);
+    let title = causal_title(saved.model.masks().causal);
+    draw_grid(title, &panels, &figures.join("attn_compare_causal.png"))?;
+    Ok((describe(saved, &off.probs), describe(saved, &on.probs)))
+}
 
-    // The text padded to twice its length by a longer row in the same batch.
-    let longer: Vec<u32> = ids.iter().chain(ids.iter()).copied().collect();
+/// `attn_compare_padding.png`: the text padded to twice its length by a longer
+/// row in the same batch, with and without the padding mask, against the text alone.
+fn compare_padding(
+    saved: &SavedRun,
+    ids: &[u32],
+    tokens: &[String],
+    figures: &Path,
+    device: &Device,
+) -> Result<MaskSummary> {
+    let n = ids.len();
+    let longer: Vec<u32> = ids.iter().chain(ids).copied().collect();
     let padded_tokens: Vec<String> = tokens
         .iter()
         .cloned()
@@ -131,7 +178,7 @@ pub fn compare_masks(
     let with_pads = |padding| {
         run(
             saved,
-            &[&ids, &longer],
+            &[ids, &longer],
             Masks {
                 padding,
                 causal: saved.model.masks().causal,
@@ -141,7 +188,8 @@ pub fn compare_masks(
         )
     };
     let (masked, leaky) = (with_pads(true)?, with_pads(false)?);
-    let alone = run(saved, &[&ids], saved.model.masks(), n, device)?;
+    let alone = run(saved, &[ids], saved.model.masks(), n, device)?;
+    // The mean over real queries of the weight their row puts on the pads.
     let pad_share = |p: &Pass| {
         (0..n)
             .map(|i| {
@@ -152,44 +200,69 @@ pub fn compare_masks(
             .sum::<f32>()
             / n as f32
     };
+    let title = |mask: &str, pass: &Pass| {
+        format!(
+            "padding mask {mask} · {} · weight on [PAD] {:.3}",
+            describe(saved, &pass.probs),
+            pad_share(pass)
+        )
+    };
     let panels = [
-        Heatmap {
-            title: format!(
-                "padding mask on · {} · weight on [PAD] {:.3}",
-                describe(saved, &masked.probs),
-                pad_share(&masked)
-            ),
-            weights: &masked.last_layer,
-            tokens: &padded_tokens,
-            scale: Scale::Linear,
-        },
-        Heatmap {
-            title: format!(
-                "padding mask off · {} · weight on [PAD] {:.3}",
-                describe(saved, &leaky.probs),
-                pad_share(&leaky)
-            ),
-            weights: &leaky.last_layer,
-            tokens: &padded_tokens,
-            scale: Scale::Linear,
-        },
+        panel(title("on", &masked), &masked, &padded_tokens),
+        panel(title("off", &leaky), &leaky, &padded_tokens),
     ];
-    let path = figures.join("attn_compare_padding.png");
-    draw_grid(
-        &format!(
-            "the text alone: {} · inside a batch padded to {}: with and without the padding mask",
-            describe(saved, &alone.probs),
-            2 * n
-        ),
-        &panels,
-        &path,
-    )?;
-    written.push(path);
+    let title = format!(
+        "the text alone: {} · inside a batch padded to {}: with and without the padding mask",
+        describe(saved, &alone.probs),
+        2 * n
+    );
+    draw_grid(&title, &panels, &figures.join("attn_compare_padding.png"))?;
+    Ok(MaskSummary {
+        text: tokens.to_vec(),
+        trained_causal: saved.model.masks().causal,
+        alone: describe(saved, &alone.probs),
+        padded_to: 2 * n,
+        padding_on: describe(saved, &masked.probs),
+        pad_weight_on: pad_share(&masked),
+        shift_on: prob_shift(&alone.probs, &masked.probs),
+        padding_off: describe(saved, &leaky.probs),
+        pad_weight_off: pad_share(&leaky),
+        shift_off: prob_shift(&alone.probs, &leaky.probs),
+        causal_off: String::new(),
+        causal_on: String::new(),
+    })
+}
 
-    let md = format!(
-        "# Why the masks matter
+/// The numbers of both comparisons (`attn_compare.json`; the video quotes them).
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+pub struct MaskSummary {
+    /// The text's tokens, [CLS] and [SEP] included.
+    pub text: Vec<String>,
+    /// Whether the model was trained with the causal mask (a decoder).
+    pub trained_causal: bool,
+    /// Each prediction as the figures write it, e.g. "pos p = 0.624".
+    pub alone: String,
+    pub padded_to: usize,
+    pub padding_on: String,
+    /// The mean weight a real query puts on [PAD].
+    pub pad_weight_on: f32,
+    /// The largest change of any class's probability from the text alone.
+    pub shift_on: f32,
+    pub padding_off: String,
+    pub pad_weight_off: f32,
+    pub shift_off: f32,
+    pub causal_off: String,
+    pub causal_on: String,
+}
 
-Text (first {n} tokens): `{}`
+impl MaskSummary {
+    /// `attn_compare.md`: the table and what it shows, in words.
+    fn markdown(&self) -> String {
+        let m = self;
+        format!(
+            "# Why the masks matter
+
+Text (first {} tokens): `{}`
 
 | pass | prediction | mean weight a real query puts on [PAD] |
 | --- | --- | --- |
@@ -204,79 +277,21 @@ With the padding mask the padded pass reproduces the text alone (its probabiliti
 the probabilities move by up to {:.1e}. Figures: `attn_compare_padding.png`,
 `attn_compare_causal.png` ({}).
 ",
-        tokens.join(" "),
-        describe(saved, &alone.probs),
-        2 * n,
-        describe(saved, &masked.probs),
-        pad_share(&masked),
-        2 * n,
-        describe(saved, &leaky.probs),
-        pad_share(&leaky),
-        describe(saved, &off.probs),
-        describe(saved, &on.probs),
-        agreement(prob_shift(&alone.probs, &masked.probs)),
-        pad_share(&leaky),
-        prob_shift(&alone.probs, &leaky.probs),
-        causal_title(saved.model.masks().causal)
-    );
-    let path = figures.join("attn_compare.md");
-    atomic_write(&path, md.as_bytes())?;
-    written.push(path);
-    Ok(written)
-}
-
-/// The numbers of `attn_compare.md`'s table, read back (the video quotes them).
-#[derive(Debug, PartialEq)]
-pub struct MaskSummary {
-    /// Each prediction as the table writes it, e.g. "pos p = 0.624".
-    pub alone: String,
-    pub padded_to: usize,
-    pub padding_on: String,
-    pub pad_weight_on: f32,
-    pub padding_off: String,
-    pub pad_weight_off: f32,
-    pub causal_off: String,
-    pub causal_on: String,
-}
-
-impl MaskSummary {
-    /// Parse the table `compare_masks` writes: its five rows, in its order.
-    pub fn parse(md: &str) -> Result<Self> {
-        let rows: Vec<Vec<&str>> = md
-            .lines()
-            .filter(|l| l.starts_with("| ") && !l.starts_with("| ---") && !l.starts_with("| pass"))
-            .map(|l| l.trim_matches('|').split('|').map(str::trim).collect())
-            .collect();
-        let [alone, on, off, causal_off, causal_on] = rows.as_slice() else {
-            bail!(
-                "expected the 5 rows compare_masks writes, found {}",
-                rows.len()
-            );
-        };
-        let padded_to = on[0]
-            .strip_prefix("padded to ")
-            .and_then(|rest| rest.split(',').next())
-            .and_then(|n| n.parse().ok())
-            .with_context(|| format!("row 2 should start \"padded to N,\": {:?}", on[0]))?;
-        let weight = |row: &[&str]| -> Result<f32> {
-            row.get(2)
-                .and_then(|w| w.parse().ok())
-                .with_context(|| format!("no [PAD] weight in row {row:?}"))
-        };
-        let cell = |row: &[&str]| -> Result<String> {
-            row.get(1)
-                .map(|c| c.to_string())
-                .with_context(|| format!("no prediction in row {row:?}"))
-        };
-        Ok(Self {
-            alone: cell(alone)?,
-            padded_to,
-            padding_on: cell(on)?,
-            pad_weight_on: weight(on)?,
-            padding_off: cell(off)?,
-            pad_weight_off: weight(off)?,
-            causal_off: cell(causal_off)?,
-            causal_on: cell(causal_on)?,
-        })
+            m.text.len(),
+            m.text.join(" "),
+            m.alone,
+            m.padded_to,
+            m.padding_on,
+            m.pad_weight_on,
+            m.padded_to,
+            m.padding_off,
+            m.pad_weight_off,
+            m.causal_off,
+            m.causal_on,
+            agreement(m.shift_on),
+            m.pad_weight_off,
+            m.shift_off,
+            causal_title(m.trained_causal)
+        )
     }
 }

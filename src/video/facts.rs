@@ -2,7 +2,7 @@
 //! summary, the final metrics, faithfulness) and figures/ (the attention page's
 //! examples, the mask comparison). Nothing is recomputed and nothing is canned.
 
-use crate::attn::compare::MaskSummary;
+use crate::attn::compare::{MaskSummary, COMPARE_JSON};
 use crate::attn::faithfulness::Faithfulness;
 use crate::attn::record::ExampleRecord;
 use anyhow::{bail, Context, Result};
@@ -71,9 +71,7 @@ impl Facts {
         let (figures, metrics) = (root.join("figures"), root.join("metrics"));
         let final_metrics_text = read_text(&metrics.join("final_metrics.json"))?;
         let page = read_text(&figures.join("attn.html"))?;
-        let compare = figures.join("attn_compare.md");
-        let masks = MaskSummary::parse(&read_text(&compare)?)
-            .with_context(|| format!("reading the table of {}", compare.display()))?;
+        let masks: MaskSummary = read_json(&figures.join(COMPARE_JSON))?;
         let faithfulness_path = metrics.join("faithfulness.json");
         let faithfulness = faithfulness_path
             .is_file()

@@ -247,20 +247,18 @@ fn masks(f: &Facts, lang: Lang) -> Result<Vec<Slide>> {
     };
     let causal = Slide {
         title: tr(lang, "The causal mask".into(), "La máscara causal".into()),
-        caption: tr(
-            lang,
-            format!(
-                "With the causal mask each token sees only the tokens before it: the upper triangle \
-                 is empty. This encoder was trained without it, so this only shows the mechanics; \
-                 switching it on {}.",
-                causal_change(m, Lang::En)
-            ),
-            format!(
+        caption: format!(
+            "{} {}",
+            tr(
+                lang,
+                "With the causal mask each token sees only the tokens before it: the upper \
+                 triangle is empty."
+                    .into(),
                 "Con la máscara causal cada token solo ve los anteriores: el triángulo superior \
-                 queda vacío. Este encoder se entrenó sin ella, así que esto solo muestra el \
-                 mecanismo; al activarla {}.",
-                causal_change(m, Lang::Es)
+                 queda vacío."
+                    .into(),
             ),
+            causal_change(m, lang)
         ),
         spoken: None,
         visual: Visual::Figure(f.figure("attn_compare_causal.png")?),
@@ -299,15 +297,29 @@ fn causal_lesson(path: PathBuf, lang: Lang) -> Slide {
     }
 }
 
-/// What switching the causal mask on did to the prediction, as measured: a move,
-/// or none (a confident review can keep its label and probability).
+/// What the other setting of the causal mask did to the prediction, as measured:
+/// a move, or none (a confident review can keep its label and probability). An
+/// encoder's comparison switches the mask on, which shows only the mechanics.
 fn causal_change(m: &MaskSummary, lang: Lang) -> String {
-    let (off, on) = (&m.causal_off, &m.causal_on);
-    match (off == on, lang) {
-        (false, Lang::En) => format!("moves the prediction from {off} to {on}"),
-        (false, Lang::Es) => format!("la predicción pasa de {off} a {on}"),
-        (true, Lang::En) => format!("leaves the prediction at {on}"),
-        (true, Lang::Es) => format!("la predicción se queda en {on}"),
+    let (from, to) = match m.trained_causal {
+        true => (&m.causal_on, &m.causal_off),
+        false => (&m.causal_off, &m.causal_on),
+    };
+    let what = match (m.trained_causal, lang) {
+        (true, Lang::En) => "This decoder was trained with it; removing it",
+        (true, Lang::Es) => "Este decoder se entrenó con ella; al quitarla",
+        (false, Lang::En) => {
+            "This encoder was trained without it, so this shows only the mechanics; switching it on"
+        }
+        (false, Lang::Es) => {
+            "Este encoder se entrenó sin ella, así que esto solo muestra el mecanismo; al activarla"
+        }
+    };
+    match (from == to, lang) {
+        (false, Lang::En) => format!("{what} moves the prediction from {from} to {to}."),
+        (false, Lang::Es) => format!("{what} la predicción pasa de {from} a {to}."),
+        (true, Lang::En) => format!("{what} leaves the prediction at {to}."),
+        (true, Lang::Es) => format!("{what} la predicción se queda en {to}."),
     }
 }
 
@@ -421,11 +433,18 @@ fn lessons(f: &Facts, lang: Lang) -> Slide {
             format!("1. Without the padding mask, {:.0}% of a real token's attention lands on [PAD]; with it, {:.4}.", 100.0 * m.pad_weight_off, m.pad_weight_on),
             format!("1. Sin la máscara de padding, el {:.0}% de la atención de un token real cae en [PAD]; con ella, {:.4}.", 100.0 * m.pad_weight_off, m.pad_weight_on),
         ),
-        tr(
-            lang,
-            format!("2. The causal mask empties the upper triangle: on the same text it {}.", causal_change(m, Lang::En)),
-            format!("2. La máscara causal vacía el triángulo superior: en el mismo texto {}.", causal_change(m, Lang::Es)),
-        ),
+        match f.figure("causal_lm_ablation.png") {
+            Ok(_) => tr(
+                lang,
+                "2. The causal mask is a training matter: a next-token model trained without it does worse on held-out text.".into(),
+                "2. La máscara causal importa al entrenar: un modelo de siguiente token entrenado sin ella rinde peor en texto reservado.".into(),
+            ),
+            Err(_) => tr(
+                lang,
+                "2. The causal mask empties the upper triangle: each token sees only the tokens before it.".into(),
+                "2. La máscara causal vacía el triángulo superior: cada token solo ve los anteriores.".into(),
+            ),
+        },
     ];
     if let (Some(attn), Some(random)) = (drop_at_10(f, "attention"), drop_at_10(f, "random")) {
         lines.push(tr(
