@@ -1,8 +1,8 @@
 //! Classification metrics: accuracy, macro F1, confusion matrix, per-class P/R/F1.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ClassScores {
     pub label: String,
     pub precision: f64,

@@ -62,27 +62,30 @@ pub struct FinalMetrics {
     pub best_epoch: usize,
 }
 
-#[derive(Serialize)]
-struct RunSummary<'a> {
-    dataset: &'a str,
-    labels: &'a [String],
-    run: String,
-    options: &'a TrainOptions,
-    rows: [usize; 3],
-    test_loss: f64,
-    test_accuracy: f64,
-    test_f1: f64,
-    confusion: &'a [Vec<usize>],
-    per_class: &'a [ClassScores],
-    epochs_run: usize,
-    best_epoch: usize,
-    best_step: Option<usize>,
-    wall_time_s: f64,
-    train_seconds: f64,
-    train_tokens_per_s: f64,
-    train_padding_fraction: f64,
-    peak_rss_gb: f64,
-    history: &'a [super::checkpoint::EpochRecord],
+/// metrics/run_summary.json: the run, its options, its test scores and history.
+/// The video reads it back through this type.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub dataset: String,
+    pub labels: Vec<String>,
+    pub run: String,
+    pub options: TrainOptions,
+    /// Train, validation and test rows.
+    pub rows: [usize; 3],
+    pub test_loss: f64,
+    pub test_accuracy: f64,
+    pub test_f1: f64,
+    pub confusion: Vec<Vec<usize>>,
+    pub per_class: Vec<ClassScores>,
+    pub epochs_run: usize,
+    pub best_epoch: usize,
+    pub best_step: Option<usize>,
+    pub wall_time_s: f64,
+    pub train_seconds: f64,
+    pub train_tokens_per_s: f64,
+    pub train_padding_fraction: f64,
+    pub peak_rss_gb: f64,
+    pub history: Vec<super::checkpoint::EpochRecord>,
 }
 
 /// The kept weights evaluated on the whole validation split and on the test split.
@@ -127,16 +130,16 @@ pub fn write_outputs(
         .map(|h| h.tokens_per_s * h.seconds)
         .sum();
     let summary = RunSummary {
-        dataset: &splits.name,
-        labels: &splits.label_names,
+        dataset: splits.name.clone(),
+        labels: splits.label_names.clone(),
         run: files.run.display().to_string(),
-        options: opts,
+        options: opts.clone(),
         rows: [splits.train.len(), splits.val.len(), splits.test.len()],
         test_loss: test.loss,
         test_accuracy: test.scores.accuracy,
         test_f1: test.scores.macro_f1,
-        confusion: &test.scores.confusion,
-        per_class: &test.scores.per_class,
+        confusion: test.scores.confusion.clone(),
+        per_class: test.scores.per_class.clone(),
         epochs_run: state.history.len(),
         best_epoch: state.best_epoch,
         best_step: state.best_step,
@@ -145,7 +148,7 @@ pub fn write_outputs(
         train_tokens_per_s: train_tokens / train_seconds.max(1e-9),
         train_padding_fraction: padding,
         peak_rss_gb: peak_rss_gb(),
-        history: &state.history,
+        history: state.history.clone(),
     };
     let title = format!(
         "{} ({:?}): loss and accuracy per epoch",

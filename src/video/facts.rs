@@ -5,53 +5,15 @@
 use crate::attn::compare::{MaskSummary, COMPARE_JSON};
 use crate::attn::faithfulness::Faithfulness;
 use crate::attn::record::ExampleRecord;
+use crate::train::report::{FinalMetrics, RunSummary};
 use anyhow::{bail, Context, Result};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
-/// The part of metrics/run_summary.json the video quotes.
-#[derive(Deserialize)]
-pub struct Summary {
-    pub dataset: String,
-    /// Train, validation and test rows.
-    pub rows: Vec<usize>,
-    pub test_accuracy: f64,
-    pub test_f1: f64,
-    pub best_epoch: usize,
-    pub best_step: Option<usize>,
-    pub epochs_run: usize,
-    pub train_seconds: f64,
-    pub train_tokens_per_s: f64,
-    pub options: Options,
-}
-
-#[derive(Deserialize)]
-pub struct Options {
-    pub tokenizer: String,
-    pub model: ModelFacts,
-}
-
-#[derive(Deserialize)]
-pub struct ModelFacts {
-    pub arch: String,
-    pub n_layers: usize,
-    pub n_heads: usize,
-    pub d_model: usize,
-    pub max_len: usize,
-    pub pool: String,
-    pub norm: String,
-}
-
-/// metrics/final_metrics.json: its text is shown as is.
-#[derive(Deserialize)]
-pub struct FinalMetrics {
-    pub val_loss: f64,
-}
-
 pub struct Facts {
     pub figures: PathBuf,
-    pub summary: Summary,
+    pub summary: RunSummary,
     pub final_metrics: FinalMetrics,
     pub final_metrics_text: String,
     /// The examples figures/attn.html browses, in its order.

@@ -50,6 +50,13 @@ fn label_word(label: &str, lang: Lang) -> String {
     }
 }
 
+/// An option's value as the command line spells it ("encoder", "mean", "rms").
+fn name(value: impl clap::ValueEnum) -> String {
+    value
+        .to_possible_value()
+        .map_or_else(String::new, |v| v.get_name().to_string())
+}
+
 /// `en` or `es` of one sentence.
 fn tr(lang: Lang, en: String, es: String) -> String {
     match lang {
@@ -82,7 +89,13 @@ fn title(f: &Facts, lang: Lang) -> Slide {
     let rows = |i: usize| f.summary.rows.get(i).copied().unwrap_or(0);
     let model = format!(
         "{} · {} layers · {} heads · d_model {} · {} pooling · {} · max {} tokens",
-        m.arch, m.n_layers, m.n_heads, m.d_model, m.pool, m.norm, m.max_len
+        name(m.arch),
+        m.n_layers,
+        m.n_heads,
+        m.d_model,
+        name(m.pool),
+        name(m.norm),
+        m.max_len
     );
     let data = tr(
         lang,
