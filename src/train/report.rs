@@ -103,53 +103,8 @@ pub fn write_outputs(
     padding: f64,
     wall_time_s: f64,
 ) -> Result<FinalMetrics> {
-    let (val, test) = (&best.val, &best.test);
-    let best = state
-        .history
-        .iter()
-        .find(|h| h.epoch == state.best_epoch)
-        .context("no finished epoch to report")?;
-    // The training loss up to the best weights' step (the epoch's mean when they
-    // are its end, or for histories without validation points).
-    let train_loss = best
-        .val_curve
-        .iter()
-        .find(|p| Some(p.step) == state.best_step)
-        .map_or(best.train_loss, |p| p.train_loss);
-    let metrics = FinalMetrics {
-        test_accuracy: test.scores.accuracy,
-        test_f1: test.scores.macro_f1,
-        val_loss: val.loss,
-        train_loss,
-        best_epoch: state.best_epoch,
-    };
-    let train_seconds: f64 = state.history.iter().map(|h| h.seconds).sum();
-    let train_tokens: f64 = state
-        .history
-        .iter()
-        .map(|h| h.tokens_per_s * h.seconds)
-        .sum();
-    let summary = RunSummary {
-        dataset: splits.name.clone(),
-        labels: splits.label_names.clone(),
-        run: files.run.display().to_string(),
-        options: opts.clone(),
-        rows: [splits.train.len(), splits.val.len(), splits.test.len()],
-        test_loss: test.loss,
-        test_accuracy: test.scores.accuracy,
-        test_f1: test.scores.macro_f1,
-        confusion: test.scores.confusion.clone(),
-        per_class: test.scores.per_class.clone(),
-        epochs_run: state.history.len(),
-        best_epoch: state.best_epoch,
-        best_step: state.best_step,
-        wall_time_s,
-        train_seconds,
-        train_tokens_per_s: train_tokens / train_seconds.max(1e-9),
-        train_padding_fraction: padding,
-        peak_rss_gb: peak_rss_gb(),
-        history: state.history.clone(),
-    };
+    let metrics = final_metrics(state, best)?;
+    let summary = RunSummary::new(files, opts, splits, state, &best.test, padding, wall_time_s);
     let title = format!(
         "{} ({:?}): loss and accuracy per epoch",
         splits.name, opts.model.arch
@@ -184,6 +139,69 @@ pub fn write_outputs(
         files.figures_dir().display()
     );
     Ok(metrics)
+}
+
+/// The brief's five numbers for the kept weights.
+fn final_metrics(state: &LoopState, best: &BestWeights) -> Result<FinalMetrics> {
+    let epoch = state
+        .history
+        .iter()
+        .find(|h| h.epoch == state.best_epoch)
+        .context("no finished epoch to report")?;
+    // The training loss up to the best weights' step (the epoch's mean when they
+    // are its end, or for histories without validation points).
+    let train_loss = epoch
+        .val_curve
+        .iter()
+        .find(|p| Some(p.step) == state.best_step)
+        .map_or(epoch.train_loss, |p| p.train_loss);
+    Ok(FinalMetrics {
+        test_accuracy: best.test.scores.accuracy,
+        test_f1: best.test.scores.macro_f1,
+        val_loss: best.val.loss,
+        train_loss,
+        best_epoch: state.best_epoch,
+    })
+}
+
+impl RunSummary {
+    fn new(
+        files: &RunFiles,
+        opts: &TrainOptions,
+        splits: &Splits,
+        state: &LoopState,
+        test: &Evaluation,
+        padding: f64,
+        wall_time_s: f64,
+    ) -> Self {
+        let train_seconds: f64 = state.history.iter().map(|h| h.seconds).sum();
+        let train_tokens: f64 = state
+            .history
+            .iter()
+            .map(|h| h.tokens_per_s * h.seconds)
+            .sum();
+        Self {
+            dataset: splits.name.clone(),
+            labels: splits.label_names.clone(),
+            run: files.run.display().to_string(),
+            options: opts.clone(),
+            rows: [splits.train.len(), splits.val.len(), splits.test.len()],
+            test_loss: test.loss,
+            test_accuracy: test.scores.accuracy,
+            test_f1: test.scores.macro_f1,
+            confusion: test.scores.confusion.clone(),
+            per_class: test.scores.per_class.clone(),
+            epochs_run: state.history.len(),
+            best_epoch: state.best_epoch,
+            best_step: state.best_step,
+            wall_time_s,
+            train_seconds,
+            train_tokens_per_s: train_tokens / train_seconds.max(1e-9),
+            train_padding_fraction: padding,
+            peak_rss_gb: peak_rss_gb(),
+            history: state.history.clone(),
+        }
+    }
 }
 
 /// `<dataset>-<arch>-<YYYYmmdd-HHMMSS>` in UTC.
