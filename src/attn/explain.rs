@@ -60,57 +60,10 @@ pub fn explanation(
     let against: Vec<f32> = ig.iter().map(|x| -x).collect();
     let away = top_k(&against, tokens, 3);
     let faithful = faithfulness
-        .and_then(|f| Some((f, f.most_faithful()?)))
-        .and_then(|(f, best)| Some((f, best, scores(&best.method, maps, attribution)?)))
-        .map(|(f, best, s)| {
-            let at10 = f.fractions.iter().position(|&x| (x - 0.1).abs() < 1e-9);
-            let random = f.method("random");
-            let versus = match (at10, random) {
-                (Some(i), Some(r)) => format!(
-                    ": deleting its top 10% of tokens lowers the predicted probability by \
-                     {:.3} on average, random deletion by {:.3}",
-                    best.comprehensiveness[i], r.comprehensiveness[i]
-                ),
-                _ => String::new(),
-            };
-            format!(
-                "\nThe most faithful method on {} validation reviews is **{}** \
-                 (comprehensiveness AOPC {:.3}, sufficiency AOPC {:.3}{versus}). \
-                 Its top words here: {}.\n",
-                f.examples,
-                best.method,
-                best.comprehensiveness_aopc,
-                best.sufficiency_aopc,
-                quoted(tokens, &top_k(s, tokens, 5))
-            )
-        })
+        .map(|f| faithful_sentence(f, maps, attribution, tokens))
         .unwrap_or_default();
-    let text: String = tokens
-        .iter()
-        .filter(|t| !is_special(t))
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .replace(" ##", "");
-    let excerpt: String = text.chars().take(EXCERPT).collect();
-    let cut = if text.chars().count() > EXCERPT {
-        "…"
-    } else {
-        ""
-    };
-    let entropy: String = maps
-        .entropy
-        .iter()
-        .enumerate()
-        .map(|(l, heads)| {
-            let cells: Vec<String> = heads.iter().map(|e| format!("{e:.2}")).collect();
-            format!("| {} | {} |", l + 1, cells.join(" | "))
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    let heads = maps.entropy.first().map_or(0, Vec::len);
-    let head_cols: String = (1..=heads).map(|h| format!(" head {h} |")).collect();
-    let rule: String = " --- |".repeat(heads);
+    let (excerpt, cut) = excerpt(tokens);
+    let (head_cols, rule, entropy) = entropy_table(&maps.entropy);
     format!(
         "# {name}: {verdict}
 
@@ -156,4 +109,72 @@ which of them the prediction really rests on. Figures: `attn_{name}_layer*.png`,
         verdict = d.verdict,
         predicted = d.predicted,
     )
+}
+
+/// The sentence naming the most faithful method, its comparison with random
+/// deletion at 10%, and its top words on this text; empty when none is known.
+fn faithful_sentence(
+    f: &Faithfulness,
+    maps: &Maps,
+    attribution: &Attribution,
+    tokens: &[String],
+) -> String {
+    let Some(best) = f.most_faithful() else {
+        return String::new();
+    };
+    let Some(s) = scores(&best.method, maps, attribution) else {
+        return String::new();
+    };
+    let at10 = f.fractions.iter().position(|&x| (x - 0.1).abs() < 1e-9);
+    let versus = match (at10, f.method("random")) {
+        (Some(i), Some(r)) => format!(
+            ": deleting its top 10% of tokens lowers the predicted probability by \
+             {:.3} on average, random deletion by {:.3}",
+            best.comprehensiveness[i], r.comprehensiveness[i]
+        ),
+        _ => String::new(),
+    };
+    format!(
+        "\nThe most faithful method on {} validation reviews is **{}** \
+         (comprehensiveness AOPC {:.3}, sufficiency AOPC {:.3}{versus}). \
+         Its top words here: {}.\n",
+        f.examples,
+        best.method,
+        best.comprehensiveness_aopc,
+        best.sufficiency_aopc,
+        quoted(tokens, &top_k(s, tokens, 5))
+    )
+}
+
+/// The text's words (subwords joined), cut to EXCERPT characters, and "…" if cut.
+fn excerpt(tokens: &[String]) -> (String, &'static str) {
+    let text: String = tokens
+        .iter()
+        .filter(|t| !is_special(t))
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace(" ##", "");
+    let cut = if text.chars().count() > EXCERPT {
+        "…"
+    } else {
+        ""
+    };
+    (text.chars().take(EXCERPT).collect(), cut)
+}
+
+/// The entropy table's header cells, rule and rows, one row per layer.
+fn entropy_table(entropy: &[Vec<f32>]) -> (String, String, String) {
+    let rows = entropy
+        .iter()
+        .enumerate()
+        .map(|(l, heads)| {
+            let cells: Vec<String> = heads.iter().map(|e| format!("{e:.2}")).collect();
+            format!("| {} | {} |", l + 1, cells.join(" | "))
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let heads = entropy.first().map_or(0, Vec::len);
+    let head_cols: String = (1..=heads).map(|h| format!(" head {h} |")).collect();
+    (head_cols, " --- |".repeat(heads), rows)
 }
