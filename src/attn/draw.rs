@@ -36,7 +36,7 @@ const SCALE_NOTE: &str = "colour = weight × keys seen (1 = uniform), log scale 
 /// Draw every figure of one example into `figures`; returns the files written.
 pub fn draw_example(d: &Drawing, maps: &Maps, figures: &Path) -> Result<Vec<PathBuf>> {
     let real = d.tokens.len();
-    let (evidence, evidence_caption) = maps.evidence(d.pool);
+    let (evidence, _) = maps.evidence(d.pool);
     let window = window_around(evidence, d.tokens);
     let top = top_k(evidence, d.tokens, TOP_MARKED);
     let shown: Vec<String> = window
@@ -91,6 +91,15 @@ pub fn draw_example(d: &Drawing, maps: &Maps, figures: &Path) -> Result<Vec<Path
         draw_grid(&title, &grid, &path)?;
         written.push(path);
     }
+    written.push(draw_text_view(d, maps, figures)?);
+    Ok(written)
+}
+
+/// `attn_{name}_text.png`: the text coloured by the route, by rollout and by
+/// Integrated Gradients, each with its top tokens boxed.
+fn draw_text_view(d: &Drawing, maps: &Maps, figures: &Path) -> Result<PathBuf> {
+    let real = d.tokens.len();
+    let (evidence, evidence_caption) = maps.evidence(d.pool);
     let path = figures.join(format!("attn_{}_text.png", d.name));
     let outlined = |w: &[f32]| top_k(w, d.tokens, TOP_MARKED);
     // Both rows sum to 1 over the real tokens, so × real is against uniform.
@@ -108,7 +117,7 @@ pub fn draw_example(d: &Drawing, maps: &Maps, figures: &Path) -> Result<Vec<Path
             tokens: d.tokens,
             weights: evidence,
             signed: false,
-            top: top.clone(),
+            top: outlined(evidence),
         },
         Highlights {
             caption: format!(
@@ -132,8 +141,7 @@ pub fn draw_example(d: &Drawing, maps: &Maps, figures: &Path) -> Result<Vec<Path
         },
     ];
     draw_highlights(&format!("{} · {}", d.name, d.verdict), &panels, &path)?;
-    written.push(path);
-    Ok(written)
+    Ok(path)
 }
 
 /// At most WINDOW tokens, centred on the most weighted non-special token.
