@@ -22,9 +22,9 @@ use crate::fsutil::atomic_write;
 use crate::saved_run::SavedRun;
 use crate::train::metrics::argmax;
 use anyhow::{Context, Result};
-use attribution::{attribute, Baseline, IG_STEPS};
+use attribution::{attribute, Attribution, Baseline, IG_STEPS};
 use candle_core::Device;
-use capture::{token_strings, Capture};
+use capture::{token_strings, Capture, Maps};
 use draw::{draw_example, submatrix, window_around, Drawing};
 use faithfulness::Faithfulness;
 use record::ExampleRecord;
@@ -93,40 +93,54 @@ pub fn xray_attention(
         let path = figures.join(format!("attn_{}.md", example.name));
         atomic_write(&path, md.as_bytes())?;
         written.push(path);
-        let window = window_around(maps.evidence(saved.config.pool).0, &tokens);
-        let window_maps = maps
-            .per_head
-            .iter()
-            .map(|heads| {
-                heads
-                    .iter()
-                    .map(|m| submatrix(m, tokens.len(), window.clone()))
-                    .collect()
-            })
-            .collect();
-        records.push(ExampleRecord {
-            name: example.name.clone(),
-            truth,
-            predicted: saved.labels[predicted].clone(),
-            probability: probs[predicted],
-            probs: probs.clone(),
-            window_start: window.start,
-            window_keys: maps.keys_per_row()[window.clone()].to_vec(),
-            window_tokens: tokens[window].to_vec(),
-            window_maps,
-            layers: maps.per_head,
-            tokens,
-            pooled_attn: maps.pooled_attn,
-            rolled: maps.rolled,
-            pooling: maps.pooling,
-            completeness_error: attribution.completeness_error(),
-            grad_input: attribution.grad_input,
-            integrated: attribution.integrated,
-            entropy: maps.entropy,
-        });
+        records.push(record(&drawing, truth, probs, maps, &attribution));
     }
     Ok(AttnOutput {
         written,
         examples: records,
     })
+}
+
+/// What `--json` and the page keep of one example: its weights, the window the
+/// figures show, its attributions.
+fn record(
+    d: &Drawing,
+    truth: Option<String>,
+    probs: &[f32],
+    maps: Maps,
+    attribution: &Attribution,
+) -> ExampleRecord {
+    let tokens = d.tokens;
+    let window = window_around(maps.evidence(d.pool).0, tokens);
+    let window_maps = maps
+        .per_head
+        .iter()
+        .map(|heads| {
+            heads
+                .iter()
+                .map(|m| submatrix(m, tokens.len(), window.clone()))
+                .collect()
+        })
+        .collect();
+    let predicted = argmax(probs);
+    ExampleRecord {
+        name: d.name.to_string(),
+        truth,
+        predicted: d.predicted.to_string(),
+        probability: probs[predicted],
+        probs: probs.to_vec(),
+        window_start: window.start,
+        window_keys: maps.keys_per_row()[window.clone()].to_vec(),
+        window_tokens: tokens[window].to_vec(),
+        window_maps,
+        layers: maps.per_head,
+        tokens: tokens.to_vec(),
+        pooled_attn: maps.pooled_attn,
+        rolled: maps.rolled,
+        pooling: maps.pooling,
+        completeness_error: attribution.completeness_error(),
+        grad_input: attribution.grad_input.clone(),
+        integrated: attribution.integrated.clone(),
+        entropy: maps.entropy,
+    }
 }
