@@ -5,12 +5,13 @@ use crate::cli::FetchCmd;
 use crate::data::collate::{epoch_batches, padding_fraction};
 use crate::data::dataset::{label_ids, DatasetSpec};
 use crate::data::hub::{fetch, HubFile};
-use crate::data::summary::{describe_counts, length_stats, thousands, SplitSummary};
+use crate::data::summary::{describe_counts, length_stats, thousands, LengthStats, SplitSummary};
 use crate::data::table::read_parquet;
-use crate::data::tokenize::{build_tokenizer, encode, TokenizerSpec, Truncate};
+use crate::data::tokenize::{build_tokenizer, encode, Encoded, TokenizerSpec, Truncate};
 use crate::rng::Rng;
 use crate::train::options::TrainOptions;
 use anyhow::{bail, Result};
+use tokenizers::Tokenizer;
 
 /// `xray fetch`.
 pub fn run(cmd: FetchCmd) -> Result<Vec<SplitSummary>> {
@@ -32,25 +33,7 @@ pub fn fetch_dataset(
         .collect();
     let mut summaries = Vec::new();
     let mut failures = Vec::new();
-    // A trained WordPiece has nothing to fetch; the others are needed for the length summary.
-    let built = match tokenizer {
-        TokenizerSpec::WordPiece(_) => None,
-        spec => match build_tokenizer(spec, &[]) {
-            Ok(t) => {
-                println!(
-                    "{:>12}: vocabulary of {} tokens",
-                    "tokenizer",
-                    t.get_vocab_size(true)
-                );
-                Some(t)
-            }
-            Err(e) => {
-                println!("{:>12}: MISSING", "tokenizer");
-                failures.push(format!("tokenizer: {e:#}"));
-                None
-            }
-        },
-    };
+    let built = fetch_tokenizer(tokenizer, &mut failures);
     for (split, file) in splits {
         let path = match fetch(file) {
             Ok(path) => path,
@@ -80,33 +63,8 @@ pub fn fetch_dataset(
             describe_counts(&per_label, &names),
             path.display()
         );
-        if let Some(t) = &tokens {
-            println!(
-                "{:>12}  tokens per text: mean {:.1}, median {}, p95 {}, max {}; \
-                 {:.1}% longer than --max-len {max_len}",
-                "",
-                t.mean,
-                t.median,
-                t.p95,
-                t.max,
-                100.0 * t.truncated
-            );
-        }
-        if let Some(e) = &encoded {
-            let lengths: Vec<usize> = e.ids.iter().map(Vec::len).collect();
-            // At the batch size `train` uses by default.
-            let batch = TrainOptions::default().batch_size;
-            let padding = |bucket| {
-                let batches = epoch_batches(&lengths, batch, bucket, &mut Rng::new(0));
-                padding_fraction(&batches, &lengths)
-            };
-            println!(
-                "{:>12}  padding at batch {batch}: {:.1}% with random batches, \
-                 {:.1}% length-bucketed",
-                "",
-                100.0 * padding(false),
-                100.0 * padding(true)
-            );
+        if let (Some(t), Some(e)) = (&tokens, &encoded) {
+            print_lengths(t, e, max_len);
         }
         summaries.push(SplitSummary {
             split: split.to_string(),
@@ -124,4 +82,55 @@ pub fn fetch_dataset(
         );
     }
     Ok(summaries)
+}
+
+/// The tokenizer the length summary needs; a trained WordPiece has nothing to
+/// fetch. A failure is recorded, and the splits are still fetched.
+fn fetch_tokenizer(spec: &TokenizerSpec, failures: &mut Vec<String>) -> Option<Tokenizer> {
+    if let TokenizerSpec::WordPiece(_) = spec {
+        return None;
+    }
+    match build_tokenizer(spec, &[]) {
+        Ok(t) => {
+            println!(
+                "{:>12}: vocabulary of {} tokens",
+                "tokenizer",
+                t.get_vocab_size(true)
+            );
+            Some(t)
+        }
+        Err(e) => {
+            println!("{:>12}: MISSING", "tokenizer");
+            failures.push(format!("tokenizer: {e:#}"));
+            None
+        }
+    }
+}
+
+/// The training split's token lengths and the padding of both batchings.
+fn print_lengths(t: &LengthStats, e: &Encoded, max_len: usize) {
+    println!(
+        "{:>12}  tokens per text: mean {:.1}, median {}, p95 {}, max {}; \
+         {:.1}% longer than --max-len {max_len}",
+        "",
+        t.mean,
+        t.median,
+        t.p95,
+        t.max,
+        100.0 * t.truncated
+    );
+    let lengths: Vec<usize> = e.ids.iter().map(Vec::len).collect();
+    // At the batch size `train` uses by default.
+    let batch = TrainOptions::default().batch_size;
+    let padding = |bucket| {
+        let batches = epoch_batches(&lengths, batch, bucket, &mut Rng::new(0));
+        padding_fraction(&batches, &lengths)
+    };
+    println!(
+        "{:>12}  padding at batch {batch}: {:.1}% with random batches, \
+         {:.1}% length-bucketed",
+        "",
+        100.0 * padding(false),
+        100.0 * padding(true)
+    );
 }
