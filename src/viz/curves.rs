@@ -6,6 +6,8 @@
 use super::font::ensure_font;
 use crate::train::checkpoint::EpochRecord;
 use anyhow::{anyhow, Result};
+use plotters::chart::DualCoordChartContext;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -68,35 +70,7 @@ pub fn draw_curves(history: &[EpochRecord], title: &str, path: &Path) -> Result<
             .axis_desc_style(("sans-serif", 18))
             .draw()
             .map_err(|e| anyhow!("{e}"))?;
-        for ((label, points), color) in loss_series.into_iter().zip(LOSS_COLORS) {
-            let marker = if label.starts_with("val") { 6 } else { 0 };
-            chart
-                .draw_series(LineSeries::new(points, color.stroke_width(3)).point_size(marker))
-                .map_err(|e| anyhow!("{e}"))?
-                .label(label)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-                });
-        }
-        for ((label, points), color) in acc_series.into_iter().zip(ACC_COLORS) {
-            let marker = if label.starts_with("val") { 6 } else { 0 };
-            chart
-                .draw_secondary_series(
-                    LineSeries::new(points, color.stroke_width(3)).point_size(marker),
-                )
-                .map_err(|e| anyhow!("{e}"))?
-                .label(label)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-                });
-        }
-        if let Some(best) = best {
-            chart
-                .draw_series([Circle::new(best, 11, BLACK.stroke_width(2))])
-                .map_err(|e| anyhow!("{e}"))?
-                .label("kept weights (lowest val loss)")
-                .legend(|(x, y)| Circle::new((x + 10, y), 6, BLACK.stroke_width(2)));
-        }
+        draw_lines(&mut chart, loss_series, acc_series, best)?;
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperMiddle)
@@ -109,6 +83,52 @@ pub fn draw_curves(history: &[EpochRecord], title: &str, path: &Path) -> Result<
             .map_err(|e| anyhow!("writing {}: {e}", tmp.display()))?;
     }
     std::fs::rename(&tmp, path).map_err(|e| anyhow!("renaming into {}: {e}", path.display()))
+}
+
+type Chart<'a, 'b> = DualCoordChartContext<
+    'a,
+    BitMapBackend<'b>,
+    Cartesian2d<RangedCoordf64, RangedCoordf64>,
+    Cartesian2d<RangedCoordf64, RangedCoordf64>,
+>;
+
+/// The losses on the left axis, the accuracies on the right (validation points
+/// marked), and a ring on the kept weights.
+fn draw_lines(
+    chart: &mut Chart,
+    loss_series: [Series; 2],
+    acc_series: [Series; 2],
+    best: Option<(f64, f64)>,
+) -> Result<()> {
+    let legend = |color: RGBColor| {
+        move |(x, y): (i32, i32)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+    };
+    for ((label, points), color) in loss_series.into_iter().zip(LOSS_COLORS) {
+        let marker = if label.starts_with("val") { 6 } else { 0 };
+        chart
+            .draw_series(LineSeries::new(points, color.stroke_width(3)).point_size(marker))
+            .map_err(|e| anyhow!("{e}"))?
+            .label(label)
+            .legend(legend(color));
+    }
+    for ((label, points), color) in acc_series.into_iter().zip(ACC_COLORS) {
+        let marker = if label.starts_with("val") { 6 } else { 0 };
+        chart
+            .draw_secondary_series(
+                LineSeries::new(points, color.stroke_width(3)).point_size(marker),
+            )
+            .map_err(|e| anyhow!("{e}"))?
+            .label(label)
+            .legend(legend(color));
+    }
+    if let Some(best) = best {
+        chart
+            .draw_series([Circle::new(best, 11, BLACK.stroke_width(2))])
+            .map_err(|e| anyhow!("{e}"))?
+            .label("kept weights (lowest val loss)")
+            .legend(|(x, y)| Circle::new((x + 10, y), 6, BLACK.stroke_width(2)));
+    }
+    Ok(())
 }
 
 /// Validation loss and accuracy points, and the point of the kept weights:
