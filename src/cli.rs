@@ -131,7 +131,25 @@ pub struct ProfileCmd {
 }
 
 impl ProfileCmd {
-    pub fn check(&self) -> anyhow::Result<()> {
+    /// The checked request `profile::run` takes.
+    pub fn request(&self, common: &Common) -> anyhow::Result<crate::profile::ProfileRequest> {
+        self.check()?;
+        Ok(crate::profile::ProfileRequest {
+            run: self.run.clone(),
+            args: ProfileArgs {
+                seq_len: self.seq_len,
+                batch_size: self.batch_size,
+                steps: self.steps,
+                train: self.train,
+            },
+            sweep: self.sweep.clone(),
+            amp: self.amp,
+            out: self.root.dir.clone(),
+            device: common.device,
+        })
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
         let limit = crate::model::config::MAX_LEN_LIMIT;
         for (flag, n, max) in [
             ("--seq-len", self.seq_len, limit),
@@ -588,4 +606,17 @@ pub struct VideoCmd {
     /// Show the PNG figures even when Chromium could browse figures/attn.html.
     #[arg(long)]
     pub no_browser: bool,
+}
+
+impl VideoCmd {
+    pub fn options(&self) -> crate::video::VideoOptions {
+        crate::video::VideoOptions {
+            from: self.from.clone(),
+            lang: self.lang,
+            voice: self.voice,
+            out: self.out.clone(),
+            frames_only: self.frames_only.clone(),
+            browse: !self.no_browser,
+        }
+    }
 }

@@ -35,7 +35,7 @@ fn try_main(cli: Cli) -> Result<i32> {
         Command::Predict(cmd) => xray::predict::run(cmd, common).map(|_| 0),
         Command::Attn(cmd) => xray::attn::command::run(cmd, common).map(|_| 0),
         Command::Inspect(cmd) => xray::inspect::run(cmd, common).map(|_| 0),
-        Command::Profile(cmd) => xray::profile::run(cmd, common).map(|_| 0),
-        Command::Video(cmd) => xray::video::run(&cmd).map(|_| 0),
+        Command::Profile(cmd) => xray::profile::run(cmd.request(common)?).map(|_| 0),
+        Command::Video(cmd) => xray::video::run(&cmd.options()).map(|_| 0),
     }
 }

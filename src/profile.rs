@@ -2,9 +2,8 @@
 //! mask, warm-up steps, then timed steps), printed as JSON; `--train` times whole
 //! training steps instead, `--sweep` several sequence lengths.
 
-use crate::cli::{Common, ProfileCmd};
 use crate::data::collate::Batch;
-use crate::device::{device_name, peak_rss_gb, select_device};
+use crate::device::{device_name, peak_rss_gb, select_device, DeviceArg};
 use crate::model::{store, Classifier, Config};
 use crate::rng::Rng;
 use crate::train::optim::{AdamW, AdamWConfig};
@@ -14,13 +13,14 @@ use anyhow::{ensure, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarMap;
 use serde::Serialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 const WARMUP_STEPS: usize = 5;
 /// Training steps pad the last 30% of every row, as real batches are padded.
 pub const TRAIN_PAD_FRAC: f64 = 0.3;
 
+#[derive(Clone, Copy)]
 pub struct ProfileArgs {
     pub seq_len: usize,
     pub batch_size: usize,
@@ -40,40 +40,50 @@ impl Default for ProfileArgs {
     }
 }
 
+/// What `xray profile` was asked, checked by the command line.
+pub struct ProfileRequest {
+    /// The run whose model to time; None: a freshly initialised default model.
+    pub run: Option<PathBuf>,
+    /// seq_len is replaced by each of `sweep`'s lengths when there are any.
+    pub args: ProfileArgs,
+    pub sweep: Vec<usize>,
+    pub amp: bool,
+    /// The root whose metrics/ and figures/ a sweep writes into.
+    pub out: PathBuf,
+    pub device: DeviceArg,
+}
+
 /// `xray profile`: one report per sequence length; a sweep also draws its figure.
-pub fn run(cmd: ProfileCmd, common: &Common) -> Result<()> {
-    cmd.check()?;
+pub fn run(req: ProfileRequest) -> Result<()> {
     ensure!(
-        !cmd.amp,
+        !req.amp,
         "--amp: mixed precision is not implemented yet; profile in f32 without --amp"
     );
-    let device = select_device(common.device)?;
-    let longest = cmd.sweep.iter().copied().max().unwrap_or(cmd.seq_len);
-    let (model, varmap, config) = model_for_profile(cmd.run.as_deref(), longest, &device)?;
-    let lengths = if cmd.sweep.is_empty() {
-        vec![cmd.seq_len]
+    let device = select_device(req.device)?;
+    let longest = req.sweep.iter().copied().max().unwrap_or(req.args.seq_len);
+    let (model, varmap, config) = model_for_profile(req.run.as_deref(), longest, &device)?;
+    let lengths = if req.sweep.is_empty() {
+        vec![req.args.seq_len]
     } else {
-        cmd.sweep.clone()
+        req.sweep.clone()
     };
     let mut reports = Vec::new();
     for seq_len in lengths {
         let args = ProfileArgs {
             seq_len,
-            batch_size: cmd.batch_size,
-            steps: cmd.steps,
-            train: cmd.train,
+            ..req.args
         };
         let report = profile(&model, &varmap, &config, &args, &device)?;
         println!("{}", serde_json::to_string_pretty(&report)?);
         reports.push(report);
     }
-    if !cmd.sweep.is_empty() {
-        let out = &cmd.root.dir;
+    if !req.sweep.is_empty() {
+        let out = &req.out;
         let json = out.join("metrics").join("profile_sweep.json");
         crate::fsutil::atomic_write(&json, &serde_json::to_vec_pretty(&reports)?)?;
         let png = out.join("figures").join("profile_seq_len.png");
         std::fs::create_dir_all(out.join("figures"))?;
-        crate::viz::sweep::draw_sweep(&reports, cmd.train, &png)?;
+        crate::viz::sweep::draw_sweep(&reports, req.args.train, &png)?;
         eprintln!("wrote {} and {}", json.display(), png.display());
     }
     Ok(())

@@ -12,7 +12,6 @@ mod script;
 mod tools;
 mod voice;
 
-use crate::cli::VideoCmd;
 use crate::fsutil::{atomic_write, commit};
 use anyhow::{Context, Result};
 use facts::Facts;
@@ -59,7 +58,21 @@ struct Made {
     clip: Option<voice::Clip>,
 }
 
-pub fn run(cmd: &VideoCmd) -> Result<()> {
+/// What `xray video` was asked.
+pub struct VideoOptions {
+    /// The root the run wrote its figures/ and metrics/ into.
+    pub from: PathBuf,
+    pub lang: Lang,
+    pub voice: bool,
+    /// The MP4 to write.
+    pub out: PathBuf,
+    /// Write frames, script and narration here instead of encoding.
+    pub frames_only: Option<PathBuf>,
+    /// Browse figures/attn.html in Chromium when it is found.
+    pub browse: bool,
+}
+
+pub fn run(cmd: &VideoOptions) -> Result<()> {
     let facts = Facts::read(&cmd.from)?;
     // Every tool is found before anything is written.
     let ffmpeg = match cmd.frames_only {
@@ -70,7 +83,7 @@ pub fn run(cmd: &VideoCmd) -> Result<()> {
         .voice
         .then(|| tools::require("espeak-ng", "to speak the narration (--voice)"))
         .transpose()?;
-    let browser = (!cmd.no_browser).then(browse::find_browser).flatten();
+    let browser = cmd.browse.then(browse::find_browser).flatten();
     let slides = script::slides(&facts, cmd.lang, browser.is_some())?;
 
     let (dir, keep) = match &cmd.frames_only {
@@ -230,7 +243,12 @@ fn clock(seconds: f64) -> String {
 }
 
 /// The narration script: each slide's time, what it shows and what it says.
-fn script_md(cmd: &VideoCmd, slides: &[Slide], made: &[Made], browser: Option<&Path>) -> String {
+fn script_md(
+    cmd: &VideoOptions,
+    slides: &[Slide],
+    made: &[Made],
+    browser: Option<&Path>,
+) -> String {
     let total: f64 = made.iter().map(|m| m.seconds).sum();
     let mut md = format!(
         "# xray: the demo video's script\n\n\
