@@ -9,6 +9,7 @@ use crate::rng::Rng;
 use crate::train::optim::{AdamW, AdamWConfig};
 use crate::train::options::TrainOptions;
 use crate::train::step::{train_step, StepConfig};
+use crate::viz::sweep::{draw_sweep, SweepPoint};
 use anyhow::{ensure, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarMap;
@@ -83,7 +84,15 @@ pub fn run(req: ProfileRequest) -> Result<()> {
         crate::fsutil::atomic_write(&json, &serde_json::to_vec_pretty(&reports)?)?;
         let png = out.join("figures").join("profile_seq_len.png");
         std::fs::create_dir_all(out.join("figures"))?;
-        crate::viz::sweep::draw_sweep(&reports, req.args.train, &png)?;
+        let points: Vec<SweepPoint> = reports
+            .iter()
+            .map(|r| SweepPoint {
+                seq_len: r.seq_len,
+                tokens_per_s: r.tokens_per_s,
+                peak_mem_gb: r.peak_mem_gb,
+            })
+            .collect();
+        draw_sweep(&points, req.args.batch_size, req.args.train, &png)?;
         eprintln!("wrote {} and {}", json.display(), png.display());
     }
     Ok(())

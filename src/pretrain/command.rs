@@ -2,7 +2,7 @@
 //! decoder runs, with and without the mask), and the figures under the output root.
 
 use super::options::PretrainOptions;
-use super::run::{self, read_history, EvalRecord, Outcome};
+use super::run::{self, curves, read_history, EvalRecord, Outcome};
 use crate::cli::{Common, PretrainCmd};
 use crate::device::select_device;
 use crate::model::store::WEIGHTS_FILE;
@@ -102,7 +102,7 @@ fn ablation(
     }
     let path = root.join("figures").join("causal_lm_ablation.png");
     std::fs::create_dir_all(root.join("figures"))?;
-    let runs: Vec<_> = runs.iter().map(|(l, h)| (l.clone(), h)).collect();
+    let runs: Vec<_> = runs.iter().map(|(l, h)| curves(l.clone(), h)).collect();
     draw_pretrain_curves(
         &runs,
         "next-token pretraining: the causal mask on and off in training (held out: always on)",

@@ -4,7 +4,7 @@
 
 use super::run::read_history;
 use crate::model::Arch;
-use crate::viz::gain::draw_gain;
+use crate::viz::gain::{draw_gain, GainLine};
 use anyhow::{Context, Result};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -92,7 +92,18 @@ pub fn run(runs: &[PathBuf], root: &Path) -> Result<()> {
     let figures = root.join("figures");
     std::fs::create_dir_all(&figures).with_context(|| format!("creating {}", figures.display()))?;
     let path = figures.join("pretrain_gain.png");
-    draw_gain(&rows, &path)?;
+    let lines: Vec<GainLine> = [Arch::Encoder, Arch::Decoder]
+        .into_iter()
+        .map(|arch| {
+            let points = rows
+                .iter()
+                .filter(|r| r.arch == arch)
+                .map(|r| (r.tokens as f64 / 1e6, r.test_accuracy))
+                .collect();
+            (format!("{arch:?}").to_lowercase(), points)
+        })
+        .collect();
+    draw_gain(&lines, &path)?;
     println!("wrote {}", path.display());
     Ok(())
 }

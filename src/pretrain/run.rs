@@ -20,6 +20,7 @@ use crate::train::checkpoint::{
 use crate::train::optim::{AdamW, AdamWConfig, Schedule};
 use crate::train::run::{Control, Every};
 use crate::train::step::{train_step, Objective, StepConfig};
+use crate::viz::pretrain::RunCurves;
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device};
 use candle_nn::VarMap;
@@ -62,6 +63,25 @@ pub struct EvalRecord {
     pub held_out_loss: f64,
     pub held_out_acc: f64,
     pub train_curve: Vec<LmPoint>,
+}
+
+/// A run's history as the lines its figure draws, in millions of tokens.
+pub fn curves(label: String, history: &[EvalRecord]) -> RunCurves {
+    let m = |t: usize| t as f64 / 1e6;
+    let train = || history.iter().flat_map(|r| &r.train_curve);
+    RunCurves {
+        label,
+        train_loss: train().map(|p| (m(p.tokens), p.loss)).collect(),
+        train_acc: train().map(|p| (m(p.tokens), p.acc)).collect(),
+        held_loss: history
+            .iter()
+            .map(|r| (m(r.tokens), r.held_out_loss))
+            .collect(),
+        held_acc: history
+            .iter()
+            .map(|r| (m(r.tokens), r.held_out_acc))
+            .collect(),
+    }
 }
 
 /// Where the loop stands: enough to continue exactly where it stopped.
@@ -439,7 +459,7 @@ impl<'a> Pretrainer<'a> {
         });
         write_history(self.run, &s.history)?;
         crate::viz::pretrain::draw_pretrain_curves(
-            &[(label, &s.history)],
+            &[curves(label, &s.history)],
             &title,
             &self.run.join("pretrain_curves.png"),
         )

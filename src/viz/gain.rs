@@ -2,21 +2,24 @@
 //! pretraining tokens its body saw (0: from scratch), one line per architecture.
 
 use super::font::ensure_font;
-use crate::model::Arch;
-use crate::pretrain::gain::GainRow;
 use anyhow::{anyhow, Result};
 use plotters::prelude::*;
 use std::path::Path;
 
-pub fn draw_gain(rows: &[GainRow], path: &Path) -> Result<()> {
+/// One line: its label and (pretraining tokens in millions, test accuracy) points.
+pub type GainLine = (String, Vec<(f64, f64)>);
+
+const COLORS: [RGBColor; 2] = [RGBColor(31, 119, 180), RGBColor(214, 39, 40)];
+
+pub fn draw_gain(lines: &[GainLine], path: &Path) -> Result<()> {
     ensure_font();
     let tmp = path.with_extension("tmp.png");
     {
         let root = BitMapBackend::new(&tmp, (1000, 600)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
-        let m = |r: &GainRow| r.tokens as f64 / 1e6;
-        let x_max = rows.iter().map(m).fold(1.0, f64::max) * 1.08;
-        let accs = rows.iter().map(|r| r.test_accuracy);
+        let all = || lines.iter().flat_map(|(_, p)| p.iter().copied());
+        let x_max = all().map(|(x, _)| x).fold(1.0, f64::max) * 1.08;
+        let accs = all().map(|(_, y)| y);
         let lo = accs.clone().fold(1.0, f64::min) - 0.01;
         let hi = accs.fold(0.0, f64::max) + 0.01;
         let mut chart = ChartBuilder::on(&root)
@@ -38,22 +41,14 @@ pub fn draw_gain(rows: &[GainRow], path: &Path) -> Result<()> {
             .axis_desc_style(("sans-serif", 18))
             .draw()
             .map_err(|e| anyhow!("{e}"))?;
-        for (arch, color) in [
-            (Arch::Encoder, RGBColor(31, 119, 180)),
-            (Arch::Decoder, RGBColor(214, 39, 40)),
-        ] {
-            let points: Vec<(f64, f64)> = rows
-                .iter()
-                .filter(|r| r.arch == arch)
-                .map(|r| (m(r), r.test_accuracy))
-                .collect();
+        for ((label, points), color) in lines.iter().zip(COLORS.into_iter().cycle()) {
             if points.is_empty() {
                 continue;
             }
             chart
                 .draw_series(LineSeries::new(points.clone(), color.stroke_width(3)).point_size(6))
                 .map_err(|e| anyhow!("{e}"))?
-                .label(format!("{arch:?}").to_lowercase())
+                .label(label)
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
                 });

@@ -4,7 +4,6 @@
 //! thick; the held-out windows are always read with the architecture's masks.
 
 use super::font::ensure_font;
-use crate::pretrain::run::EvalRecord;
 use anyhow::{anyhow, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -16,30 +15,27 @@ const COLORS: [RGBColor; 3] = [
     RGBColor(44, 160, 44),
 ];
 
-/// One run: its legend label and its history.
-pub type Run<'a> = (String, &'a Vec<EvalRecord>);
-
-/// (million tokens, value) of the training curve and of the held-out points.
-fn lines(history: &[EvalRecord], acc: bool) -> [Vec<(f64, f64)>; 2] {
-    let m = |t: usize| t as f64 / 1e6;
-    let train = history
-        .iter()
-        .flat_map(|r| &r.train_curve)
-        .map(|p| (m(p.tokens), if acc { p.acc } else { p.loss }))
-        .collect();
-    let held = history
-        .iter()
-        .map(|r| {
-            (
-                m(r.tokens),
-                if acc { r.held_out_acc } else { r.held_out_loss },
-            )
-        })
-        .collect();
-    [train, held]
+/// One run's lines, as (million tokens, value) points: the training curve
+/// (thin) and the held-out points (thick), loss and token accuracy.
+pub struct RunCurves {
+    pub label: String,
+    pub train_loss: Vec<(f64, f64)>,
+    pub train_acc: Vec<(f64, f64)>,
+    pub held_loss: Vec<(f64, f64)>,
+    pub held_acc: Vec<(f64, f64)>,
 }
 
-pub fn draw_pretrain_curves(runs: &[Run], title: &str, path: &Path) -> Result<()> {
+impl RunCurves {
+    fn lines(&self, acc: bool) -> [&Vec<(f64, f64)>; 2] {
+        if acc {
+            [&self.train_acc, &self.held_acc]
+        } else {
+            [&self.train_loss, &self.held_loss]
+        }
+    }
+}
+
+pub fn draw_pretrain_curves(runs: &[RunCurves], title: &str, path: &Path) -> Result<()> {
     ensure_font();
     let tmp = path.with_extension("tmp.png");
     {
@@ -56,10 +52,10 @@ pub fn draw_pretrain_curves(runs: &[Run], title: &str, path: &Path) -> Result<()
     crate::fsutil::commit(&tmp, path)
 }
 
-fn panel(area: &DrawingArea<BitMapBackend, Shift>, runs: &[Run], acc: bool) -> Result<()> {
+fn panel(area: &DrawingArea<BitMapBackend, Shift>, runs: &[RunCurves], acc: bool) -> Result<()> {
     let all: Vec<(f64, f64)> = runs
         .iter()
-        .flat_map(|(_, h)| lines(h, acc).into_iter().flatten())
+        .flat_map(|r| r.lines(acc).into_iter().flatten().copied())
         .collect();
     let x_max = all.iter().map(|p| p.0).fold(0.0, f64::max).max(1e-3) * 1.02;
     let y_max = all.iter().map(|p| p.1).fold(0.0, f64::max);
@@ -89,15 +85,19 @@ fn panel(area: &DrawingArea<BitMapBackend, Shift>, runs: &[Run], acc: bool) -> R
         .axis_desc_style(("sans-serif", 18))
         .draw()
         .map_err(|e| anyhow!("{e}"))?;
-    for ((label, history), color) in runs.iter().zip(COLORS) {
-        let [train, held] = lines(history, acc);
+    for (run, color) in runs.iter().zip(COLORS) {
+        let label = &run.label;
+        let [train, held] = run.lines(acc);
         chart
-            .draw_series(LineSeries::new(train, color.mix(0.45).stroke_width(2)))
+            .draw_series(LineSeries::new(
+                train.clone(),
+                color.mix(0.45).stroke_width(2),
+            ))
             .map_err(|e| anyhow!("{e}"))?
             .label(format!("{label}: training batches"))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.mix(0.45)));
         chart
-            .draw_series(LineSeries::new(held, color.stroke_width(4)).point_size(5))
+            .draw_series(LineSeries::new(held.clone(), color.stroke_width(4)).point_size(5))
             .map_err(|e| anyhow!("{e}"))?
             .label(format!("{label}: held-out 1%"))
             .legend(move |(x, y)| {

@@ -1,12 +1,19 @@
 //! figures/profile_seq_len.png: throughput and peak memory against sequence length.
 
 use super::font::ensure_font;
-use crate::profile::ProfileReport;
 use anyhow::{anyhow, Result};
 use plotters::prelude::*;
 use std::path::Path;
 
-pub fn draw_sweep(points: &[ProfileReport], train: bool, path: &Path) -> Result<()> {
+/// One profiled sequence length.
+pub struct SweepPoint {
+    pub seq_len: usize,
+    pub tokens_per_s: f64,
+    pub peak_mem_gb: f64,
+}
+
+/// `train`: the points timed training steps, else forward passes, of `batch` rows.
+pub fn draw_sweep(points: &[SweepPoint], batch: usize, train: bool, path: &Path) -> Result<()> {
     ensure_font();
     let e = |e: &dyn std::fmt::Display| anyhow!("drawing {}: {e}", path.display());
     let root = BitMapBackend::new(path, (1000, 600)).into_drawing_area();
@@ -21,7 +28,7 @@ pub fn draw_sweep(points: &[ProfileReport], train: bool, path: &Path) -> Result<
     };
     let title = format!(
         "{what}, batch {}: tokens/s and peak memory against sequence length",
-        points[0].batch_size
+        batch
     );
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 22))
@@ -45,7 +52,7 @@ pub fn draw_sweep(points: &[ProfileReport], train: bool, path: &Path) -> Result<
     chart
         .configure_secondary_axes()
         .y_desc("peak memory (GB)")
-        .y_label_formatter(&|y| format!("{y:.1}"))
+        .y_label_formatter(&|y| format!("{y:.2}"))
         .label_style(("sans-serif", 15))
         .axis_desc_style(("sans-serif", 17))
         .draw()
