@@ -9,7 +9,7 @@
 #      video/stills.png, three of its frames;
 #   5. metrics/provenance.json: the run, commit, CPU and date all of them came from,
 #      and the main job's wall time and peak memory.
-# About 35 minutes on 2 cores, one step after the other; run it on a quiet machine
+# About 26 minutes on 2 cores (Zen 3), one step after the other; run it on a quiet machine
 # (its wall time is the main job's measurement). ARGS="--limit 300" rehearses it in
 # a few minutes (then do not commit what it wrote).
 set -euo pipefail
