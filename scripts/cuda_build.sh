@@ -11,10 +11,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=${CUDA_VENV:-target/cuda-venv}
-if [ ! -x "$venv/bin/nvcc-ready" ]; then
+# (Re)installed when the pins change: the venv keeps a copy of what it holds.
+if ! cmp -s scripts/cuda-requirements.txt "$venv/installed.txt"; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/cuda-requirements.txt
-  touch "$venv/bin/nvcc-ready" && chmod +x "$venv/bin/nvcc-ready"
+  cp scripts/cuda-requirements.txt "$venv/installed.txt"
 fi
 root=$(cd "$venv" && echo "$PWD"/lib/python3*/site-packages/nvidia/cu13)
 [ -x "$root/bin/nvcc" ] || { echo "error: no nvcc under $root: remove $venv and rerun" >&2; exit 1; }
