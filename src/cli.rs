@@ -150,17 +150,21 @@ impl ProfileCmd {
     }
 
     fn check(&self) -> anyhow::Result<()> {
-        let limit = crate::model::config::MAX_LEN_LIMIT;
-        for (flag, n, max) in [
-            ("--seq-len", self.seq_len, limit),
-            ("--batch-size", self.batch_size, 4096),
-            ("--steps", self.steps, 1_000_000),
+        use crate::model::config::{MAX_LEN_LIMIT, MIN_LEN};
+        // Sequence lengths within the bounds of a model's --max-len.
+        for (flag, n, (min, max)) in [
+            ("--seq-len", self.seq_len, (MIN_LEN, MAX_LEN_LIMIT)),
+            ("--batch-size", self.batch_size, (1, 4096)),
+            ("--steps", self.steps, (1, 1_000_000)),
         ]
         .into_iter()
-        .chain(self.sweep.iter().map(|&n| ("--sweep", n, limit)))
-        {
-            require((1..=max).contains(&n), || {
-                format!("{flag} {n}: use 1 to {max}")
+        .chain(
+            self.sweep
+                .iter()
+                .map(|&n| ("--sweep", n, (MIN_LEN, MAX_LEN_LIMIT))),
+        ) {
+            require((min..=max).contains(&n), || {
+                format!("{flag} {n}: use {min} to {max}")
             })?;
         }
         Ok(())

@@ -1,12 +1,15 @@
 //! The model's hyper-parameters: everything needed to rebuild it (saved as config.json).
 
 use super::pooling::Pool;
+use crate::usage::require;
 use anyhow::{ensure, Result};
 use serde::{Deserialize, Serialize};
 
 /// The longest `max_len` accepted: the positional table and the (L x L)
 /// attention maps grow with it, and past this a 2-core CPU would take hours a batch.
 pub const MAX_LEN_LIMIT: usize = 8192;
+/// The shortest window a model may be built for (see `Config::check_flags`).
+pub const MIN_LEN: usize = 8;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -154,6 +157,43 @@ impl Config {
         self.arch == Arch::Decoder
     }
 
+    /// The model's command-line options in range, as usage errors (exit 2):
+    /// the one set of bounds `train`, `pretrain` and `profile` check. A window
+    /// of 8 tokens is the shortest both tasks can learn from ([CLS], [SEP] and
+    /// at least one masked or predicted token among six).
+    pub fn check_flags(&self) -> Result<()> {
+        for (flag, n, max) in [
+            ("--d-model", self.d_model, 8192),
+            ("--heads", self.n_heads, 256),
+            ("--layers", self.n_layers, 64),
+            ("--ffn-mult", self.ffn_mult, 64),
+        ] {
+            require((1..=max).contains(&n), || {
+                format!("{flag} {n}: use 1 to {max}")
+            })?;
+        }
+        require((MIN_LEN..=MAX_LEN_LIMIT).contains(&self.max_len), || {
+            format!(
+                "--max-len {}: use {MIN_LEN} to {MAX_LEN_LIMIT} tokens ([CLS] and [SEP] included)",
+                self.max_len
+            )
+        })?;
+        require(self.d_model.is_multiple_of(self.n_heads), || {
+            format!(
+                "--d-model {} is not a multiple of --heads {}: each head gets d_model / heads",
+                self.d_model, self.n_heads
+            )
+        })?;
+        require(!(self.pool == Pool::Cls && self.causal()), || {
+            "--pool cls needs --arch encoder: under the causal mask [CLS] sees only itself; \
+             the decoder pools its last token (--pool last)"
+                .into()
+        })?;
+        require((0.0..1.0).contains(&self.dropout), || {
+            format!("--dropout {}: use a probability in [0, 1)", self.dropout)
+        })
+    }
+
     pub fn validate(&self) -> Result<()> {
         ensure!(
             self.n_heads > 0 && self.d_model.is_multiple_of(self.n_heads),
@@ -191,6 +231,39 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn train_and_pretrain_check_the_model_with_one_set_of_bounds() {
+        use crate::pretrain::options::PretrainOptions;
+        use crate::train::options::TrainOptions;
+        let with_len = |max_len| Config {
+            max_len,
+            ..Config::default()
+        };
+        for (len, ok) in [
+            (MIN_LEN - 1, false),
+            (MIN_LEN, true),
+            (MAX_LEN_LIMIT + 1, false),
+        ] {
+            let train = TrainOptions {
+                model: with_len(len),
+                ..TrainOptions::default()
+            };
+            let pretrain = PretrainOptions {
+                model: with_len(len),
+                ..PretrainOptions::default()
+            };
+            assert_eq!(with_len(len).check_flags().is_ok(), ok, "{len}");
+            // Both refuse exactly what the shared check refuses (memory aside).
+            let refused = |e: anyhow::Error| e.to_string().contains("--max-len");
+            assert_eq!(train.check().err().is_some_and(refused), !ok, "train {len}");
+            assert_eq!(
+                pretrain.check().err().is_some_and(refused),
+                !ok,
+                "pretrain {len}"
+            );
+        }
+    }
     use super::*;
     use crate::model::store::init_model;
     use candle_core::{DType, Device};

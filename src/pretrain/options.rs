@@ -3,7 +3,6 @@
 
 use crate::data::dataset::DatasetSpec;
 use crate::data::tokenize::DEFAULT_TOKENIZER;
-use crate::model::config::MAX_LEN_LIMIT;
 use crate::model::Config;
 use crate::train::options::TrainOptions;
 use crate::usage::require;
@@ -98,27 +97,15 @@ impl PretrainOptions {
 
     /// Every option in range (a UsageError: exit code 2), before anything is written.
     pub fn check(&self) -> Result<()> {
-        let m = &self.model;
+        self.model.check_flags()?;
         for (flag, n, max) in [
             ("--batch-size", self.batch_size, 4096),
             ("--eval-points", self.eval_points, 1000),
-            ("--d-model", m.d_model, 8192),
-            ("--heads", m.n_heads, 256),
-            ("--layers", m.n_layers, 64),
         ] {
             require((1..=max).contains(&n), || {
                 format!("{flag} {n}: use 1 to {max}")
             })?;
         }
-        require((8..=MAX_LEN_LIMIT).contains(&m.max_len), || {
-            format!("--max-len {}: use 8 to {MAX_LEN_LIMIT} tokens", m.max_len)
-        })?;
-        require(m.d_model.is_multiple_of(m.n_heads), || {
-            format!(
-                "--d-model {} is not a multiple of --heads {}",
-                m.d_model, m.n_heads
-            )
-        })?;
         require(self.mask_prob > 0.0 && self.mask_prob < 1.0, || {
             format!(
                 "--mask-prob {}: use a share in (0, 1), e.g. 0.15",

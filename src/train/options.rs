@@ -3,8 +3,7 @@
 
 use crate::data::dataset::DatasetSpec;
 use crate::data::tokenize::{Truncate, DEFAULT_TOKENIZER};
-use crate::model::config::MAX_LEN_LIMIT;
-use crate::model::{Config, Pool};
+use crate::model::Config;
 use crate::usage::require;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -110,43 +109,19 @@ impl TrainOptions {
     /// Every numeric option in range, and the run small enough for this machine's
     /// memory; checked before anything is written (a UsageError: exit code 2).
     pub fn check(&self) -> Result<()> {
-        let m = &self.model;
+        self.model.check_flags()?;
         for (flag, n, max) in [
             ("--batch-size", self.batch_size, 4096),
             ("--epochs", self.epochs, 1000),
             ("--patience", self.patience, 1000),
             ("--val-points", self.val_points, 1000),
-            ("--d-model", m.d_model, 8192),
-            ("--heads", m.n_heads, 256),
-            ("--layers", m.n_layers, 64),
-            ("--ffn-mult", m.ffn_mult, 64),
         ] {
             require((1..=max).contains(&n), || {
                 format!("{flag} {n}: use 1 to {max}")
             })?;
         }
-        require((3..=MAX_LEN_LIMIT).contains(&m.max_len), || {
-            format!(
-                "--max-len {}: use 3 to {MAX_LEN_LIMIT} tokens ([CLS] and [SEP] included)",
-                m.max_len
-            )
-        })?;
-        require(m.d_model.is_multiple_of(m.n_heads), || {
-            format!(
-                "--d-model {} is not a multiple of --heads {}: each head gets d_model / heads",
-                m.d_model, m.n_heads
-            )
-        })?;
-        require(!(m.pool == Pool::Cls && m.causal()), || {
-            "--pool cls needs --arch encoder: under the causal mask [CLS] sees only itself; \
-             the decoder pools its last token (--pool last)"
-                .into()
-        })?;
         require(self.lr.is_finite() && self.lr > 0.0, || {
             format!("--lr {}: use a positive learning rate, e.g. 5e-4", self.lr)
-        })?;
-        require((0.0..1.0).contains(&m.dropout), || {
-            format!("--dropout {}: use a probability in [0, 1)", m.dropout)
         })?;
         require(self.val_frac > 0.0 && self.val_frac < 1.0, || {
             format!(
