@@ -19,6 +19,10 @@ fi
 CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP:-$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d .)}
 export CUDA_COMPUTE_CAP
 scripts/cuda_build.sh
+# cuBLAS, cuRAND and the runtime come from the wheels; libcuda.so.1 is the driver's.
+venv=${CUDA_VENV:-target/cuda-venv}
+LD_LIBRARY_PATH="$(cd "$venv" && echo "$PWD"/lib/python3*/site-packages/nvidia/cu13/lib):${LD_LIBRARY_PATH:-}"
+export LD_LIBRARY_PATH
 xray=target/cuda/release/xray
 out=gpu-check
 rm -rf "$out" && mkdir -p "$out"
