@@ -10,7 +10,7 @@ use crate::pretrain::options::{Budget, PretrainOptions};
 use crate::profile::ProfileArgs;
 use crate::train::options::TrainOptions;
 use crate::train::run::Every;
-use crate::usage::require;
+use crate::usage::{require, require_in};
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
@@ -163,9 +163,7 @@ impl ProfileCmd {
                 .iter()
                 .map(|&n| ("--sweep", n, (MIN_LEN, MAX_LEN_LIMIT))),
         ) {
-            require((min..=max).contains(&n), || {
-                format!("{flag} {n}: use {min} to {max}")
-            })?;
+            require_in(flag, n, (min, max))?;
         }
         Ok(())
     }

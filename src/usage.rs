@@ -22,3 +22,10 @@ pub fn require(ok: bool, message: impl FnOnce() -> String) -> anyhow::Result<()>
         Err(UsageError(message()).into())
     }
 }
+
+/// Ok when `flag`'s value `n` lies in `min..=max`, else "FLAG N: use MIN to MAX".
+pub fn require_in(flag: &str, n: usize, (min, max): (usize, usize)) -> anyhow::Result<()> {
+    require((min..=max).contains(&n), || {
+        format!("{flag} {n}: use {min} to {max}")
+    })
+}

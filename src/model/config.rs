@@ -1,7 +1,7 @@
 //! The model's hyper-parameters: everything needed to rebuild it (saved as config.json).
 
 use super::pooling::Pool;
-use crate::usage::require;
+use crate::usage::{require, require_in};
 use anyhow::{ensure, Result};
 use serde::{Deserialize, Serialize};
 
@@ -168,9 +168,7 @@ impl Config {
             ("--layers", self.n_layers, 64),
             ("--ffn-mult", self.ffn_mult, 64),
         ] {
-            require((1..=max).contains(&n), || {
-                format!("{flag} {n}: use 1 to {max}")
-            })?;
+            require_in(flag, n, (1, max))?;
         }
         require((MIN_LEN..=MAX_LEN_LIMIT).contains(&self.max_len), || {
             format!(

@@ -5,7 +5,7 @@ use crate::data::dataset::DatasetSpec;
 use crate::data::tokenize::DEFAULT_TOKENIZER;
 use crate::model::Config;
 use crate::train::options::TrainOptions;
-use crate::usage::require;
+use crate::usage::{require, require_in};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -102,9 +102,7 @@ impl PretrainOptions {
             ("--batch-size", self.batch_size, 4096),
             ("--eval-points", self.eval_points, 1000),
         ] {
-            require((1..=max).contains(&n), || {
-                format!("{flag} {n}: use 1 to {max}")
-            })?;
+            require_in(flag, n, (1, max))?;
         }
         require(self.mask_prob > 0.0 && self.mask_prob < 1.0, || {
             format!(

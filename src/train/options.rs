@@ -4,7 +4,7 @@
 use crate::data::dataset::DatasetSpec;
 use crate::data::tokenize::{Truncate, DEFAULT_TOKENIZER};
 use crate::model::Config;
-use crate::usage::require;
+use crate::usage::{require, require_in};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -116,9 +116,7 @@ impl TrainOptions {
             ("--patience", self.patience, 1000),
             ("--val-points", self.val_points, 1000),
         ] {
-            require((1..=max).contains(&n), || {
-                format!("{flag} {n}: use 1 to {max}")
-            })?;
+            require_in(flag, n, (1, max))?;
         }
         require(self.lr.is_finite() && self.lr > 0.0, || {
             format!("--lr {}: use a positive learning rate, e.g. 5e-4", self.lr)
