@@ -11,9 +11,9 @@ use xray::model::store::init_model;
 use xray::model::{Config, Forward};
 use xray::profile::random_batch;
 use xray::rng::Rng;
-use xray::train::optim::{AdamW, AdamWConfig};
+use xray::runner::optim::{AdamW, AdamWConfig};
+use xray::runner::step::{train_step, Objective, StepConfig};
 use xray::train::options::TrainOptions;
-use xray::train::step::{train_step, Objective, StepConfig};
 
 const BATCH: usize = 16;
 const SEQ: usize = 256;
@@ -59,7 +59,10 @@ fn bench_block(c: &mut Criterion) {
     let opts = TrainOptions::default();
     group.bench_function("train_step", |b| {
         b.iter(|| {
-            let step = StepConfig::new(&opts, opts.lr);
+            let step = StepConfig {
+                lr: opts.lr,
+                clip: opts.clip,
+            };
             train_step(&model, &mut optimizer, &batch, step, &mut rng).unwrap()
         })
     });

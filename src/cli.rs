@@ -8,8 +8,8 @@ use crate::device::DeviceArg;
 use crate::model::{Activation, Arch, Config, NormKind, Pool, QkInit};
 use crate::pretrain::options::{Budget, PretrainOptions};
 use crate::profile::ProfileArgs;
+use crate::runner::control::{Control, Every};
 use crate::train::options::TrainOptions;
-use crate::train::run::Every;
 use crate::usage::{require, require_in};
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -338,6 +338,12 @@ pub struct CheckpointArgs {
 }
 
 impl CheckpointArgs {
+    /// The run's checkpoint flags, and Ctrl-C asking it to stop after the step
+    /// in progress.
+    pub fn control(&self) -> anyhow::Result<Control> {
+        Control::with_ctrl_c(self.stop_after_steps, self.every()?)
+    }
+
     /// How often to checkpoint inside a run.
     pub fn every(&self) -> anyhow::Result<Every> {
         require(self.checkpoint_minutes > 0.0, || {

@@ -18,6 +18,7 @@ pub mod pretrain;
 pub mod profile;
 pub mod progress;
 pub mod rng;
+pub mod runner;
 pub mod saved_run;
 pub mod train;
 pub mod usage;

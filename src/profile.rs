@@ -6,9 +6,10 @@ use crate::data::collate::Batch;
 use crate::device::{device_name, peak_rss_gb, select_device, DeviceArg};
 use crate::model::{store, Classifier, Config};
 use crate::rng::Rng;
-use crate::train::optim::{AdamW, AdamWConfig};
+use crate::runner::folder::{FIGURES_DIR, METRICS_DIR};
+use crate::runner::optim::{AdamW, AdamWConfig};
+use crate::runner::step::{train_step, StepConfig};
 use crate::train::options::TrainOptions;
-use crate::train::step::{train_step, StepConfig};
 use crate::viz::sweep::{draw_sweep, SweepPoint};
 use anyhow::{ensure, Result};
 use candle_core::{DType, Device, Tensor};
@@ -80,10 +81,10 @@ pub fn run(req: ProfileRequest) -> Result<()> {
     }
     if !req.sweep.is_empty() {
         let out = &req.out;
-        let json = out.join("metrics").join("profile_sweep.json");
+        let json = out.join(METRICS_DIR).join("profile_sweep.json");
         crate::fsutil::atomic_write(&json, &serde_json::to_vec_pretty(&reports)?)?;
-        let png = out.join("figures").join("profile_seq_len.png");
-        std::fs::create_dir_all(out.join("figures"))?;
+        let png = out.join(FIGURES_DIR).join("profile_seq_len.png");
+        std::fs::create_dir_all(out.join(FIGURES_DIR))?;
         let points: Vec<SweepPoint> = reports
             .iter()
             .map(|r| SweepPoint {
@@ -189,7 +190,10 @@ pub fn profile(
     let batch = random_batch(config, b, l, pad_frac, device)?;
     let vars = varmap.data().lock().expect("VarMap lock poisoned").clone();
     let mut optimizer = AdamW::new(&vars, AdamWConfig::default())?;
-    let step_config = StepConfig::new(&TrainOptions::default(), TrainOptions::default().lr);
+    let step_config = StepConfig {
+        lr: TrainOptions::default().lr,
+        clip: TrainOptions::default().clip,
+    };
     let mut rng = Rng::new(1);
     let mut step = || -> Result<()> {
         if args.train {

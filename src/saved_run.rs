@@ -5,11 +5,14 @@ use crate::data::dataset::label_ids;
 use crate::data::table::read_table;
 use crate::data::tokenize::load_tokenizer;
 use crate::model::{store, Classifier, Config};
-use crate::train::checkpoint::{read_state, LoopState, HISTORY_FILE};
+use crate::runner::checkpoint::read_state;
+use crate::runner::folder::{
+    serves_a_model, RunFiles, LABELS_FILE, TOKENIZER_FILE, TRAIN_ARGS_FILE,
+};
 use crate::train::data::{encode_split, encode_texts, load_data, EncodedSplit};
 use crate::train::evaluate::{evaluate, predict_probs, Evaluation};
-use crate::train::options::{TrainOptions, ARGS_FILE};
-use crate::train::report::RunFiles;
+use crate::train::options::TrainOptions;
+use crate::train::state::LoopState;
 use anyhow::{Context, Result};
 use candle_core::Device;
 use std::path::{Path, PathBuf};
@@ -38,23 +41,12 @@ pub fn resolve_run(run: Option<&Path>, root: &Path) -> Result<PathBuf> {
     })
 }
 
-/// Whether a run folder serves a model: the one test behind `runs/latest`,
-/// eval, predict, attn, inspect, `profile --run` and `train --init`. A training
-/// run serves once it has finished an epoch (history.jsonl records it): the best
-/// weights of a validation inside the first epoch are kept for `--resume`, not
-/// served. A pretraining run or snapshot serves once it has weights, which it
-/// writes only at its end.
-pub fn serves_a_model(dir: &Path) -> bool {
-    let training = dir.join(ARGS_FILE).is_file();
-    dir.join(store::WEIGHTS_FILE).is_file() && (!training || dir.join(HISTORY_FILE).is_file())
-}
-
 /// `serves_a_model`, or an error that says what the folder holds and what to do.
 pub fn check_finished(dir: &Path) -> Result<()> {
     if serves_a_model(dir) {
         return Ok(());
     }
-    if !dir.join(ARGS_FILE).is_file() {
+    if !dir.join(TRAIN_ARGS_FILE).is_file() {
         anyhow::bail!(
             "{} holds no trained model ({} is missing): pass a finished run, or finish a \
              pretraining run with xray pretrain --resume {}",
@@ -85,7 +77,7 @@ impl SavedRun {
     pub fn open(dir: &Path, device: &Device) -> Result<Self> {
         check_finished(dir)?;
         let (model, varmap, config) = store::load_model(dir, device)?;
-        let labels_path = dir.join("labels.json");
+        let labels_path = dir.join(LABELS_FILE);
         let labels: Vec<String> = serde_json::from_str(
             &std::fs::read_to_string(&labels_path)
                 .with_context(|| format!("reading {}", labels_path.display()))?,
@@ -98,7 +90,7 @@ impl SavedRun {
             config,
             options: TrainOptions::read(dir)?,
             labels,
-            tokenizer: load_tokenizer(&dir.join("tokenizer.json"))?,
+            tokenizer: load_tokenizer(&dir.join(TOKENIZER_FILE))?,
             val: std::sync::OnceLock::new(),
         })
     }

@@ -7,9 +7,10 @@ use common::{tiny_options, write_task};
 use xray::attn::compare::{MaskSummary, COMPARE_JSON};
 use xray::attn::faithfulness::measure;
 use xray::attn::{xray_attention, Choice};
+use xray::runner::control::Control;
+use xray::runner::folder::RunFiles;
 use xray::saved_run::SavedRun;
-use xray::train::report::RunFiles;
-use xray::train::run::{self, Control};
+use xray::train::run;
 
 #[test]
 fn attn_draws_maps_heads_rollout_and_explanations_for_picked_examples() {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 use std::time::Duration;
 use xray::rng::Rng;
-use xray::train::checkpoint::EpochRecord;
+use xray::train::state::EpochRecord;
 
 const XRAY: &str = env!("CARGO_BIN_EXE_xray");
 

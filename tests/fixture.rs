@@ -7,9 +7,11 @@ mod common;
 
 use common::{tiny_options, write_task};
 use std::path::{Path, PathBuf};
+use xray::runner::control::Control;
+use xray::runner::folder::RunFiles;
 use xray::saved_run::SavedRun;
-use xray::train::report::{FinalMetrics, RunFiles};
-use xray::train::run::{self, Control, Outcome};
+use xray::train::report::FinalMetrics;
+use xray::train::run::{self, Outcome};
 
 const TEXTS: [&str; 3] = ["great film", "awful plot", "the story was"];
 

@@ -7,9 +7,10 @@ mod common;
 use common::{tiny_options, write_task};
 use serde_json::Value;
 use xray::model::MASK_FILL;
+use xray::runner::control::Control;
+use xray::runner::folder::RunFiles;
 use xray::saved_run::SavedRun;
-use xray::train::report::RunFiles;
-use xray::train::run::{self, Control};
+use xray::train::run;
 
 fn matrix(v: &Value) -> Vec<Vec<f64>> {
     serde_json::from_value(v.clone()).unwrap()

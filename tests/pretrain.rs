@@ -15,8 +15,9 @@ use xray::model::store::{
 use xray::model::{Arch, Config, Forward, LanguageModel};
 use xray::pretrain::options::{Budget, PretrainOptions};
 use xray::pretrain::run::{self, read_history, EvalRecord, Outcome};
-use xray::train::report::RunFiles;
-use xray::train::run::{Control, Outcome as TrainOutcome};
+use xray::runner::control::Control;
+use xray::runner::folder::RunFiles;
+use xray::train::run::Outcome as TrainOutcome;
 
 fn options(data: &Path, arch: Arch) -> PretrainOptions {
     let model = Config {
@@ -251,7 +252,7 @@ fn the_tied_output_is_the_embedding_table() {
     let n = lm.targets.dim(0).unwrap();
     assert_eq!(logits.dims(), &[n, 40]);
     // Every parameter, the tied table included, learns from the loss.
-    let (loss, _) = xray::train::step::cross_entropy(&logits, &lm.targets).unwrap();
+    let (loss, _) = xray::runner::step::cross_entropy(&logits, &lm.targets).unwrap();
     let grads = loss.backward().unwrap();
     for (name, var) in named_vars(&varmap) {
         let g = grads

@@ -17,8 +17,9 @@ use xray::data::table::read_table;
 use xray::data::tokenize::load_tokenizer;
 use xray::model::store::{init_model, load_config, load_weights, save_model};
 use xray::model::Arch;
-use xray::train::checkpoint::{read_state, LoopState};
+use xray::runner::checkpoint::read_state;
 use xray::train::options::TrainOptions;
+use xray::train::state::LoopState;
 
 /// Cases per reader and kind of input.
 const CASES: u32 = 1000;

@@ -12,10 +12,11 @@ use common::{tiny_options, write_task_filled};
 use xray::attn::capture::{token_strings, Capture};
 use xray::attn::heads::received;
 use xray::data::collate::collate_unlabelled;
+use xray::runner::control::Control;
+use xray::runner::folder::RunFiles;
 use xray::saved_run::SavedRun;
 use xray::train::options::TrainOptions;
-use xray::train::report::RunFiles;
-use xray::train::run::{self, Control};
+use xray::train::run;
 
 const MARKERS: [&str; 2] = ["great", "awful"];
 

@@ -6,11 +6,13 @@ mod common;
 use common::{assert_success, tiny_options, write_task};
 use std::path::{Path, PathBuf};
 use xray::model::{Activation, Arch, Config, NormKind, Pool};
+use xray::runner::control::Control;
+use xray::runner::folder::RunFiles;
 use xray::saved_run::SavedRun;
-use xray::train::checkpoint::EpochRecord;
 use xray::train::options::TrainOptions;
-use xray::train::report::{FinalMetrics, RunFiles};
-use xray::train::run::{self, Control, Outcome};
+use xray::train::report::FinalMetrics;
+use xray::train::run::{self, Outcome};
+use xray::train::state::EpochRecord;
 
 fn train(opts: &TrainOptions, root: &Path, name: &str, control: &Control) -> Outcome {
     run::train(

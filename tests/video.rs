@@ -8,8 +8,9 @@ use common::{assert_success, tiny_options, write_task};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
-use xray::train::report::RunFiles;
-use xray::train::run::{self, Control};
+use xray::runner::control::Control;
+use xray::runner::folder::RunFiles;
+use xray::train::run;
 
 const XRAY: &str = env!("CARGO_BIN_EXE_xray");
 

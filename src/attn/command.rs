@@ -8,6 +8,7 @@ use super::{record, xray_attention, Choice};
 use crate::cli::{AttnCmd, Common};
 use crate::device::select_device;
 use crate::fsutil::atomic_write;
+use crate::runner::folder::{FIGURES_DIR, METRICS_DIR, RUN_SUMMARY_FILE};
 use crate::saved_run::SavedRun;
 use anyhow::{Context, Result};
 use std::path::Path;
@@ -21,7 +22,7 @@ pub fn run(cmd: AttnCmd, common: &Common) -> Result<()> {
         (true, false) => Choice::Indices(cmd.index),
         (true, true) => Choice::Examples(cmd.example),
     };
-    let (out, figures) = (cmd.run.out(), cmd.run.out().join("figures"));
+    let (out, figures) = (cmd.run.out(), cmd.run.out().join(FIGURES_DIR));
     // Measured first, so that each example's explanation can quote it.
     let faithfulness = match cmd.faithfulness {
         0 => None,
@@ -54,10 +55,10 @@ pub fn run(cmd: AttnCmd, common: &Common) -> Result<()> {
         let path = figures.join("faithfulness.png");
         crate::viz::faithfulness::draw_faithfulness(f, &path)?;
         written.push(path);
-        let metrics = out.join("metrics");
+        let metrics = out.join(METRICS_DIR);
         let summaries = [
-            saved.dir.join("run_summary.json"),
-            metrics.join("run_summary.json"),
+            saved.dir.join(RUN_SUMMARY_FILE),
+            metrics.join(RUN_SUMMARY_FILE),
         ];
         record_in_run_summaries(&summaries, &saved.dir, f)?;
         let json = serde_json::to_vec_pretty(f)?;

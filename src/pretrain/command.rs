@@ -2,22 +2,22 @@
 //! decoder runs, with and without the mask), and the figures under the output root.
 
 use super::options::PretrainOptions;
-use super::run::{self, curves, read_history, EvalRecord, Outcome};
+use super::run::{self, curves, read_history, EvalRecord, Outcome, CURVES_FIGURE};
 use crate::cli::{Common, PretrainCmd};
 use crate::device::select_device;
 use crate::model::store::WEIGHTS_FILE;
 use crate::model::Arch;
-use crate::train::command::{control, EXIT_INTERRUPTED};
-use crate::train::report::default_run_name;
-use crate::train::run::Control;
+use crate::runner::control::{Control, EXIT_INTERRUPTED};
+use crate::runner::folder::FIGURES_DIR;
+use crate::runner::folder::{default_run_name, run_dir};
 use crate::viz::pretrain::draw_pretrain_curves;
 use anyhow::{Context, Result};
 use candle_core::Device;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub fn run(cmd: PretrainCmd, common: &Common) -> Result<i32> {
     let device = select_device(common.device)?;
-    let control = control(&cmd.checkpoint)?;
+    let control = cmd.checkpoint.control()?;
     let root = &cmd.root.dir;
     if let Some(dir) = &cmd.resume {
         return exit_code(run::resume(dir, &device, &control)?, root);
@@ -42,17 +42,13 @@ pub fn run(cmd: PretrainCmd, common: &Common) -> Result<i32> {
     )
 }
 
-fn run_dir(root: &Path, name: &str) -> PathBuf {
-    root.join("runs").join(name)
-}
-
 /// Draw figures/pretrain_curves.png for a finished run; 130 for a stopped one.
 fn exit_code(outcome: Outcome, root: &Path) -> Result<i32> {
     match outcome {
         Outcome::Finished(run) => {
-            let path = root.join("figures").join("pretrain_curves.png");
-            std::fs::create_dir_all(root.join("figures"))?;
-            std::fs::copy(run.join("pretrain_curves.png"), &path)
+            let path = root.join(FIGURES_DIR).join(CURVES_FIGURE);
+            std::fs::create_dir_all(root.join(FIGURES_DIR))?;
+            std::fs::copy(run.join(CURVES_FIGURE), &path)
                 .with_context(|| format!("writing {}", path.display()))?;
             println!("wrote {}", path.display());
             Ok(0)
@@ -100,8 +96,8 @@ fn ablation(
         };
         runs.push((label.into(), history));
     }
-    let path = root.join("figures").join("causal_lm_ablation.png");
-    std::fs::create_dir_all(root.join("figures"))?;
+    let path = root.join(FIGURES_DIR).join("causal_lm_ablation.png");
+    std::fs::create_dir_all(root.join(FIGURES_DIR))?;
     let runs: Vec<_> = runs.iter().map(|(l, h)| curves(l.clone(), h)).collect();
     draw_pretrain_curves(
         &runs,

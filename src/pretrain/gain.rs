@@ -4,6 +4,7 @@
 
 use super::run::read_history;
 use crate::model::Arch;
+use crate::runner::folder::{FIGURES_DIR, RUN_SUMMARY_FILE};
 use crate::viz::gain::{draw_gain, GainLine};
 use anyhow::{Context, Result};
 use serde::Deserialize;
@@ -43,7 +44,7 @@ struct Model {
 }
 
 pub fn read_row(run: &Path) -> Result<GainRow> {
-    let path = run.join("run_summary.json");
+    let path = run.join(RUN_SUMMARY_FILE);
     let text = std::fs::read_to_string(&path).with_context(|| {
         format!(
             "reading {}: is {} a finished training run?",
@@ -89,7 +90,7 @@ pub fn run(runs: &[PathBuf], root: &Path) -> Result<()> {
             r.run.display()
         );
     }
-    let figures = root.join("figures");
+    let figures = root.join(FIGURES_DIR);
     std::fs::create_dir_all(&figures).with_context(|| format!("creating {}", figures.display()))?;
     let path = figures.join("pretrain_gain.png");
     let lines: Vec<GainLine> = [Arch::Encoder, Arch::Decoder]

@@ -1,6 +1,6 @@
 //! `xray pretrain`: the body learns to read from unlabeled text before it is
 //! fine-tuned. `options` (what was asked) and `corpus` (the windows it reads)
-//! -> `run` (the loop, on `train::step::train_step`) with `masking` (what is
+//! -> `run` (the loop, on `runner::step::train_step`) with `masking` (what is
 //! asked at each step) and `objective` (the loss); `command` for the CLI, `gain` for what fine-tuning
 //! from it bought.
 

@@ -3,7 +3,7 @@
 
 use crate::model::{Forward, LanguageModel, LmBatch, Masks};
 use crate::rng::Rng;
-use crate::train::step::{cross_entropy, Objective};
+use crate::runner::step::{cross_entropy, Objective};
 use anyhow::Result;
 use candle_core::Tensor;
 

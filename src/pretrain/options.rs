@@ -4,13 +4,12 @@
 use crate::data::dataset::DatasetSpec;
 use crate::data::tokenize::DEFAULT_TOKENIZER;
 use crate::model::Config;
-use crate::train::options::TrainOptions;
+use crate::runner::defaults;
+use crate::runner::folder::PRETRAIN_ARGS_FILE;
 use crate::usage::{require, require_in};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-
-pub const ARGS_FILE: &str = "pretrain_args.json";
 
 /// How long to pretrain: a number of real tokens (the same on every machine),
 /// or minutes of this machine's time, turned into steps once, before the first.
@@ -57,7 +56,6 @@ pub const HELD_OUT_FRAC: f64 = 0.01;
 
 impl Default for PretrainOptions {
     fn default() -> Self {
-        let train = TrainOptions::default();
         Self {
             dataset: DatasetSpec::Imdb,
             unlabeled: Vec::new(),
@@ -69,14 +67,14 @@ impl Default for PretrainOptions {
             budget: Budget::Minutes(60.0),
             mask_prob: 0.15,
             no_causal_mask: false,
-            batch_size: train.batch_size,
+            batch_size: defaults::BATCH_SIZE,
             lr: 1e-3,
             warmup_frac: 0.02,
-            weight_decay: train.weight_decay,
-            clip: train.clip,
+            weight_decay: defaults::WEIGHT_DECAY,
+            clip: defaults::CLIP,
             eval_points: 20,
-            seed: train.seed,
-            val_frac: train.val_frac,
+            seed: defaults::SEED,
+            val_frac: defaults::VAL_FRAC,
             limit: None,
         }
     }
@@ -84,7 +82,7 @@ impl Default for PretrainOptions {
 
 impl PretrainOptions {
     pub fn read(run: &Path) -> Result<Self> {
-        let path = run.join(ARGS_FILE);
+        let path = run.join(PRETRAIN_ARGS_FILE);
         let text = std::fs::read_to_string(&path).with_context(|| {
             format!(
                 "reading {}: is {} a pretraining run folder?",

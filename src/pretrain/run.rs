@@ -7,31 +7,30 @@
 use super::corpus::{load_texts, Corpus};
 use super::masking::MaskRule;
 use super::objective::{held_out, Pretraining};
-use super::options::{Budget, PretrainOptions, ARGS_FILE};
+use super::options::{Budget, PretrainOptions};
 use crate::data::collate::{epoch_batches, sorted_batches};
-use crate::data::tokenize::{build_tokenizer, load_tokenizer, save_tokenizer, TokenizerSpec};
-use crate::fsutil::atomic_write;
-use crate::model::store::{detached_language_model, init_language_model, save_model, WEIGHTS_FILE};
+use crate::data::tokenize::{build_tokenizer, load_tokenizer, TokenizerSpec};
+use crate::model::store::{detached_language_model, init_language_model, save_model};
 use crate::model::{Arch, LanguageModel, LmBatch, Masks};
 use crate::rng::Rng;
-use crate::train::checkpoint::{
-    has_checkpoint, load_checkpoint, save_checkpoint, Resumable, Tally,
+use crate::runner::checkpoint::{Resumable, Tally};
+use crate::runner::control::{Control, CURVE_EVERY_STEPS};
+use crate::runner::folder::{
+    start_in, write_start_files, HISTORY_FILE, PRETRAIN_ARGS_FILE, SNAPSHOTS_DIR, TOKENIZER_FILE,
 };
-use crate::train::optim::{AdamW, AdamWConfig, Schedule};
-use crate::train::run::{Control, Every};
-use crate::train::step::{train_step, Objective, StepConfig};
+use crate::runner::optim::Schedule;
+use crate::runner::step::{check_finite, train_step, Objective, StepConfig};
+use crate::runner::weights::Weights;
 use crate::viz::pretrain::RunCurves;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use candle_core::{DType, Device};
-use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 use tokenizers::Tokenizer;
 
-/// A point of the training curve this often.
-const CURVE_EVERY_STEPS: usize = 50;
+/// The figure of the run's curves, in the run folder.
+pub const CURVES_FIGURE: &str = "pretrain_curves.png";
 /// Steps timed, after two untimed ones (first touches of memory), to turn
 /// `--minutes` into steps.
 const PROBE_STEPS: usize = 6;
@@ -112,8 +111,7 @@ pub enum Outcome {
     Interrupted(PathBuf),
 }
 
-/// Start a new run in `run`; a start that fails before its first checkpoint
-/// removes the folder again.
+/// Start a new run in `run` (`start_in` clears it again if the start fails).
 pub fn pretrain(
     opts: &PretrainOptions,
     run: &Path,
@@ -121,37 +119,22 @@ pub fn pretrain(
     control: &Control,
 ) -> Result<Outcome> {
     opts.check()?;
-    crate::usage::require(
-        !has_checkpoint(run) && !run.join(WEIGHTS_FILE).exists(),
-        || {
-            format!(
-                "{} already holds a run: pick another --name, or continue it with --resume",
-                run.display()
-            )
-        },
-    )?;
-    let texts = load_texts(opts)?;
-    let tokenizer = build_tokenizer(&opts.tokenizer.parse::<TokenizerSpec>()?, &texts)?;
-    let mut opts = opts.clone();
-    opts.model.vocab_size = tokenizer.get_vocab_size(true);
-    opts.model.validate()?;
-    std::fs::create_dir_all(run).with_context(|| format!("creating {}", run.display()))?;
-    let started = (|| {
-        save_tokenizer(&tokenizer, &run.join("tokenizer.json"))?;
-        atomic_write(&run.join(ARGS_FILE), &serde_json::to_vec_pretty(&opts)?)?;
+    start_in(run, || {
+        let texts = load_texts(opts)?;
+        let tokenizer = build_tokenizer(&opts.tokenizer.parse::<TokenizerSpec>()?, &texts)?;
+        let mut opts = opts.clone();
+        opts.model.vocab_size = tokenizer.get_vocab_size(true);
+        opts.model.validate()?;
+        write_start_files(run, &tokenizer, PRETRAIN_ARGS_FILE, &opts)?;
         let corpus = Corpus::new(&tokenizer, &texts, &opts)?;
         Pretrainer::new(&opts, corpus, &tokenizer, run, device, Start::New)?.run(control)
-    })();
-    if started.is_err() && !has_checkpoint(run) {
-        let _ = std::fs::remove_dir_all(run);
-    }
-    started
+    })
 }
 
 /// Continue the run in `run` from its last checkpoint, with its saved options.
 pub fn resume(run: &Path, device: &Device, control: &Control) -> Result<Outcome> {
     let opts = PretrainOptions::read(run)?;
-    let tokenizer = load_tokenizer(&run.join("tokenizer.json"))?;
+    let tokenizer = load_tokenizer(&run.join(TOKENIZER_FILE))?;
     let corpus = Corpus::new(&tokenizer, &load_texts(&opts)?, &opts)?;
     Pretrainer::new(&opts, corpus, &tokenizer, run, device, Start::Resume)?.run(control)
 }
@@ -174,12 +157,10 @@ struct Pretrainer<'a> {
     /// Trains through autograd; `eval_model` shares its weights, detached.
     model: LanguageModel,
     eval_model: LanguageModel,
-    varmap: VarMap,
-    optimizer: AdamW,
+    weights: Weights,
     state: PretrainState,
     /// The batches of the pass in progress, and which pass they are.
     pass: (usize, Vec<Vec<usize>>),
-    saved: (Instant, usize),
 }
 
 impl<'a> Pretrainer<'a> {
@@ -193,11 +174,6 @@ impl<'a> Pretrainer<'a> {
     ) -> Result<Self> {
         let (model, varmap) = init_language_model(&opts.model, opts.seed, DType::F32, device)?;
         let eval_model = detached_language_model(&varmap, &opts.model, device)?;
-        let vars = varmap.data().lock().expect("VarMap lock poisoned").clone();
-        let adamw = AdamWConfig {
-            weight_decay: opts.weight_decay,
-            ..AdamWConfig::default()
-        };
         let rule = mask_rule(opts, tokenizer)?;
         let held_out = held_out_batches(&corpus, &rule, opts, device)?;
         println!(
@@ -217,8 +193,7 @@ impl<'a> Pretrainer<'a> {
             held_out,
             model,
             eval_model,
-            optimizer: AdamW::new(&vars, adamw)?,
-            varmap,
+            weights: Weights::new(varmap, opts.weight_decay)?,
             state: PretrainState {
                 step: 0,
                 total_steps: 0,
@@ -230,13 +205,11 @@ impl<'a> Pretrainer<'a> {
                 history: Vec::new(),
             },
             pass: (usize::MAX, Vec::new()),
-            saved: (Instant::now(), 0),
         };
         match start {
             Start::New => this.plan()?,
             Start::Resume => {
-                this.state = load_checkpoint(run, &this.varmap, &mut this.optimizer)?;
-                this.saved.1 = this.state.step;
+                this.state = this.weights.resume(run)?;
                 println!(
                     "resuming {} at step {}/{}",
                     run.display(),
@@ -312,11 +285,7 @@ impl<'a> Pretrainer<'a> {
         );
         bar.set_position(self.state.step as u64);
         while self.state.step < self.state.total_steps {
-            let stop = control.interrupt.load(Ordering::SeqCst)
-                || control
-                    .stop_after_steps
-                    .is_some_and(|n| self.state.step >= n);
-            if stop {
+            if control.stop_before(self.state.step) {
                 bar.finish_and_clear();
                 self.save_last()?;
                 return Ok(Outcome::Interrupted(self.run.to_path_buf()));
@@ -339,7 +308,10 @@ impl<'a> Pretrainer<'a> {
                 self.save_snapshot()?;
             }
             crate::faults::point(crate::faults::Fault::Step);
-            if self.checkpoint_due(control.checkpoint) {
+            if self
+                .weights
+                .checkpoint_due(control.checkpoint, self.state.step)
+            {
                 self.save_last()?;
             }
         }
@@ -401,19 +373,17 @@ impl<'a> Pretrainer<'a> {
         let state = &mut self.state;
         let (loss, correct) = train_step(
             &objective,
-            &mut self.optimizer,
+            &mut self.weights.optimizer,
             &lm,
             config,
             &mut state.dropout_rng,
         )?;
-        if !loss.is_finite() {
-            bail!(
-                "the pretraining loss became {loss} at step {}: stopped without saving; the last \
-                 good checkpoint is in {}/last (try a lower --lr, then --resume)",
-                state.step,
-                self.run.display()
-            );
-        }
+        check_finite(
+            loss,
+            "pretraining",
+            &format!("step {}", state.step),
+            self.run,
+        )?;
         state.step += 1;
         state.tokens += lm.batch.real_tokens;
         state.seconds += started.elapsed().as_secs_f64();
@@ -439,10 +409,9 @@ impl<'a> Pretrainer<'a> {
         (1..=points).any(|k| k * total / points == step)
     }
 
-    /// Measure the held-out windows now; history.jsonl and the run's curves follow.
+    /// Measure the held-out windows now; history.jsonl follows.
     fn record_eval(&mut self, lr: f64) -> Result<()> {
         let (loss, acc) = held_out(&self.eval_model, &self.held_out)?;
-        let (label, title) = (self.label(), self.title());
         let s = &mut self.state;
         println!(
             "  step {}/{}: held-out loss {loss:.4}, token accuracy {acc:.4}",
@@ -457,11 +426,16 @@ impl<'a> Pretrainer<'a> {
             held_out_acc: acc,
             train_curve: std::mem::take(&mut s.curve),
         });
-        write_history(self.run, &s.history)?;
+        write_history(self.run, &s.history)
+    }
+
+    /// The run's curves so far, drawn at checkpoints and at the end: a figure
+    /// per held-out point would put drawing on the loop's path.
+    fn draw_curves(&self) -> Result<()> {
         crate::viz::pretrain::draw_pretrain_curves(
-            &[curves(label, &s.history)],
-            &title,
-            &self.run.join("pretrain_curves.png"),
+            &[curves(self.label(), &self.state.history)],
+            &self.title(),
+            &self.run.join(CURVES_FIGURE),
         )
     }
 
@@ -497,31 +471,24 @@ impl<'a> Pretrainer<'a> {
     fn save_snapshot(&self) -> Result<()> {
         let dir = self
             .run
-            .join("snapshots")
+            .join(SNAPSHOTS_DIR)
             .join(format!("step-{}", self.state.step));
-        save_model(&self.varmap, &self.opts.model, &dir)?;
-        for file in ["tokenizer.json", ARGS_FILE, "history.jsonl"] {
+        save_model(&self.weights.varmap, &self.opts.model, &dir)?;
+        for file in [TOKENIZER_FILE, PRETRAIN_ARGS_FILE, HISTORY_FILE] {
             std::fs::copy(self.run.join(file), dir.join(file))
                 .with_context(|| format!("copying {file} into {}", dir.display()))?;
         }
         Ok(())
     }
 
-    fn checkpoint_due(&self, every: Every) -> bool {
-        let (at, step) = self.saved;
-        at.elapsed().as_secs_f64() >= every.minutes * 60.0
-            || every.steps.is_some_and(|n| self.state.step >= step + n)
-    }
-
     fn save_last(&mut self) -> Result<()> {
-        save_checkpoint(self.run, &self.varmap, &self.optimizer, &self.state)?;
-        self.saved = (Instant::now(), self.state.step);
-        Ok(())
+        self.weights.save_last(self.run, &self.state)?;
+        self.draw_curves()
     }
 
     /// The pretrained model (what `train --init` reads) and a last checkpoint.
     fn finish(mut self) -> Result<Outcome> {
-        save_model(&self.varmap, &self.opts.model, self.run)?;
+        save_model(&self.weights.varmap, &self.opts.model, self.run)?;
         self.save_last()?;
         let last = self.state.history.last().context("no held-out point")?;
         println!(
@@ -591,12 +558,12 @@ fn held_out_batches(
 }
 
 fn write_history(run: &Path, history: &[EvalRecord]) -> Result<()> {
-    crate::fsutil::write_jsonl(&run.join("history.jsonl"), history)
+    crate::fsutil::write_jsonl(&run.join(HISTORY_FILE), history)
 }
 
 /// A finished pretraining run's history.
 pub fn read_history(run: &Path) -> Result<Vec<EvalRecord>> {
-    let path = run.join("history.jsonl");
+    let path = run.join(HISTORY_FILE);
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     text.lines()

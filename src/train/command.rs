@@ -1,22 +1,19 @@
 //! `xray train`: a new run or `--resume`, Ctrl-C saving a checkpoint, and the
 //! exit code the shell expects (130 after an interruption).
 
-use super::checkpoint::has_checkpoint;
-use super::report::{default_run_name, RunFiles};
-use super::run::{self, Control, Outcome};
-use crate::cli::{CheckpointArgs, Common, TrainCmd};
+use super::run::{self, Outcome};
+use crate::cli::{Common, TrainCmd};
 use crate::device::select_device;
+use crate::runner::checkpoint::{has_checkpoint, written};
+use crate::runner::control::EXIT_INTERRUPTED;
+use crate::runner::folder::{default_run_name, RunFiles, RUNS_DIR};
 use crate::saved_run::resolve_run;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
-
-/// The shell's convention for "stopped by Ctrl-C".
-pub const EXIT_INTERRUPTED: i32 = 130;
 
 pub fn run(cmd: TrainCmd, common: &Common) -> Result<i32> {
     let device = select_device(common.device)?;
-    let control = control(&cmd.checkpoint)?;
+    let control = cmd.checkpoint.control()?;
     let root = &cmd.root.dir;
     let outcome = match (&cmd.resume, &cmd.dataset) {
         (Some(dir), _) => {
@@ -52,39 +49,12 @@ pub fn run(cmd: TrainCmd, common: &Common) -> Result<i32> {
     }
 }
 
-/// The run's checkpoint flags, and Ctrl-C asking it to stop after the step in
-/// progress (a second Ctrl-C exits at once).
-pub fn control(args: &CheckpointArgs) -> Result<Control> {
-    let control = Control {
-        stop_after_steps: args.stop_after_steps,
-        checkpoint: args.every()?,
-        ..Control::default()
-    };
-    let flag = control.interrupt.clone();
-    ctrlc::set_handler(move || {
-        eprintln!(
-            "\ninterrupted: saving a checkpoint after this step \
-             (Ctrl-C again to abort without saving)"
-        );
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(EXIT_INTERRUPTED);
-        }
-    })?;
-    Ok(control)
-}
-
 /// `--resume` without a folder: the run under `root/runs/` whose checkpoint was
 /// written last (`runs/latest` only moves once a run has finished an epoch).
 fn newest_checkpoint(root: &Path) -> Result<PathBuf> {
-    let runs = root.join("runs");
+    let runs = root.join(RUNS_DIR);
     let entries =
         std::fs::read_dir(&runs).with_context(|| format!("reading {}", runs.display()))?;
-    let written = |dir: &Path| {
-        ["last", "last.old"]
-            .iter()
-            .filter_map(|d| dir.join(d).metadata().and_then(|m| m.modified()).ok())
-            .max()
-    };
     entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|dir| dir.is_dir() && !dir.is_symlink() && has_checkpoint(dir))

@@ -4,12 +4,12 @@
 use crate::data::dataset::DatasetSpec;
 use crate::data::tokenize::{Truncate, DEFAULT_TOKENIZER};
 use crate::model::Config;
+use crate::runner::defaults;
+use crate::runner::folder::TRAIN_ARGS_FILE;
 use crate::usage::{require, require_in};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-
-pub const ARGS_FILE: &str = "train_args.json";
 
 /// Bytes per f32.
 const F32: f64 = 4.0;
@@ -62,16 +62,16 @@ impl Default for TrainOptions {
             truncate: Truncate::HeadTail,
             model: Config::default(),
             epochs: 1,
-            batch_size: 32,
+            batch_size: defaults::BATCH_SIZE,
             eval_batch_size: 64,
             lr: 5e-4,
             warmup_frac: 0.05,
-            weight_decay: 0.01,
-            clip: 1.0,
+            weight_decay: defaults::WEIGHT_DECAY,
+            clip: defaults::CLIP,
             patience: 2,
             val_points: 10,
-            seed: 0,
-            val_frac: 0.1,
+            seed: defaults::SEED,
+            val_frac: defaults::VAL_FRAC,
             bucket: true,
             limit: None,
             init: None,
@@ -87,7 +87,7 @@ fn once_per_epoch() -> usize {
 impl TrainOptions {
     /// The options saved in a run folder.
     pub fn read(run: &Path) -> Result<Self> {
-        let path = run.join(ARGS_FILE);
+        let path = run.join(TRAIN_ARGS_FILE);
         let text = std::fs::read_to_string(&path).with_context(|| {
             format!(
                 "reading {}: is {} a training run folder?",

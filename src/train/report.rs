@@ -2,55 +2,17 @@
 //! keys), metrics/run_summary.json, figures/curves.png, in the run folder and under
 //! the output root, and `runs/latest` pointing at the run.
 
-use super::checkpoint::{LoopState, HISTORY_FILE};
 use super::evaluate::Evaluation;
 use super::metrics::ClassScores;
 use super::options::TrainOptions;
+use super::state::{EpochRecord, LoopState};
 use crate::data::dataset::Splits;
 use crate::device::peak_rss_gb;
 use crate::fsutil::atomic_write;
+use crate::runner::folder::{RunFiles, FINAL_METRICS_FILE, HISTORY_FILE, RUN_SUMMARY_FILE};
 use crate::viz::curves::draw_curves;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
-
-/// Where a run writes: its own folder, and the shared metrics/ and figures/.
-pub struct RunFiles {
-    pub root: PathBuf,
-    pub run: PathBuf,
-}
-
-impl RunFiles {
-    pub fn new(root: &Path, name: &str) -> Self {
-        Self {
-            root: root.to_path_buf(),
-            run: root.join("runs").join(name),
-        }
-    }
-
-    pub fn latest_link(root: &Path) -> PathBuf {
-        root.join("runs").join("latest")
-    }
-
-    /// `runs/latest` -> this run, replaced atomically (a new link, then a rename).
-    pub fn point_latest_here(&self) -> Result<()> {
-        let link = Self::latest_link(&self.root);
-        let tmp = link.with_extension("tmp");
-        let _ = std::fs::remove_file(&tmp);
-        let target = self.run.file_name().context("run folder has no name")?;
-        std::os::unix::fs::symlink(target, &tmp)
-            .with_context(|| format!("linking {}", tmp.display()))?;
-        std::fs::rename(&tmp, &link).with_context(|| format!("updating {}", link.display()))
-    }
-
-    pub fn metrics_dir(&self) -> PathBuf {
-        self.root.join("metrics")
-    }
-
-    pub fn figures_dir(&self) -> PathBuf {
-        self.root.join("figures")
-    }
-}
 
 /// Exactly the brief's keys.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -85,7 +47,7 @@ pub struct RunSummary {
     pub train_tokens_per_s: f64,
     pub train_padding_fraction: f64,
     pub peak_rss_gb: f64,
-    pub history: Vec<super::checkpoint::EpochRecord>,
+    pub history: Vec<EpochRecord>,
 }
 
 /// The kept weights evaluated on the whole validation split and on the test split.
@@ -115,11 +77,11 @@ pub fn write_outputs(
         (files.metrics_dir(), files.figures_dir()),
     ] {
         atomic_write(
-            &metrics_dir.join("final_metrics.json"),
+            &metrics_dir.join(FINAL_METRICS_FILE),
             &serde_json::to_vec_pretty(&metrics)?,
         )?;
         atomic_write(
-            &metrics_dir.join("run_summary.json"),
+            &metrics_dir.join(RUN_SUMMARY_FILE),
             &serde_json::to_vec_pretty(&summary)?,
         )?;
         std::fs::create_dir_all(&figures_dir)
@@ -202,37 +164,4 @@ impl RunSummary {
             history: state.history.clone(),
         }
     }
-}
-
-/// `<dataset>-<arch>-<YYYYmmdd-HHMMSS>` in UTC.
-pub fn default_run_name(dataset: &str, arch: crate::model::Arch) -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let stem: String = dataset
-        .rsplit('/')
-        .next()
-        .unwrap_or(dataset)
-        .split('.')
-        .next()
-        .unwrap_or(dataset)
-        .into();
-    format!(
-        "{stem}-{}-{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
-        format!("{arch:?}").to_lowercase(),
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }

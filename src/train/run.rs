@@ -4,77 +4,45 @@
 //! last checkpoints), then `finish` evaluates the best checkpoint on the
 //! validation and test splits and writes the reports.
 
-use super::checkpoint::{
-    has_checkpoint, load_checkpoint, save_checkpoint, CurvePoint, EpochRecord, LoopState, ValPoint,
-    HISTORY_FILE,
-};
 use super::data::{EncodedSplit, EncodedSplits};
 use super::evaluate::{evaluate, watched_rows, Evaluation};
-use super::optim::{AdamW, AdamWConfig, Schedule};
-use super::options::{TrainOptions, ARGS_FILE};
-use super::report::{write_outputs, BestWeights, RunFiles};
-use super::step::{train_step, StepConfig};
+use super::options::TrainOptions;
+use super::report::{write_outputs, BestWeights};
+use super::state::{CurvePoint, EpochRecord, LoopState, ValPoint};
 use crate::data::collate::{collate, epoch_batches, padding_fraction};
 use crate::data::dataset::Splits;
-use crate::data::tokenize::{build_tokenizer, load_tokenizer, save_tokenizer, TokenizerSpec};
+use crate::data::tokenize::{build_tokenizer, load_tokenizer, TokenizerSpec};
 use crate::faults::{self, Fault};
 use crate::fsutil::atomic_write;
 use crate::model::store::{
-    detached_model, init_model, load_body, load_config, load_weights, save_model, WEIGHTS_FILE,
+    detached_model, init_model, load_body, load_config, load_weights, save_model,
 };
 use crate::model::{Classifier, Config};
 use crate::pretrain::options::PretrainOptions;
 use crate::rng::Rng;
-use crate::saved_run::{check_finished, serves_a_model};
+use crate::runner::control::{Control, CURVE_EVERY_STEPS};
+use crate::runner::folder::{
+    start_in, write_start_files, RunFiles, HISTORY_FILE, LABELS_FILE, TOKENIZER_FILE,
+    TRAIN_ARGS_FILE, WEIGHTS_FILE,
+};
+use crate::runner::optim::Schedule;
+use crate::runner::step::{check_finite, train_step, StepConfig};
+use crate::runner::weights::Weights;
+use crate::saved_run::check_finished;
 use crate::usage::require;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use candle_core::{DType, Device};
 use candle_nn::VarMap;
 use indicatif::ProgressBar;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Instant;
 use tokenizers::Tokenizer;
-
-/// A point of the training curve this often; without a terminal (a log file),
-/// also a progress line instead of a bar.
-const CURVE_EVERY_STEPS: usize = 50;
 
 /// Whether batch `batch` (1-based) of `n` ends a curve window: every
 /// CURVE_EVERY_STEPS batches, but an epoch's last few batches join the window
 /// before them (a point from a handful of rows is a spike of noise at the end).
 fn closes_window(batch: usize, n: usize) -> bool {
     batch == n || (batch.is_multiple_of(CURVE_EVERY_STEPS) && n - batch >= CURVE_EVERY_STEPS / 2)
-}
-
-/// How a run may be stopped early (Ctrl-C, or for tests after a number of
-/// steps), and how often it writes `last/` inside an epoch so that a `kill -9`
-/// loses little.
-#[derive(Clone, Default)]
-pub struct Control {
-    pub interrupt: Arc<AtomicBool>,
-    pub stop_after_steps: Option<usize>,
-    pub checkpoint: Every,
-}
-
-/// A periodic checkpoint when either is due.
-#[derive(Clone, Copy, Debug)]
-pub struct Every {
-    pub minutes: f64,
-    pub steps: Option<usize>,
-}
-
-/// Two minutes: a checkpoint of the default model (38 MB of weights, 76 MB of
-/// AdamW moments, flushed to disk) took under 0.1 s here, under 0.1% of the time
-/// between two, and a kill loses at most two minutes.
-impl Default for Every {
-    fn default() -> Self {
-        Self {
-            minutes: 2.0,
-            steps: None,
-        }
-    }
 }
 
 pub enum Outcome {
@@ -84,23 +52,23 @@ pub enum Outcome {
 }
 
 /// Start a new run in `files.run`. Options, data and tokenizer are checked
-/// before the folder exists; a run that fails before its first checkpoint
-/// removes its folder again, so a failed start leaves nothing behind.
+/// before the folder exists (`start_in` clears it again if the start fails).
 pub fn train(
-    mut opts: TrainOptions,
+    opts: TrainOptions,
     files: &RunFiles,
     device: &Device,
     control: &Control,
 ) -> Result<Outcome> {
     opts.check()?;
-    require(!holds_a_run(&files.run), || {
-        format!(
-            "{} already holds a run: pick another --name, or continue it with --resume",
-            files.run.display()
-        )
-    })?;
-    // A start that died before its first checkpoint left nothing worth keeping.
-    let _ = std::fs::remove_dir_all(&files.run);
+    start_in(&files.run, || start(opts, files, device, control))
+}
+
+fn start(
+    mut opts: TrainOptions,
+    files: &RunFiles,
+    device: &Device,
+    control: &Control,
+) -> Result<Outcome> {
     let splits = super::data::load_data(&opts)?;
     super::data::check_classes(&splits)?;
     let tokenizer = match opts.init.clone() {
@@ -113,11 +81,12 @@ pub fn train(
     opts.model.vocab_size = tokenizer.get_vocab_size(true);
     opts.model.n_classes = splits.label_names.len();
     opts.model.validate()?;
-    let started = start(&opts, &splits, &tokenizer, files, device, control);
-    if started.is_err() && !holds_a_run(&files.run) {
-        let _ = std::fs::remove_dir_all(&files.run);
-    }
-    started
+    write_start_files(&files.run, &tokenizer, TRAIN_ARGS_FILE, &opts)?;
+    atomic_write(
+        &files.run.join(LABELS_FILE),
+        &serde_json::to_vec_pretty(&splits.label_names)?,
+    )?;
+    Trainer::new(&opts, &splits, &tokenizer, files, device, Start::New)?.run(control)
 }
 
 /// `--init DIR`: the pretrained run's tokenizer and architecture; this run
@@ -157,42 +126,15 @@ fn pretrained(dir: &Path, opts: &mut TrainOptions) -> Result<Tokenizer> {
         attn_dropout: opts.model.attn_dropout,
         ..body
     };
-    opts.tokenizer = dir.join("tokenizer.json").display().to_string();
-    load_tokenizer(&dir.join("tokenizer.json"))
-}
-
-/// A checkpoint or a model it serves: something a user would not want deleted.
-fn holds_a_run(dir: &Path) -> bool {
-    has_checkpoint(dir) || serves_a_model(dir)
-}
-
-fn start(
-    opts: &TrainOptions,
-    splits: &Splits,
-    tokenizer: &Tokenizer,
-    files: &RunFiles,
-    device: &Device,
-    control: &Control,
-) -> Result<Outcome> {
-    std::fs::create_dir_all(&files.run)
-        .with_context(|| format!("creating {}", files.run.display()))?;
-    save_tokenizer(tokenizer, &files.run.join("tokenizer.json"))?;
-    atomic_write(
-        &files.run.join(ARGS_FILE),
-        &serde_json::to_vec_pretty(opts)?,
-    )?;
-    atomic_write(
-        &files.run.join("labels.json"),
-        &serde_json::to_vec_pretty(&splits.label_names)?,
-    )?;
-    Trainer::new(opts, splits, tokenizer, files, device, Start::New)?.run(control)
+    opts.tokenizer = dir.join(TOKENIZER_FILE).display().to_string();
+    load_tokenizer(&dir.join(TOKENIZER_FILE))
 }
 
 /// Continue the run in `files.run` from its last checkpoint, with its saved options.
 pub fn resume(files: &RunFiles, device: &Device, control: &Control) -> Result<Outcome> {
     let opts = TrainOptions::read(&files.run)?;
     let splits = super::data::load_data(&opts)?;
-    let tokenizer = load_tokenizer(&files.run.join("tokenizer.json"))?;
+    let tokenizer = load_tokenizer(&files.run.join(TOKENIZER_FILE))?;
     Trainer::new(&opts, &splits, &tokenizer, files, device, Start::Resume)?.run(control)
 }
 
@@ -223,13 +165,10 @@ struct Trainer<'a> {
     /// Trains through autograd; `eval_model` shares its weights, detached.
     model: Classifier,
     eval_model: Classifier,
-    varmap: VarMap,
-    optimizer: AdamW,
+    weights: Weights,
     schedule: Schedule,
     state: LoopState,
     wall: Instant,
-    /// When `last/` was last written (or the run started).
-    saved: (Instant, usize),
 }
 
 impl<'a> Trainer<'a> {
@@ -245,27 +184,22 @@ impl<'a> Trainer<'a> {
         let data = EncodedSplits::new(tokenizer, splits, opts)?;
         let (model, varmap) = init_model(&opts.model, opts.seed, DType::F32, device)?;
         let eval_model = detached_model(&varmap, &opts.model, device)?;
-        let vars = varmap.data().lock().expect("VarMap lock poisoned").clone();
-        let adamw = AdamWConfig {
-            weight_decay: opts.weight_decay,
-            ..AdamWConfig::default()
-        };
-        let mut optimizer = AdamW::new(&vars, adamw)?;
+        let mut weights = Weights::new(varmap, opts.weight_decay)?;
         let state = match start {
             Start::Resume => {
-                let state: LoopState = load_checkpoint(&files.run, &varmap, &mut optimizer)?;
+                let state: LoopState = weights.resume(&files.run)?;
                 println!(
                     "resuming {} at epoch {}, batch {}",
                     files.run.display(),
                     state.epoch + 1,
                     state.batch
                 );
-                finish_validation_writes(&state, &varmap, &opts.model, files)?;
+                finish_validation_writes(&state, &weights.varmap, &opts.model, files)?;
                 state
             }
             Start::New => {
                 if let Some(dir) = &opts.init {
-                    let n = load_body(&varmap, &dir.join(WEIGHTS_FILE))?;
+                    let n = load_body(&weights.varmap, &dir.join(WEIGHTS_FILE))?;
                     println!(
                         "body ({n} tensors) from {}; new pooling and head",
                         dir.display()
@@ -297,9 +231,7 @@ impl<'a> Trainer<'a> {
             steps_per_epoch,
             model,
             eval_model,
-            varmap,
-            optimizer,
-            saved: (wall, state.step),
+            weights,
             schedule,
             state,
             wall,
@@ -334,11 +266,7 @@ impl<'a> Trainer<'a> {
         bar.set_prefix(format!("{}/{}", self.state.epoch + 1, self.opts.epochs));
         bar.set_position(self.state.batch as u64);
         while self.state.batch < batches.len() {
-            let stop = control.interrupt.load(Ordering::SeqCst)
-                || control
-                    .stop_after_steps
-                    .is_some_and(|n| self.state.step >= n);
-            if stop {
+            if control.stop_before(self.state.step) {
                 bar.finish_and_clear();
                 return Ok(false);
             }
@@ -347,7 +275,10 @@ impl<'a> Trainer<'a> {
                 bar.suspend(|| self.validate_inside())?;
             }
             faults::point(Fault::Step);
-            if self.checkpoint_due(control.checkpoint) && self.state.batch < batches.len() {
+            let due = self
+                .weights
+                .checkpoint_due(control.checkpoint, self.state.step);
+            if due && self.state.batch < batches.len() {
                 self.save_last()?;
             }
         }
@@ -362,24 +293,20 @@ impl<'a> Trainer<'a> {
         let seqs: Vec<&[u32]> = rows.iter().map(|&i| train.ids[i].as_slice()).collect();
         let labels: Vec<u32> = rows.iter().map(|&i| train.labels[i]).collect();
         let batch = collate(&seqs, &labels, self.device)?;
-        let config = StepConfig::new(self.opts, self.schedule.lr(self.state.step));
+        let config = StepConfig {
+            lr: self.schedule.lr(self.state.step),
+            clip: self.opts.clip,
+        };
         let state = &mut self.state;
         let (loss, correct) = train_step(
             &self.model,
-            &mut self.optimizer,
+            &mut self.weights.optimizer,
             &batch,
             config,
             &mut state.dropout_rng,
         )?;
-        if !loss.is_finite() {
-            bail!(
-                "the training loss became {loss} at epoch {}, step {}: stopped without saving; \
-                 the last good checkpoint is in {}/last (try a lower --lr, then --resume)",
-                state.epoch + 1,
-                state.step,
-                self.files.run.display()
-            );
-        }
+        let at = format!("epoch {}, step {}", state.epoch + 1, state.step);
+        check_finite(loss, "training", &at, &self.files.run)?;
         state.batch += 1;
         state.step += 1;
         let s = &mut state.sums;
@@ -467,7 +394,7 @@ impl<'a> Trainer<'a> {
     /// before holds the same weights and a state naming this step the best, so
     /// a kill between the two is repaired on resume (`finish_validation_writes`).
     fn save_best(&self) -> Result<()> {
-        save_model(&self.varmap, &self.opts.model, &self.files.run)?;
+        save_model(&self.weights.varmap, &self.opts.model, &self.files.run)?;
         faults::point(Fault::Best);
         Ok(())
     }
@@ -524,16 +451,8 @@ impl<'a> Trainer<'a> {
         publish_epochs(self.files, &self.state.history)
     }
 
-    fn checkpoint_due(&self, every: Every) -> bool {
-        let (at, step) = self.saved;
-        at.elapsed().as_secs_f64() >= every.minutes * 60.0
-            || every.steps.is_some_and(|n| self.state.step >= step + n)
-    }
-
     fn save_last(&mut self) -> Result<()> {
-        save_checkpoint(&self.files.run, &self.varmap, &self.optimizer, &self.state)?;
-        self.saved = (Instant::now(), self.state.step);
-        Ok(())
+        self.weights.save_last(&self.files.run, &self.state)
     }
 
     fn evaluate(&self, split: &EncodedSplit) -> Result<Evaluation> {
@@ -549,7 +468,7 @@ impl<'a> Trainer<'a> {
     /// The best weights, evaluated on the whole validation split (they may come
     /// from inside an epoch) and once on the test split; the reports.
     fn finish(self) -> Result<Outcome> {
-        load_weights(&self.varmap, &self.files.run.join(WEIGHTS_FILE))?;
+        load_weights(&self.weights.varmap, &self.files.run.join(WEIGHTS_FILE))?;
         let val = self.evaluate(&self.data.val)?;
         faults::point(Fault::Final);
         let test = self.evaluate(&self.data.test)?;

@@ -5,6 +5,7 @@
 use crate::attn::compare::{MaskSummary, COMPARE_JSON};
 use crate::attn::faithfulness::Faithfulness;
 use crate::attn::record::ExampleRecord;
+use crate::runner::folder::{FIGURES_DIR, FINAL_METRICS_FILE, METRICS_DIR, RUN_SUMMARY_FILE};
 use crate::train::report::{FinalMetrics, RunSummary};
 use anyhow::{bail, Context, Result};
 use serde::de::DeserializeOwned;
@@ -30,8 +31,8 @@ const MISSING_HINT: &str = "run `xray train` and then `xray attn --compare-causa
 impl Facts {
     /// Read the run's files under `root`; every missing file is named with the fix.
     pub fn read(root: &Path) -> Result<Self> {
-        let (figures, metrics) = (root.join("figures"), root.join("metrics"));
-        let final_metrics_text = read_text(&metrics.join("final_metrics.json"))?;
+        let (figures, metrics) = (root.join(FIGURES_DIR), root.join(METRICS_DIR));
+        let final_metrics_text = read_text(&metrics.join(FINAL_METRICS_FILE))?;
         let page = read_text(&figures.join("attn.html"))?;
         let masks: MaskSummary = read_json(&figures.join(COMPARE_JSON))?;
         let faithfulness_path = metrics.join("faithfulness.json");
@@ -40,8 +41,8 @@ impl Facts {
             .then(|| read_json(&faithfulness_path))
             .transpose()?;
         let facts = Self {
-            summary: read_json(&metrics.join("run_summary.json"))?,
-            final_metrics: parse_json(&final_metrics_text, &metrics.join("final_metrics.json"))?,
+            summary: read_json(&metrics.join(RUN_SUMMARY_FILE))?,
+            final_metrics: parse_json(&final_metrics_text, &metrics.join(FINAL_METRICS_FILE))?,
             examples: page_examples(&page).with_context(|| {
                 format!(
                     "reading the data of {}",

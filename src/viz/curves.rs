@@ -4,7 +4,7 @@
 //! it learned; a ring marks the validation whose weights were kept.
 
 use super::font::ensure_font;
-use crate::train::checkpoint::EpochRecord;
+use crate::train::state::EpochRecord;
 use anyhow::{anyhow, Result};
 use plotters::chart::DualCoordChartContext;
 use plotters::coord::types::RangedCoordf64;

@@ -3,12 +3,12 @@
 //! second objective (a language-model loss) reuses the step and the loop.
 
 use super::optim::AdamW;
-use super::options::TrainOptions;
 use crate::data::collate::Batch;
 use crate::model::{Classifier, Forward};
 use crate::rng::Rng;
-use anyhow::Result;
+use anyhow::{bail, Result};
 use candle_core::{DType, Tensor, D};
+use std::path::Path;
 
 /// What one step is told besides the batch.
 #[derive(Clone, Copy, Debug)]
@@ -16,16 +16,6 @@ pub struct StepConfig {
     pub lr: f64,
     /// Global gradient-norm clip.
     pub clip: f64,
-}
-
-impl StepConfig {
-    /// The run's clip at learning rate `lr`.
-    pub fn new(opts: &TrainOptions, lr: f64) -> Self {
-        Self {
-            lr,
-            clip: opts.clip,
-        }
-    }
 }
 
 /// A training loss: one batch in training mode (dropout from `rng`) gives the
@@ -71,4 +61,17 @@ pub fn train_step<O: Objective>(
     optimizer.clip_grad_norm(&mut grads, step.clip)?;
     optimizer.update(&grads, step.lr)?;
     Ok((loss.to_scalar::<f32>()? as f64, correct))
+}
+
+/// A loss that is not finite stops the run before anything is saved: `last/`
+/// still holds the weights of a good step. `what` names the loss, `at` the step.
+pub fn check_finite(loss: f64, what: &str, at: &str, run: &Path) -> Result<()> {
+    if !loss.is_finite() {
+        bail!(
+            "the {what} loss became {loss} at {at}: stopped without saving; the last good \
+             checkpoint is in {}/last (try a lower --lr, then --resume)",
+            run.display()
+        );
+    }
+    Ok(())
 }
