@@ -10,6 +10,8 @@ pub mod eval;
 pub mod faults;
 pub mod fetch;
 pub mod fsutil;
+pub mod gain;
+pub mod inference;
 pub mod inspect;
 pub mod kernels;
 pub mod model;

@@ -30,7 +30,7 @@ fn try_main(cli: Cli) -> Result<i32> {
         Command::Fetch(cmd) => xray::fetch::run(cmd).map(|_| 0),
         Command::Train(cmd) => xray::train::command::run(*cmd, common),
         Command::Pretrain(cmd) => xray::pretrain::command::run(*cmd, common),
-        Command::Gain(cmd) => xray::pretrain::gain::run(&cmd.runs, &cmd.root.dir).map(|_| 0),
+        Command::Gain(cmd) => xray::gain::run(&cmd.runs, &cmd.root.dir).map(|_| 0),
         Command::Eval(cmd) => xray::eval::run(cmd, common).map(|_| 0),
         Command::Predict(cmd) => xray::predict::run(cmd, common).map(|_| 0),
         Command::Attn(cmd) => xray::attn::command::run(cmd, common).map(|_| 0),

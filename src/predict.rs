@@ -2,8 +2,8 @@
 
 use crate::cli::{Common, PredictCmd};
 use crate::device::select_device;
+use crate::inference::argmax;
 use crate::saved_run::SavedRun;
-use crate::train::metrics::argmax;
 use anyhow::Result;
 
 /// Texts longer than this are cut in the table.

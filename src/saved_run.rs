@@ -4,13 +4,14 @@
 use crate::data::dataset::label_ids;
 use crate::data::table::read_table;
 use crate::data::tokenize::load_tokenizer;
+use crate::inference::predict_probs;
 use crate::model::{store, Classifier, Config};
 use crate::runner::checkpoint::read_state;
 use crate::runner::folder::{
     serves_a_model, RunFiles, LABELS_FILE, TOKENIZER_FILE, TRAIN_ARGS_FILE,
 };
 use crate::train::data::{encode_split, encode_texts, load_data, EncodedSplit};
-use crate::train::evaluate::{evaluate, predict_probs, Evaluation};
+use crate::train::evaluate::{evaluate, Evaluation};
 use crate::train::options::TrainOptions;
 use crate::train::state::LoopState;
 use anyhow::{Context, Result};

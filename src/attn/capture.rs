@@ -4,9 +4,9 @@
 
 use super::rollout::{crop, head_mean, rollout, vec_mat, Square};
 use crate::data::collate::Batch;
+use crate::inference::probabilities;
 use crate::model::{Forward, Masks, Pool};
 use crate::saved_run::SavedRun;
-use crate::train::evaluate::probabilities;
 use anyhow::Result;
 
 /// A batch's attention and predictions, as plain vectors.

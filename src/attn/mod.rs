@@ -19,8 +19,8 @@ pub mod select;
 
 use crate::data::collate::collate_unlabelled;
 use crate::fsutil::atomic_write;
+use crate::inference::argmax;
 use crate::saved_run::SavedRun;
-use crate::train::metrics::argmax;
 use anyhow::{Context, Result};
 use attribution::{attribute, Attribution, Baseline, IG_STEPS};
 use candle_core::Device;

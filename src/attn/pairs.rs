@@ -6,10 +6,10 @@
 use super::attribution::{attribute, Baseline, IG_STEPS};
 use super::capture::{is_special, token_strings, top_k};
 use crate::fsutil::atomic_write;
+use crate::inference::argmax;
+use crate::inference::predict_probs;
 use crate::saved_run::SavedRun;
 use crate::train::data::encode_texts;
-use crate::train::evaluate::predict_probs;
-use crate::train::metrics::argmax;
 use crate::viz::highlight::{draw_highlights, Highlights};
 use anyhow::Result;
 use candle_core::Device;

@@ -2,10 +2,10 @@
 //! from the validation split (per class the most confidently correct one, then
 //! the most ambiguous, then the most confidently wrong ones).
 
+use crate::inference::argmax;
+use crate::inference::predict_probs;
 use crate::saved_run::SavedRun;
 use crate::train::data::encode_texts;
-use crate::train::evaluate::predict_probs;
-use crate::train::metrics::argmax;
 use anyhow::{bail, Result};
 use candle_core::Device;
 

@@ -1,12 +1,11 @@
 //! `xray pretrain`: the body learns to read from unlabeled text before it is
 //! fine-tuned. `options` (what was asked) and `corpus` (the windows it reads)
 //! -> `run` (the loop, on `runner::step::train_step`) with `masking` (what is
-//! asked at each step) and `objective` (the loss); `command` for the CLI, `gain` for what fine-tuning
-//! from it bought.
+//! asked at each step) and `objective` (the loss); `command` for the CLI. What
+//! fine-tuning from it bought is `xray gain` (src/gain.rs).
 
 pub mod command;
 pub mod corpus;
-pub mod gain;
 pub mod masking;
 pub mod objective;
 pub mod options;

@@ -1,11 +1,12 @@
-//! Inference over a whole split, batched in length order, with no gradient graph.
+//! A labelled split scored: loss, predictions and scores of the inference pass,
+//! and the validation rows that choose the best weights.
 
 use super::data::EncodedSplit;
-use super::metrics::{argmax, scores, Scores};
-use crate::data::collate::{collate_unlabelled, sorted_batches};
+use super::metrics::{scores, Scores};
+use crate::inference::{argmax, predict_probs};
 use crate::model::Classifier;
 use anyhow::Result;
-use candle_core::{Device, Tensor, D};
+use candle_core::Device;
 
 pub struct Evaluation {
     pub loss: f64,
@@ -13,37 +14,6 @@ pub struct Evaluation {
     /// Softmax probabilities, one row per example, in the split's order.
     pub probs: Vec<Vec<f32>>,
     pub scores: Scores,
-}
-
-/// Class probabilities for every sequence, in input order.
-pub fn predict_probs(
-    model: &Classifier,
-    ids: &[Vec<u32>],
-    batch_size: usize,
-    device: &Device,
-) -> Result<Vec<Vec<f32>>> {
-    let lengths: Vec<usize> = ids.iter().map(Vec::len).collect();
-    let mut probs = vec![Vec::new(); ids.len()];
-    let bar = crate::progress::bar(
-        ids.len() as u64,
-        "  eval {bar:30} {pos}/{len} {per_sec} ETA {eta}",
-    );
-    for batch in sorted_batches(&lengths, batch_size) {
-        let seqs: Vec<&[u32]> = batch.iter().map(|&i| ids[i].as_slice()).collect();
-        let b = collate_unlabelled(&seqs, device)?;
-        let logits = model.logits(&b.input_ids, &b.attention_mask)?;
-        for (&i, row) in batch.iter().zip(probabilities(&logits)?) {
-            probs[i] = row;
-        }
-        bar.inc(batch.len() as u64);
-    }
-    bar.finish_and_clear();
-    Ok(probs)
-}
-
-/// (B, n_classes) logits -> softmax probabilities, one row per example.
-pub fn probabilities(logits: &Tensor) -> Result<Vec<Vec<f32>>> {
-    Ok(candle_nn::ops::softmax(logits, D::Minus1)?.to_vec2()?)
 }
 
 /// At most this many validation rows are watched by the validations inside an

@@ -28,17 +28,6 @@ fn ratio(num: usize, den: usize) -> f64 {
     }
 }
 
-/// The index of the largest value, the first one on ties (the predicted class).
-pub fn argmax(row: &[f32]) -> usize {
-    row.iter()
-        .enumerate()
-        .fold(
-            (0, f32::MIN),
-            |best, (i, &p)| if p > best.1 { (i, p) } else { best },
-        )
-        .0
-}
-
 pub fn scores(truth: &[u32], predicted: &[u32], label_names: &[String]) -> Scores {
     let k = label_names.len();
     let mut confusion = vec![vec![0usize; k]; k];

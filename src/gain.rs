@@ -2,8 +2,8 @@
 //! scratch, at 0 tokens) it reads each run's summary and the pretraining tokens
 //! its body had seen, prints a markdown table, and draws figures/pretrain_gain.png.
 
-use super::run::read_history;
 use crate::model::Arch;
+use crate::pretrain::run::read_history;
 use crate::runner::folder::{FIGURES_DIR, RUN_SUMMARY_FILE};
 use crate::viz::gain::{draw_gain, GainLine};
 use anyhow::{Context, Result};
@@ -22,7 +22,8 @@ pub struct GainRow {
     pub wall_time_s: f64,
 }
 
-/// The fields of run_summary.json this needs.
+/// The fields of run_summary.json this needs, and only those: summaries written
+/// by earlier versions (the committed pretrained runs') still count.
 #[derive(Deserialize)]
 struct Summary {
     options: Options,
