@@ -1,4 +1,4 @@
-//! The CPU kernels under the model (`model/`) and the optimizer (`train/optim`):
+//! The CPU kernels under the model (`model/`) and the optimizer (`runner/optim`):
 //! the element-wise and row-wise work around the matmuls as fused ops with
 //! hand-written backward passes, attention's core as one op, the linear layer,
 //! and AdamW's in-place update. Composed from candle ops, each of these takes

@@ -121,14 +121,14 @@ mod tests {
         let mut rng = Rng::new(0);
         let cases = [
             (
-                "training step (train::step)",
+                "training step (runner::step)",
                 Forward::train(&mut rng),
                 0.0,
                 &x32,
                 Path::Fused,
             ),
             (
-                "evaluate / predict (train::evaluate)",
+                "evaluate / predict (inference)",
                 Forward::eval(),
                 0.0,
                 &x32,
