@@ -2,17 +2,24 @@
 //! default comes from the `Default` of what it configures (`TrainOptions`,
 //! `Config`, `ProfileArgs`), so the help text and the library cannot disagree.
 
+use crate::attn::command::AttnRequest;
+use crate::attn::Choice;
 use crate::data::dataset::DatasetSpec;
 use crate::data::tokenize::{TokenizerSpec, Truncate, DEFAULT_TOKENIZER};
 use crate::device::DeviceArg;
+use crate::eval::EvalRequest;
+use crate::inspect::InspectRequest;
 use crate::model::{Activation, Arch, Config, NormKind, Pool, QkInit};
+use crate::predict::PredictRequest;
+use crate::pretrain::command::{PretrainRequest, PretrainStart};
 use crate::pretrain::options::{Budget, PretrainOptions};
 use crate::profile::ProfileArgs;
 use crate::runner::control::{Control, Every};
+use crate::train::command::{TrainRequest, TrainStart};
 use crate::train::options::TrainOptions;
 use crate::usage::{require, require_in};
 use clap::{Args, Parser, Subcommand};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -98,10 +105,6 @@ impl RunArg {
     /// `--run DIR`, or `<out>/runs/latest`, resolved to a real folder.
     pub fn resolve(&self) -> anyhow::Result<PathBuf> {
         crate::saved_run::resolve_run(self.run.as_deref(), &self.root.dir)
-    }
-
-    pub fn out(&self) -> &Path {
-        &self.root.dir
     }
 }
 
@@ -431,6 +434,24 @@ pub struct PretrainCmd {
 }
 
 impl PretrainCmd {
+    pub fn request(self, common: &Common) -> anyhow::Result<PretrainRequest> {
+        let start = match (&self.resume, &self.dataset) {
+            (Some(dir), _) => PretrainStart::Resume(dir.clone()),
+            (None, Some(dataset)) => PretrainStart::New {
+                opts: Box::new(self.options(dataset.clone())),
+                name: self.name.clone(),
+                causal_ablation: self.causal_ablation,
+            },
+            (None, None) => unreachable!("clap requires --dataset unless --resume"),
+        };
+        Ok(PretrainRequest {
+            start,
+            root: self.root.dir,
+            control: self.checkpoint.control()?,
+            device: common.device,
+        })
+    }
+
     pub fn options(&self, dataset: DatasetSpec) -> PretrainOptions {
         let budget = match (self.tokens, self.minutes) {
             (Some(n), _) => Budget::Tokens(n),
@@ -502,9 +523,25 @@ pub struct AttnCmd {
 }
 
 impl AttnCmd {
-    pub fn check(&self) -> anyhow::Result<()> {
+    pub fn request(self, common: &Common) -> anyhow::Result<AttnRequest> {
         require(self.example >= 1, || {
             "--example 0: draw at least one example (or use --index / --text)".into()
+        })?;
+        let choice = match (self.text.is_empty(), self.index.is_empty()) {
+            (false, _) => Choice::Texts(self.text),
+            (true, false) => Choice::Indices(self.index),
+            (true, true) => Choice::Examples(self.example),
+        };
+        Ok(AttnRequest {
+            run: self.run.resolve()?,
+            out: self.run.root.dir,
+            choice,
+            compare_causal: self.compare_causal,
+            html: self.html,
+            json: self.json,
+            pairs: self.pairs,
+            faithfulness: self.faithfulness,
+            device: common.device,
         })
     }
 }
@@ -531,7 +568,57 @@ pub struct InspectCmd {
     pub run: RunArg,
 }
 
+impl EvalCmd {
+    pub fn request(self, common: &Common) -> anyhow::Result<EvalRequest> {
+        Ok(EvalRequest {
+            run: self.run.resolve()?,
+            split: self.split,
+            data: self.data,
+            device: common.device,
+        })
+    }
+}
+
+impl PredictCmd {
+    pub fn request(self, common: &Common) -> anyhow::Result<PredictRequest> {
+        Ok(PredictRequest {
+            run: self.run.resolve()?,
+            texts: self.texts,
+            json: self.json,
+            device: common.device,
+        })
+    }
+}
+
+impl InspectCmd {
+    pub fn request(self, common: &Common) -> anyhow::Result<InspectRequest> {
+        Ok(InspectRequest {
+            run: self.run.resolve()?,
+            texts: self.texts,
+            rows: self.rows,
+            device: common.device,
+        })
+    }
+}
+
 impl TrainCmd {
+    pub fn request(self, common: &Common) -> anyhow::Result<TrainRequest> {
+        let start = match (&self.resume, &self.dataset) {
+            (Some(dir), _) => TrainStart::Resume(dir.clone()),
+            (None, Some(dataset)) => TrainStart::New {
+                opts: Box::new(self.options(dataset.clone())),
+                name: self.name.clone(),
+            },
+            (None, None) => unreachable!("clap requires --dataset unless --resume"),
+        };
+        Ok(TrainRequest {
+            start,
+            root: self.root.dir,
+            control: self.checkpoint.control()?,
+            device: common.device,
+        })
+    }
+
     /// The options a new run is trained with.
     pub fn options(&self, dataset: DatasetSpec) -> TrainOptions {
         let arch = self.model.arch;

@@ -1,14 +1,23 @@
 //! `xray eval`: a trained run's metrics on its test or validation split, or on a
 //! labelled file, printed as JSON.
 
-use crate::cli::{Common, EvalCmd};
-use crate::device::select_device;
+use crate::device::{select_device, DeviceArg};
 use crate::saved_run::SavedRun;
 use anyhow::Result;
+use std::path::PathBuf;
 
-pub fn run(cmd: EvalCmd, common: &Common) -> Result<()> {
-    let device = select_device(common.device)?;
-    let saved = SavedRun::open(&cmd.run.resolve()?, &device)?;
+/// What `xray eval` is asked.
+pub struct EvalRequest {
+    pub run: PathBuf,
+    /// `test` or `val`, unless `data` names a labelled file.
+    pub split: String,
+    pub data: Option<PathBuf>,
+    pub device: DeviceArg,
+}
+
+pub fn run(cmd: EvalRequest) -> Result<()> {
+    let device = select_device(cmd.device)?;
+    let saved = SavedRun::open(&cmd.run, &device)?;
     let data = match &cmd.data {
         Some(path) => saved.file(path)?,
         None => saved.split(&cmd.split)?,

@@ -1,7 +1,6 @@
 //! `xray fetch`: bring a named dataset and the tokenizer into the Hub cache, check
 //! their schema, and summarise them.
 
-use crate::cli::FetchCmd;
 use crate::data::collate::{epoch_batches, padding_fraction};
 use crate::data::dataset::{label_ids, DatasetSpec};
 use crate::data::hub::{fetch, HubFile};
@@ -13,11 +12,7 @@ use crate::train::options::TrainOptions;
 use anyhow::{bail, Result};
 use tokenizers::Tokenizer;
 
-/// `xray fetch`.
-pub fn run(cmd: FetchCmd) -> Result<Vec<SplitSummary>> {
-    fetch_dataset(&cmd.dataset, &cmd.tokenizer, cmd.max_len)
-}
-
+/// `xray fetch`: `max_len` is the length whose truncation share the summary reports.
 pub fn fetch_dataset(
     spec: &DatasetSpec,
     tokenizer: &TokenizerSpec,

@@ -5,9 +5,8 @@
 //! own code (the collator, `attention_bias`, one `Classifier::forward`).
 
 use crate::attn::capture::token_strings;
-use crate::cli::{Common, InspectCmd};
 use crate::data::collate::collate_unlabelled;
-use crate::device::select_device;
+use crate::device::{select_device, DeviceArg};
 use crate::kernels;
 use crate::model::mask::attention_bias;
 use crate::model::{Forward, Masks, Output};
@@ -16,10 +15,20 @@ use crate::train::data::encode_texts;
 use anyhow::{Context, Result};
 use candle_core::{DType, Device, Tensor};
 use serde_json::{json, Value};
+use std::path::PathBuf;
 
-pub fn run(cmd: InspectCmd, common: &Common) -> Result<()> {
-    let device = select_device(common.device)?;
-    let saved = SavedRun::open(&cmd.run.resolve()?, &device)?;
+/// What `xray inspect` is asked.
+pub struct InspectRequest {
+    pub run: PathBuf,
+    /// Texts to batch; none: the `rows` shortest validation reviews.
+    pub texts: Vec<String>,
+    pub rows: usize,
+    pub device: DeviceArg,
+}
+
+pub fn run(cmd: InspectRequest) -> Result<()> {
+    let device = select_device(cmd.device)?;
+    let saved = SavedRun::open(&cmd.run, &device)?;
     let report = inspect(&saved, &cmd.texts, cmd.rows, &device)?;
     println!("{}", serde_json::to_string(&report)?);
     Ok(())

@@ -27,14 +27,16 @@ fn try_main(cli: Cli) -> Result<i32> {
     xray::device::set_threads(cli.common.threads);
     let common = &cli.common;
     match cli.command {
-        Command::Fetch(cmd) => xray::fetch::run(cmd).map(|_| 0),
-        Command::Train(cmd) => xray::train::command::run(*cmd, common),
-        Command::Pretrain(cmd) => xray::pretrain::command::run(*cmd, common),
+        Command::Fetch(cmd) => {
+            xray::fetch::fetch_dataset(&cmd.dataset, &cmd.tokenizer, cmd.max_len).map(|_| 0)
+        }
+        Command::Train(cmd) => xray::train::command::run(cmd.request(common)?),
+        Command::Pretrain(cmd) => xray::pretrain::command::run(cmd.request(common)?),
         Command::Gain(cmd) => xray::gain::run(&cmd.runs, &cmd.root.dir).map(|_| 0),
-        Command::Eval(cmd) => xray::eval::run(cmd, common).map(|_| 0),
-        Command::Predict(cmd) => xray::predict::run(cmd, common).map(|_| 0),
-        Command::Attn(cmd) => xray::attn::command::run(cmd, common).map(|_| 0),
-        Command::Inspect(cmd) => xray::inspect::run(cmd, common).map(|_| 0),
+        Command::Eval(cmd) => xray::eval::run(cmd.request(common)?).map(|_| 0),
+        Command::Predict(cmd) => xray::predict::run(cmd.request(common)?).map(|_| 0),
+        Command::Attn(cmd) => xray::attn::command::run(cmd.request(common)?).map(|_| 0),
+        Command::Inspect(cmd) => xray::inspect::run(cmd.request(common)?).map(|_| 0),
         Command::Profile(cmd) => xray::profile::run(cmd.request(common)?).map(|_| 0),
         Command::Video(cmd) => xray::video::run(&cmd.options()).map(|_| 0),
     }

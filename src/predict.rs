@@ -1,17 +1,26 @@
 //! `xray predict`: classify texts with a trained run, as a table or JSON lines.
 
-use crate::cli::{Common, PredictCmd};
-use crate::device::select_device;
+use crate::device::{select_device, DeviceArg};
 use crate::inference::argmax;
 use crate::saved_run::SavedRun;
 use anyhow::Result;
+use std::path::PathBuf;
+
+/// What `xray predict` is asked.
+pub struct PredictRequest {
+    pub run: PathBuf,
+    pub texts: Vec<String>,
+    /// One JSON object per text instead of a table.
+    pub json: bool,
+    pub device: DeviceArg,
+}
 
 /// Texts longer than this are cut in the table.
 const EXCERPT: usize = 70;
 
-pub fn run(cmd: PredictCmd, common: &Common) -> Result<()> {
-    let device = select_device(common.device)?;
-    let saved = SavedRun::open(&cmd.run.resolve()?, &device)?;
+pub fn run(cmd: PredictRequest) -> Result<()> {
+    let device = select_device(cmd.device)?;
+    let saved = SavedRun::open(&cmd.run, &device)?;
     let probs = saved.predict(&cmd.texts, &device)?;
     for (text, p) in cmd.texts.iter().zip(&probs) {
         let best = argmax(p);

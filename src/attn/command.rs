@@ -5,24 +5,32 @@
 use super::faithfulness::{measure, Faithfulness, FRACTIONS};
 use super::heads::TOP_KEYS;
 use super::{record, xray_attention, Choice};
-use crate::cli::{AttnCmd, Common};
-use crate::device::select_device;
+use crate::device::{select_device, DeviceArg};
 use crate::fsutil::atomic_write;
 use crate::runner::folder::{FIGURES_DIR, METRICS_DIR, RUN_SUMMARY_FILE};
 use crate::saved_run::SavedRun;
 use anyhow::{Context, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-pub fn run(cmd: AttnCmd, common: &Common) -> Result<()> {
-    cmd.check()?;
-    let device = select_device(common.device)?;
-    let saved = SavedRun::open(&cmd.run.resolve()?, &device)?;
-    let choice = match (cmd.text.is_empty(), cmd.index.is_empty()) {
-        (false, _) => Choice::Texts(cmd.text),
-        (true, false) => Choice::Indices(cmd.index),
-        (true, true) => Choice::Examples(cmd.example),
-    };
-    let (out, figures) = (cmd.run.out(), cmd.run.out().join(FIGURES_DIR));
+/// What `xray attn` is asked.
+pub struct AttnRequest {
+    pub run: PathBuf,
+    /// The root of figures/ and metrics/.
+    pub out: PathBuf,
+    pub choice: Choice,
+    pub compare_causal: bool,
+    pub html: bool,
+    pub json: bool,
+    pub pairs: bool,
+    /// Validation examples to measure faithfulness on; 0 skips.
+    pub faithfulness: usize,
+    pub device: DeviceArg,
+}
+
+pub fn run(cmd: AttnRequest) -> Result<()> {
+    let device = select_device(cmd.device)?;
+    let saved = SavedRun::open(&cmd.run, &device)?;
+    let (out, figures) = (cmd.out.as_path(), cmd.out.join(FIGURES_DIR));
     // Measured first, so that each example's explanation can quote it.
     let faithfulness = match cmd.faithfulness {
         0 => None,
@@ -30,7 +38,7 @@ pub fn run(cmd: AttnCmd, common: &Common) -> Result<()> {
     };
     let output = xray_attention(
         &saved,
-        &choice,
+        &cmd.choice,
         &figures,
         cmd.compare_causal,
         faithfulness.as_ref(),

@@ -1,6 +1,5 @@
 //! The model's hyper-parameters: everything needed to rebuild it (saved as config.json).
 
-use super::pooling::Pool;
 use crate::usage::{require, require_in};
 use anyhow::{ensure, Result};
 use serde::{Deserialize, Serialize};
@@ -53,6 +52,59 @@ impl QkInit {
     /// Runs saved before the option started q and k like every other weight.
     fn saved_before_the_option() -> Self {
         QkInit::Shared
+    }
+}
+
+/// How the final states reach the head (`pooling.rs` holds the layers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Pool {
+    /// Mean of the final states over real tokens.
+    Mean,
+    /// The final state of [CLS] (encoder only: under the causal mask it sees nothing).
+    Cls,
+    /// Learned attention pooling: one query, softmax over real tokens.
+    Attention,
+    /// Learned attention pooling scored on each token's own embedding.
+    Words,
+    /// The last real token (the decoder's pooling).
+    Last,
+}
+
+impl Pool {
+    /// What a new run pools with when `--pool` is not given. The encoder pools the
+    /// mean: every position's state reaches the loss, so layer-1 heads learn to read
+    /// the evidence; under [CLS] pooling they stayed within 1% of uniform
+    /// (docs/attention-recipes.md).
+    pub fn default_for(arch: Arch) -> Pool {
+        match arch {
+            Arch::Encoder => Pool::Mean,
+            Arch::Decoder => Pool::Last,
+        }
+    }
+
+    /// How runs pooled before config.json recorded `pool` (the mean then too; [CLS]
+    /// was the default in between, always recorded).
+    pub fn original(arch: Arch) -> Pool {
+        match arch {
+            Arch::Encoder => Pool::Mean,
+            Arch::Decoder => Pool::Last,
+        }
+    }
+
+    /// Whether the head learns a query (`pool.query`, d_model).
+    pub fn learns_query(self) -> bool {
+        matches!(self, Pool::Attention | Pool::Words)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Pool::Mean => "mean",
+            Pool::Cls => "cls",
+            Pool::Attention => "attention",
+            Pool::Words => "words",
+            Pool::Last => "last",
+        }
     }
 }
 

@@ -12,64 +12,11 @@
 //!   whose state already summarises the text;
 //! - `last`: the decoder's last real token, the only one that saw the whole text.
 
-use super::config::{Arch, Config};
+use super::config::{Config, Pool};
 use super::mask::padding_bias;
 use crate::kernels;
 use candle_core::{DType, Result, Tensor, D};
 use candle_nn::{Init, VarBuilder};
-use serde::{Deserialize, Serialize};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Pool {
-    /// Mean of the final states over real tokens.
-    Mean,
-    /// The final state of [CLS] (encoder only: under the causal mask it sees nothing).
-    Cls,
-    /// Learned attention pooling: one query, softmax over real tokens.
-    Attention,
-    /// Learned attention pooling scored on each token's own embedding.
-    Words,
-    /// The last real token (the decoder's pooling).
-    Last,
-}
-
-impl Pool {
-    /// What a new run pools with when `--pool` is not given. The encoder pools the
-    /// mean: every position's state reaches the loss, so layer-1 heads learn to read
-    /// the evidence; under [CLS] pooling they stayed within 1% of uniform
-    /// (docs/attention-recipes.md).
-    pub fn default_for(arch: Arch) -> Pool {
-        match arch {
-            Arch::Encoder => Pool::Mean,
-            Arch::Decoder => Pool::Last,
-        }
-    }
-
-    /// How runs pooled before config.json recorded `pool` (the mean then too; [CLS]
-    /// was the default in between, always recorded).
-    pub fn original(arch: Arch) -> Pool {
-        match arch {
-            Arch::Encoder => Pool::Mean,
-            Arch::Decoder => Pool::Last,
-        }
-    }
-
-    /// Whether the head learns a query (`pool.query`, d_model).
-    pub fn learns_query(self) -> bool {
-        matches!(self, Pool::Attention | Pool::Words)
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Pool::Mean => "mean",
-            Pool::Cls => "cls",
-            Pool::Attention => "attention",
-            Pool::Words => "words",
-            Pool::Last => "last",
-        }
-    }
-}
 
 pub struct Pooling {
     pool: Pool,
@@ -158,6 +105,7 @@ fn masked_softmax(scores: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Arch;
     use candle_core::Device;
     use candle_nn::VarMap;
 

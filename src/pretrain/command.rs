@@ -3,41 +3,56 @@
 
 use super::options::PretrainOptions;
 use super::run::{self, curves, read_history, EvalRecord, Outcome, CURVES_FIGURE};
-use crate::cli::{Common, PretrainCmd};
-use crate::device::select_device;
-use crate::model::store::WEIGHTS_FILE;
+use crate::device::{select_device, DeviceArg};
 use crate::model::Arch;
 use crate::runner::control::{Control, EXIT_INTERRUPTED};
-use crate::runner::folder::FIGURES_DIR;
-use crate::runner::folder::{default_run_name, run_dir};
+use crate::runner::folder::{default_run_name, run_dir, FIGURES_DIR, WEIGHTS_FILE};
 use crate::viz::pretrain::draw_pretrain_curves;
 use anyhow::{Context, Result};
 use candle_core::Device;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-pub fn run(cmd: PretrainCmd, common: &Common) -> Result<i32> {
-    let device = select_device(common.device)?;
-    let control = cmd.checkpoint.control()?;
-    let root = &cmd.root.dir;
-    if let Some(dir) = &cmd.resume {
-        return exit_code(run::resume(dir, &device, &control)?, root);
-    }
-    let dataset = cmd
-        .dataset
-        .clone()
-        .expect("clap requires --dataset unless --resume");
-    let opts = cmd.options(dataset.clone());
-    let name = cmd.name.clone().unwrap_or_else(|| {
+/// What `xray pretrain` is asked: a new run (or the causal ablation's two) or a
+/// resume, under which root, and how it may be stopped.
+pub struct PretrainRequest {
+    pub start: PretrainStart,
+    pub root: PathBuf,
+    pub control: Control,
+    pub device: DeviceArg,
+}
+
+pub enum PretrainStart {
+    /// A new run named `name` (default: `pretrain-<dataset>-<arch>-<UTC time>`).
+    New {
+        opts: Box<PretrainOptions>,
+        name: Option<String>,
+        causal_ablation: bool,
+    },
+    Resume(PathBuf),
+}
+
+pub fn run(cmd: PretrainRequest) -> Result<i32> {
+    let device = select_device(cmd.device)?;
+    let (root, control) = (&cmd.root, &cmd.control);
+    let (opts, name, causal_ablation) = match cmd.start {
+        PretrainStart::Resume(dir) => return exit_code(run::resume(&dir, &device, control)?, root),
+        PretrainStart::New {
+            opts,
+            name,
+            causal_ablation,
+        } => (*opts, name, causal_ablation),
+    };
+    let name = name.unwrap_or_else(|| {
         format!(
             "pretrain-{}",
-            default_run_name(&dataset.name(), opts.model.arch)
+            default_run_name(&opts.dataset.name(), opts.model.arch)
         )
     });
-    if cmd.causal_ablation {
-        return ablation(opts, &name, root, &device, &control);
+    if causal_ablation {
+        return ablation(opts, &name, root, &device, control);
     }
     exit_code(
-        run::pretrain(&opts, &run_dir(root, &name), &device, &control)?,
+        run::pretrain(&opts, &run_dir(root, &name), &device, control)?,
         root,
     )
 }

@@ -1,22 +1,40 @@
 //! `xray train`: a new run or `--resume`, Ctrl-C saving a checkpoint, and the
 //! exit code the shell expects (130 after an interruption).
 
+use super::options::TrainOptions;
 use super::run::{self, Outcome};
-use crate::cli::{Common, TrainCmd};
-use crate::device::select_device;
+use crate::device::{select_device, DeviceArg};
 use crate::runner::checkpoint::{has_checkpoint, written};
-use crate::runner::control::EXIT_INTERRUPTED;
+use crate::runner::control::{Control, EXIT_INTERRUPTED};
 use crate::runner::folder::{default_run_name, RunFiles, RUNS_DIR};
 use crate::saved_run::resolve_run;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
-pub fn run(cmd: TrainCmd, common: &Common) -> Result<i32> {
-    let device = select_device(common.device)?;
-    let control = cmd.checkpoint.control()?;
-    let root = &cmd.root.dir;
-    let outcome = match (&cmd.resume, &cmd.dataset) {
-        (Some(dir), _) => {
+/// What `xray train` is asked: a new run or a resume, under which root, and how
+/// it may be stopped.
+pub struct TrainRequest {
+    pub start: TrainStart,
+    pub root: PathBuf,
+    pub control: Control,
+    pub device: DeviceArg,
+}
+
+pub enum TrainStart {
+    /// A new run named `name` (default: `<dataset>-<arch>-<UTC time>`).
+    New {
+        opts: Box<TrainOptions>,
+        name: Option<String>,
+    },
+    /// Continue this run folder, or the newest one with a checkpoint.
+    Resume(Option<PathBuf>),
+}
+
+pub fn run(cmd: TrainRequest) -> Result<i32> {
+    let device = select_device(cmd.device)?;
+    let (root, control) = (&cmd.root, &cmd.control);
+    let outcome = match cmd.start {
+        TrainStart::Resume(dir) => {
             let dir = match dir {
                 Some(dir) => resolve_run(Some(dir.as_path()), root)?,
                 None => newest_checkpoint(root)?,
@@ -25,17 +43,13 @@ pub fn run(cmd: TrainCmd, common: &Common) -> Result<i32> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            run::resume(&RunFiles::new(root, &name), &device, &control)?
+            run::resume(&RunFiles::new(root, &name), &device, control)?
         }
-        (None, Some(dataset)) => {
-            let opts = cmd.options(dataset.clone());
-            let name = cmd
-                .name
-                .clone()
-                .unwrap_or_else(|| default_run_name(&dataset.name(), opts.model.arch));
-            run::train(opts, &RunFiles::new(root, &name), &device, &control)?
+        TrainStart::New { opts, name } => {
+            let name =
+                name.unwrap_or_else(|| default_run_name(&opts.dataset.name(), opts.model.arch));
+            run::train(*opts, &RunFiles::new(root, &name), &device, control)?
         }
-        (None, None) => unreachable!("clap requires --dataset unless --resume"),
     };
     match outcome {
         Outcome::Finished(_) => Ok(0),

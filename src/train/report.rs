@@ -5,7 +5,7 @@
 use super::evaluate::Evaluation;
 use super::metrics::ClassScores;
 use super::options::TrainOptions;
-use super::state::{EpochRecord, LoopState};
+use super::state::{curves, EpochRecord, LoopState};
 use crate::data::dataset::Splits;
 use crate::device::peak_rss_gb;
 use crate::fsutil::atomic_write;
@@ -86,7 +86,11 @@ pub fn write_outputs(
         )?;
         std::fs::create_dir_all(&figures_dir)
             .with_context(|| format!("creating {}", figures_dir.display()))?;
-        draw_curves(&state.history, &title, &figures_dir.join("curves.png"))?;
+        draw_curves(
+            curves(&state.history),
+            &title,
+            &figures_dir.join("curves.png"),
+        )?;
     }
     // The run folder's own history.jsonl is written as each epoch ends; metrics/
     // gets the same lines with the summary that quotes them, never a stale copy.

@@ -3,6 +3,7 @@
 
 use crate::rng::Rng;
 use crate::runner::checkpoint::{Resumable, Tally};
+use crate::viz::curves::{EpochCurves, Points};
 use serde::{Deserialize, Serialize};
 
 /// One finished epoch, as history.jsonl records it.
@@ -107,4 +108,63 @@ impl LoopState {
             epochs_since_best: 0,
         }
     }
+}
+
+/// A history as the lines its figure draws.
+pub fn curves(history: &[EpochRecord]) -> EpochCurves {
+    let (train_loss, train_acc) = train_points(history);
+    let (val_loss, val_acc, best) = val_points(history);
+    EpochCurves {
+        epochs: history.len(),
+        train_loss,
+        train_acc,
+        val_loss,
+        val_acc,
+        best,
+    }
+}
+
+/// Validation loss and accuracy points, and the point of the kept weights:
+/// every validation, or the epoch ends for histories written before validation
+/// ran inside epochs.
+fn val_points(history: &[EpochRecord]) -> (Points, Points, Option<(f64, f64)>) {
+    let best_step = history.last().and_then(|h| h.best_step);
+    let mut best = None;
+    let (loss, acc) = history
+        .iter()
+        .flat_map(|h| {
+            if h.val_curve.is_empty() {
+                vec![(h.epoch as f64, h.val_loss, h.val_acc)]
+            } else {
+                if let Some(p) = h.val_curve.iter().find(|p| Some(p.step) == best_step) {
+                    best = Some((p.epoch, p.loss));
+                }
+                h.val_curve
+                    .iter()
+                    .map(|p| (p.epoch, p.loss, p.acc))
+                    .collect()
+            }
+        })
+        .map(|(x, loss, acc)| ((x, loss), (x, acc)))
+        .unzip();
+    (loss, acc, best)
+}
+
+/// Training loss and accuracy points: the windows inside each epoch, or the
+/// epoch means for histories written before windows were recorded.
+fn train_points(history: &[EpochRecord]) -> (Points, Points) {
+    history
+        .iter()
+        .flat_map(|h| {
+            if h.train_curve.is_empty() {
+                vec![(h.epoch as f64, h.train_loss, h.train_acc)]
+            } else {
+                h.train_curve
+                    .iter()
+                    .map(|p| (p.epoch, p.loss, p.acc))
+                    .collect()
+            }
+        })
+        .map(|(x, loss, acc)| ((x, loss), (x, acc)))
+        .unzip()
 }

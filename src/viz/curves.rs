@@ -4,7 +4,6 @@
 //! it learned; a ring marks the validation whose weights were kept.
 
 use super::font::ensure_font;
-use crate::train::state::EpochRecord;
 use anyhow::{anyhow, Result};
 use plotters::chart::DualCoordChartContext;
 use plotters::coord::types::RangedCoordf64;
@@ -13,23 +12,37 @@ use std::path::Path;
 
 const LOSS_COLORS: [RGBColor; 2] = [RGBColor(31, 119, 180), RGBColor(255, 127, 14)];
 /// (epoch, value) points of one line.
-type Points = Vec<(f64, f64)>;
+pub type Points = Vec<(f64, f64)>;
 /// One plotted line: legend label and its points.
 type Series = (&'static str, Points);
 
 const ACC_COLORS: [RGBColor; 2] = [RGBColor(44, 160, 44), RGBColor(214, 39, 40)];
 
-pub fn draw_curves(history: &[EpochRecord], title: &str, path: &Path) -> Result<()> {
+/// A training run's lines, in epochs: training windows, validation points, and
+/// the validation whose weights were kept.
+pub struct EpochCurves {
+    pub epochs: usize,
+    pub train_loss: Points,
+    pub train_acc: Points,
+    pub val_loss: Points,
+    pub val_acc: Points,
+    pub best: Option<(f64, f64)>,
+}
+
+pub fn draw_curves(curves: EpochCurves, title: &str, path: &Path) -> Result<()> {
     ensure_font();
     let tmp = path.with_extension("tmp.png");
     {
         let root = BitMapBackend::new(&tmp, (1000, 600)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
-        let n = history.len().max(1) as f64;
-        let (train_loss, train_acc) = train_points(history);
-        let (val_loss, val_acc, best) = val_points(history);
-        let loss_series: [Series; 2] = [("train loss", train_loss), ("val loss", val_loss)];
-        let acc_series: [Series; 2] = [("train acc", train_acc), ("val acc", val_acc)];
+        let n = curves.epochs.max(1) as f64;
+        let best = curves.best;
+        let loss_series: [Series; 2] = [
+            ("train loss", curves.train_loss),
+            ("val loss", curves.val_loss),
+        ];
+        let acc_series: [Series; 2] =
+            [("train acc", curves.train_acc), ("val acc", curves.val_acc)];
         let values = |series: &[Series]| -> Vec<f64> {
             series
                 .iter()
@@ -52,7 +65,7 @@ pub fn draw_curves(history: &[EpochRecord], title: &str, path: &Path) -> Result<
             .configure_mesh()
             .x_desc("epoch")
             .y_desc("cross-entropy loss")
-            .x_labels(history.len() * 4 + 1)
+            .x_labels(curves.epochs * 4 + 1)
             .x_label_formatter(&|x| {
                 format!("{x:.2}")
                     .trim_end_matches('0')
@@ -129,49 +142,4 @@ fn draw_lines(
             .legend(|(x, y)| Circle::new((x + 10, y), 6, BLACK.stroke_width(2)));
     }
     Ok(())
-}
-
-/// Validation loss and accuracy points, and the point of the kept weights:
-/// every validation, or the epoch ends for histories written before validation
-/// ran inside epochs.
-fn val_points(history: &[EpochRecord]) -> (Points, Points, Option<(f64, f64)>) {
-    let best_step = history.last().and_then(|h| h.best_step);
-    let mut best = None;
-    let (loss, acc) = history
-        .iter()
-        .flat_map(|h| {
-            if h.val_curve.is_empty() {
-                vec![(h.epoch as f64, h.val_loss, h.val_acc)]
-            } else {
-                if let Some(p) = h.val_curve.iter().find(|p| Some(p.step) == best_step) {
-                    best = Some((p.epoch, p.loss));
-                }
-                h.val_curve
-                    .iter()
-                    .map(|p| (p.epoch, p.loss, p.acc))
-                    .collect()
-            }
-        })
-        .map(|(x, loss, acc)| ((x, loss), (x, acc)))
-        .unzip();
-    (loss, acc, best)
-}
-
-/// Training loss and accuracy points: the windows inside each epoch, or the
-/// epoch means for histories written before windows were recorded.
-fn train_points(history: &[EpochRecord]) -> (Points, Points) {
-    history
-        .iter()
-        .flat_map(|h| {
-            if h.train_curve.is_empty() {
-                vec![(h.epoch as f64, h.train_loss, h.train_acc)]
-            } else {
-                h.train_curve
-                    .iter()
-                    .map(|p| (p.epoch, p.loss, p.acc))
-                    .collect()
-            }
-        })
-        .map(|(x, loss, acc)| ((x, loss), (x, acc)))
-        .unzip()
 }
