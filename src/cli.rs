@@ -236,6 +236,10 @@ pub struct TrainCmd {
     /// Peak learning rate (linear warmup over 5% of the steps, then linear decay).
     #[arg(long, default_value_t = TrainOptions::default().lr)]
     pub lr: f64,
+    /// The learning rate of the q and k projections as a multiple of --lr: they alone
+    /// decide where attention looks (docs/attention-recipes.md measures it).
+    #[arg(long, default_value_t = TrainOptions::default().qk_lr_mult, value_name = "X")]
+    pub qk_lr_mult: f64,
     #[arg(long, default_value_t = Config::default().dropout)]
     pub dropout: f32,
     /// bert-base-uncased (vocabulary only), wordpiece:N (trained on the training split;
@@ -303,6 +307,10 @@ pub struct ModelArgs {
     /// draws them with std 1/sqrt(d_model), attention scores of unit variance.
     #[arg(long, value_enum, default_value_t = Config::default().qk_init)]
     pub qk_init: QkInit,
+    /// QK-norm: divide each head's q and k by their RMS and scale them by a learned
+    /// gain before the scores (Henry et al. 2020, Dehghani et al. 2023).
+    #[arg(long)]
+    pub qk_norm: bool,
 }
 
 impl ModelArgs {
@@ -320,6 +328,7 @@ impl ModelArgs {
             arch: self.arch,
             pool,
             qk_init: self.qk_init,
+            qk_norm: self.qk_norm,
             ..Default::default()
         }
     }
@@ -639,6 +648,7 @@ impl TrainCmd {
             val_frac: self.val_frac,
             bucket: self.batches == Batches::Bucketed,
             strip_markup: !self.keep_markup,
+            qk_lr_mult: self.qk_lr_mult,
             limit: self.limit,
             init: self.init.clone(),
             ..Default::default()

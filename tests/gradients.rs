@@ -48,11 +48,17 @@ fn every_parameter_gets_a_nonzero_gradient() {
             Activation::Gelu,
         ),
     ];
-    for (arch, pool, norm, act) in variants {
+    // The first three again with QK-norm: its gains get gradients too.
+    let with_qk_norm = variants
+        .iter()
+        .map(|&v| (v, false))
+        .chain(variants[..3].iter().map(|&v| (v, true)));
+    for ((arch, pool, norm, act), qk_norm) in with_qk_norm {
         let config = Config {
             norm,
             act,
             attn_dropout: 0.1,
+            qk_norm,
             ..tiny_head(arch, pool)
         };
         let (model, varmap) = tiny_model(&config, 1);
@@ -138,7 +144,15 @@ fn with_input(varmap: &VarMap, x: &Var) -> Vec<(String, Var)> {
 
 #[test]
 fn attention_gradients_match_finite_differences() {
-    let config = tiny_config(Arch::Decoder);
+    for qk_norm in [false, true] {
+        attention_matches_finite_differences(Config {
+            qk_norm,
+            ..tiny_config(Arch::Decoder)
+        });
+    }
+}
+
+fn attention_matches_finite_differences(config: Config) {
     let (vb, varmap) = seeded_var_builder(4, DType::F64, &Device::Cpu);
     let attn = MultiHeadSelfAttention::new(vb, &config).unwrap();
     let mut rng = Rng::new(5);
@@ -160,7 +174,8 @@ fn attention_gradients_match_finite_differences() {
             .unwrap();
         (out * &r).unwrap().sum_all().unwrap()
     };
-    assert_matches_finite_differences("MHSA", loss, &with_input(&varmap, &x));
+    let what = format!("MHSA (qk_norm {})", config.qk_norm);
+    assert_matches_finite_differences(&what, loss, &with_input(&varmap, &x));
 }
 
 /// Without the weights asked for, f32 on the CPU runs the fused attention op:
@@ -168,7 +183,15 @@ fn attention_gradients_match_finite_differences() {
 /// composed path the finite-difference test above checks, with and without masks.
 #[test]
 fn fused_attention_path_matches_the_composed_path() {
-    let config = tiny_config(Arch::Decoder);
+    for qk_norm in [false, true] {
+        fused_matches_composed(Config {
+            qk_norm,
+            ..tiny_config(Arch::Decoder)
+        });
+    }
+}
+
+fn fused_matches_composed(config: Config) {
     let (vb, varmap) = seeded_var_builder(4, DType::F32, &Device::Cpu);
     let attn = MultiHeadSelfAttention::new(vb, &config).unwrap();
     let mut rng = Rng::new(5);
@@ -198,11 +221,18 @@ fn fused_attention_path_matches_the_composed_path() {
             (out, grads)
         };
         let ((fused, fused_grads), (composed, composed_grads)) = (run(false), run(true));
-        assert!(max_abs_diff(&fused, &composed) < 1e-5, "{masks:?}");
+        let qk_norm = config.qk_norm;
+        assert!(
+            max_abs_diff(&fused, &composed) < 1e-5,
+            "{masks:?} qk_norm {qk_norm}"
+        );
         for (name, var) in &vars {
             let (a, b) = (fused_grads.get(var), composed_grads.get(var));
             let diff = max_abs_diff(a.unwrap(), b.unwrap());
-            assert!(diff < 1e-4, "{masks:?} {name}: gradient differs by {diff}");
+            assert!(
+                diff < 1e-4,
+                "{masks:?} qk_norm {qk_norm} {name}: gradient differs by {diff}"
+            );
         }
     }
 }

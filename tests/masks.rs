@@ -29,12 +29,16 @@ fn alone_and_padded(config: &Config, masks: impl Fn(Masks) -> Masks) -> (Tensor,
 
 #[test]
 fn padding_does_not_change_logits() {
-    for (arch, pool) in HEADS {
-        let (alone, batched) = alone_and_padded(&tiny_head(arch, pool), |m| m);
+    for ((arch, pool), qk_norm) in HEADS.iter().flat_map(|&h| [(h, false), (h, true)]) {
+        let config = Config {
+            qk_norm,
+            ..tiny_head(arch, pool)
+        };
+        let (alone, batched) = alone_and_padded(&config, |m| m);
         let diff = max_abs_diff(&alone, &batched);
         assert!(
             diff < 1e-5,
-            "{arch:?}/{pool:?}: logits moved by {diff} when padded"
+            "{arch:?}/{pool:?} (qk_norm {qk_norm}): logits moved by {diff} when padded"
         );
     }
 }
@@ -111,9 +115,13 @@ fn no_nan_even_for_all_padding_rows_under_causal_and_padding_masks() {
 }
 
 /// Hidden states of two texts that agree on positions 0..=T and differ after.
-fn hidden_of_diverging_texts(masks: impl Fn(Masks) -> Masks) -> (Tensor, Tensor) {
+fn hidden_of_diverging_texts(qk_norm: bool, masks: impl Fn(Masks) -> Masks) -> (Tensor, Tensor) {
     const T: usize = 4;
-    let (model, _) = tiny_model(&tiny_config(Arch::Decoder), 3);
+    let config = Config {
+        qk_norm,
+        ..tiny_config(Arch::Decoder)
+    };
+    let (model, _) = tiny_model(&config, 3);
     let a: Vec<u32> = vec![1, 7, 9, 4, 2, 30, 31, 32];
     let mut b = a.clone();
     b[T + 1..].iter_mut().for_each(|x| *x = 45 - *x);
@@ -133,17 +141,19 @@ fn hidden_of_diverging_texts(masks: impl Fn(Masks) -> Masks) -> (Tensor, Tensor)
 
 #[test]
 fn causal_mask_keeps_earlier_states_independent_of_later_tokens() {
-    let (a, b) = hidden_of_diverging_texts(|m| m);
-    let diff = max_abs_diff(&a, &b);
-    assert!(
-        diff < 1e-6,
-        "states at positions <= t moved by {diff} when later tokens changed"
-    );
+    for qk_norm in [false, true] {
+        let (a, b) = hidden_of_diverging_texts(qk_norm, |m| m);
+        let diff = max_abs_diff(&a, &b);
+        assert!(
+            diff < 1e-6,
+            "qk_norm {qk_norm}: states at positions <= t moved by {diff} when later tokens changed"
+        );
+    }
 }
 
 #[test]
 fn without_causal_mask_later_tokens_change_earlier_states() {
-    let (a, b) = hidden_of_diverging_texts(|m| Masks { causal: false, ..m });
+    let (a, b) = hidden_of_diverging_texts(false, |m| Masks { causal: false, ..m });
     let diff = max_abs_diff(&a, &b);
     assert!(
         diff > 1e-3,

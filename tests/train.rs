@@ -362,3 +362,38 @@ fn strip_markup_is_saved_and_applied_when_the_run_is_reopened() {
         saved.predict(&texts("great film"), &cpu).unwrap()
     );
 }
+
+/// `--qk-norm` (config.json) and `--qk-lr-mult` (train_args.json) are saved with
+/// the run; reopening it builds QK-norm's gains and loads their trained values.
+#[test]
+fn qk_norm_and_the_qk_multiple_are_saved_and_reloaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_task(dir.path(), &["great", "awful"], 100);
+    let base = tiny_options(&data);
+    let opts = TrainOptions {
+        epochs: 1,
+        qk_lr_mult: 3.0,
+        model: Config {
+            qk_norm: true,
+            ..base.model.clone()
+        },
+        ..base
+    };
+    finished(train(&opts, dir.path(), "qk", &Control::default()));
+    let run = dir.path().join("runs/qk");
+    let cpu = candle_core::Device::Cpu;
+    let saved = SavedRun::open(&run, &cpu).unwrap();
+    assert!(saved.config.qk_norm);
+    assert_eq!(saved.options.qk_lr_mult, 3.0);
+    assert_eq!(saved.params, saved.config.param_count());
+    let weights = candle_core::safetensors::load(run.join("model.safetensors"), &cpu).unwrap();
+    let gain: Vec<f32> = weights
+        .iter()
+        .find(|(name, _)| name.ends_with("attn.q_norm.weight"))
+        .map(|(_, t)| t.to_vec1().unwrap())
+        .unwrap_or_else(|| panic!("no q_norm gain among {:?}", weights.keys()));
+    assert!(
+        gain.iter().any(|&g| (g - 1.0).abs() > 1e-4),
+        "the gain never trained: {gain:?}"
+    );
+}

@@ -8,7 +8,7 @@ use super::forward::Forward;
 use super::linear::{as_rows, Linear};
 use crate::kernels;
 use candle_core::{DType, Result, Tensor};
-use candle_nn::VarBuilder;
+use candle_nn::{Init, VarBuilder};
 
 /// Which implementation one attention layer runs, chosen in [`Path::choose`] alone:
 ///
@@ -46,15 +46,36 @@ pub struct MultiHeadSelfAttention {
     k: Linear,
     v: Linear,
     o: Linear,
+    /// QK-norm's gains for q and k (Dh each), with the RMS epsilon.
+    qk_norm: Option<(Tensor, Tensor, f64)>,
     n_heads: usize,
     d_head: usize,
     attn_dropout: f32,
 }
 
+/// (N, D) rows, heads side by side -> each head's slice divided by its RMS and
+/// multiplied by `gain` (Dh): QK-norm.
+fn head_rms(x: &Tensor, gain: &Tensor, n_heads: usize, eps: f64) -> Result<Tensor> {
+    let (n, d) = x.dims2()?;
+    let x = x.reshape((n, n_heads, d / n_heads))?; // (N, H, Dh)
+    let rms = (x.sqr()?.mean_keepdim(2)? + eps)?.sqrt()?; // (N, H, 1)
+    x.broadcast_div(&rms)?.broadcast_mul(gain)?.reshape((n, d))
+}
+
 impl MultiHeadSelfAttention {
     pub fn new(vb: VarBuilder, config: &Config) -> Result<Self> {
         let (d, std, qk) = (config.d_model, config.init_std, config.qk_init_std());
+        let gain = |name| vb.get_with_hints(config.d_head(), name, Init::Const(1.0));
+        let qk_norm = match config.qk_norm {
+            true => Some((
+                gain("q_norm.weight")?,
+                gain("k_norm.weight")?,
+                config.norm_eps,
+            )),
+            false => None,
+        };
         Ok(Self {
+            qk_norm,
             q: Linear::new(vb.pp("q"), d, d, qk)?,
             k: Linear::new(vb.pp("k"), d, d, qk)?,
             v: Linear::new(vb.pp("v"), d, d, std)?,
@@ -84,7 +105,13 @@ impl MultiHeadSelfAttention {
         let scale = 1.0 / (self.d_head as f64).sqrt();
         let rows = as_rows(x)?; // (B·L, D): one matmul per projection
         if Path::choose(x, fwd, self.attn_dropout) == Path::Fused {
-            let qkv = Linear::stacked(&[&self.q, &self.k, &self.v])?.forward(&rows)?; // (B·L, 3D)
+            let qkv = match self.qk_norm {
+                None => Linear::stacked(&[&self.q, &self.k, &self.v])?.forward(&rows)?, // (B·L, 3D)
+                Some(_) => {
+                    let (q, k) = self.queries_keys(&rows)?;
+                    Tensor::cat(&[q, k, self.v.forward(&rows)?], 1)? // (B·L, 3D)
+                }
+            };
             let bias = match bias {
                 Some(bias) => bias.clone(),
                 None => Tensor::zeros((1, 1, 1, l), x.dtype(), x.device())?,
@@ -92,8 +119,8 @@ impl MultiHeadSelfAttention {
             let context = kernels::attention(&qkv, &bias, heads, scale)?; // (B·L, D)
             return Ok((self.o.forward(&context)?.reshape((b, l, d))?, None));
         }
-        let q = heads.split(&self.q.forward(&rows)?)?; // (B, H, L, Dh)
-        let k = heads.split(&self.k.forward(&rows)?)?;
+        let (q, k) = self.queries_keys(&rows)?;
+        let (q, k) = (heads.split(&q)?, heads.split(&k)?); // (B, H, L, Dh)
         let v = heads.split(&self.v.forward(&rows)?)?;
         let scores = q.matmul(&k.t()?)?; // (B, H, L, L)
 
@@ -104,6 +131,18 @@ impl MultiHeadSelfAttention {
         let context = heads.merge(&dropped.matmul(&v)?)?; // (B·L, D): heads side by side
         let out = self.o.forward(&context)?.reshape((b, l, d))?;
         Ok((out, fwd.keep_attn.then_some(weights)))
+    }
+
+    /// q and k (B·L, D), through QK-norm when the config asks for it.
+    fn queries_keys(&self, rows: &Tensor) -> Result<(Tensor, Tensor)> {
+        let (q, k) = (self.q.forward(rows)?, self.k.forward(rows)?);
+        match &self.qk_norm {
+            None => Ok((q, k)),
+            Some((gq, gk, eps)) => Ok((
+                head_rms(&q, gq, self.n_heads, *eps)?,
+                head_rms(&k, gk, self.n_heads, *eps)?,
+            )),
+        }
     }
 }
 

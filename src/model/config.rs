@@ -136,6 +136,10 @@ pub struct Config {
     /// The q and k projections' init (see `QkInit`).
     #[serde(default = "QkInit::saved_before_the_option")]
     pub qk_init: QkInit,
+    /// QK-norm: each head's q and k divided by their RMS over d_head and scaled
+    /// by a learned gain (`attn.q_norm.weight`, `attn.k_norm.weight`, d_head,
+    /// starting at 1) before the scores (Henry et al. 2020, Dehghani et al. 2023).
+    pub qk_norm: bool,
 }
 
 impl Default for Config {
@@ -157,6 +161,7 @@ impl Default for Config {
             norm_eps: 1e-5,
             init_std: 0.02,
             qk_init: QkInit::Scaled,
+            qk_norm: false,
         }
     }
 }
@@ -196,7 +201,8 @@ impl Config {
         } else {
             d
         };
-        let block = 4 * (d * d + d) + (d * f + f) + (f * d + d) + 2 * norm;
+        let qk_norm = if self.qk_norm { 2 * self.d_head() } else { 0 };
+        let block = 4 * (d * d + d) + (d * f + f) + (f * d + d) + 2 * norm + qk_norm;
         (self.vocab_size + self.max_len) * d
             + self.n_layers * block
             + norm

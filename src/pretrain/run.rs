@@ -18,7 +18,7 @@ use crate::runner::control::{Control, CURVE_EVERY_STEPS};
 use crate::runner::folder::{
     start_in, write_start_files, HISTORY_FILE, PRETRAIN_ARGS_FILE, SNAPSHOTS_DIR, TOKENIZER_FILE,
 };
-use crate::runner::optim::Schedule;
+use crate::runner::optim::{AdamWConfig, Schedule};
 use crate::runner::step::{check_finite, train_step, Objective, StepConfig};
 use crate::runner::weights::Weights;
 use crate::viz::pretrain::RunCurves;
@@ -193,7 +193,13 @@ impl<'a> Pretrainer<'a> {
             held_out,
             model,
             eval_model,
-            weights: Weights::new(varmap, opts.weight_decay)?,
+            weights: Weights::new(
+                varmap,
+                AdamWConfig {
+                    weight_decay: opts.weight_decay,
+                    ..AdamWConfig::default()
+                },
+            )?,
             state: PretrainState {
                 step: 0,
                 total_steps: 0,

@@ -5,6 +5,8 @@
 
 pub const BATCH_SIZE: usize = 32;
 pub const WEIGHT_DECAY: f64 = 0.01;
+/// The learning rate of q and k as a multiple of the rest.
+pub const QK_LR_MULT: f64 = 1.0;
 /// Global gradient-norm clip.
 pub const CLIP: f64 = 1.0;
 pub const SEED: u64 = 0;

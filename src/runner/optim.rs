@@ -13,6 +13,9 @@ pub struct AdamWConfig {
     pub beta2: f64,
     pub eps: f64,
     pub weight_decay: f64,
+    /// The learning rate of the q and k projections, as a multiple of the rest:
+    /// they alone decide where attention looks (docs/attention-recipes.md).
+    pub qk_lr_mult: f64,
 }
 
 impl Default for AdamWConfig {
@@ -22,6 +25,7 @@ impl Default for AdamWConfig {
             beta2: 0.999,
             eps: 1e-8,
             weight_decay: 0.01,
+            qk_lr_mult: 1.0,
         }
     }
 }
@@ -32,6 +36,8 @@ struct Param {
     m: Var,
     v: Var,
     decay: bool,
+    /// Its learning rate as a multiple of the schedule's.
+    lr_mult: f64,
 }
 
 pub struct AdamW {
@@ -44,6 +50,11 @@ pub struct AdamW {
 /// left alone (decaying an embedding row shrinks rare tokens just for being rare).
 fn decays(name: &str) -> bool {
     name.ends_with(".weight") && !name.contains("norm") && !name.contains("emb")
+}
+
+/// The query and key projections of every attention layer (`...attn.q.weight`).
+fn is_qk(name: &str) -> bool {
+    name.contains("attn.q.") || name.contains("attn.k.")
 }
 
 impl AdamW {
@@ -61,6 +72,7 @@ impl AdamW {
                     m: zeros()?,
                     v: zeros()?,
                     decay: decays(name),
+                    lr_mult: if is_qk(name) { config.qk_lr_mult } else { 1.0 },
                     var,
                 })
             })
@@ -105,6 +117,7 @@ impl AdamW {
         for p in &self.params {
             let Some(g) = grads.get(&p.var) else { continue };
             let decay = if p.decay { c.weight_decay } else { 0.0 };
+            let lr = lr * p.lr_mult;
             if p.var.device().is_cpu() && p.var.dtype() == DType::F32 {
                 let g = g.contiguous()?;
                 p.m.as_tensor().inplace_op2(
@@ -277,6 +290,50 @@ mod tests {
             "{fused:?} vs {composed:?}"
         );
         assert!(fused.iter().zip(&w0).any(|(a, b)| a != b), "nothing moved");
+    }
+
+    /// AdamW's first step moves a weight by about lr against its gradient's
+    /// sign: with --qk-lr-mult 3, q and k move 3x as far as v and o.
+    #[test]
+    fn the_qk_multiple_scales_only_the_query_and_key_steps() {
+        let dev = candle_core::Device::Cpu;
+        let names = [
+            "blocks.0.attn.q.weight",
+            "blocks.0.attn.k.weight",
+            "blocks.0.attn.v.weight",
+            "blocks.0.attn.o.weight",
+        ];
+        let vars: HashMap<String, Var> = names
+            .iter()
+            .map(|n| (n.to_string(), Var::zeros((2, 2), DType::F32, &dev).unwrap()))
+            .collect();
+        let config = AdamWConfig {
+            weight_decay: 0.0,
+            qk_lr_mult: 3.0,
+            ..AdamWConfig::default()
+        };
+        let mut opt = AdamW::new(&vars, config).unwrap();
+        let loss = names
+            .iter()
+            .map(|n| vars[*n].as_tensor().sum_all().unwrap())
+            .reduce(|a, b| (a + b).unwrap())
+            .unwrap();
+        opt.update(&loss.backward().unwrap(), 0.01).unwrap();
+        let moved = |n: &str| -> f32 {
+            vars[n]
+                .as_tensor()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()[0]
+        };
+        for (name, expected) in names.iter().zip([-0.03, -0.03, -0.01, -0.01]) {
+            assert!(
+                (moved(name) - expected).abs() < 1e-5,
+                "{name}: {}",
+                moved(name)
+            );
+        }
     }
 
     #[test]

@@ -18,12 +18,8 @@ pub struct Weights {
 
 impl Weights {
     /// AdamW over every variable of `varmap` (decay as `AdamW` decides per tensor).
-    pub fn new(varmap: VarMap, weight_decay: f64) -> Result<Self> {
+    pub fn new(varmap: VarMap, config: AdamWConfig) -> Result<Self> {
         let vars = varmap.data().lock().expect("VarMap lock poisoned").clone();
-        let config = AdamWConfig {
-            weight_decay,
-            ..AdamWConfig::default()
-        };
         Ok(Self {
             optimizer: AdamW::new(&vars, config)?,
             varmap,

@@ -6,6 +6,7 @@ use crate::data::tokenize::{Truncate, DEFAULT_TOKENIZER};
 use crate::model::Config;
 use crate::runner::defaults;
 use crate::runner::folder::TRAIN_ARGS_FILE;
+use crate::runner::optim::AdamWConfig;
 use crate::usage::{require, require_in};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -52,6 +53,14 @@ pub struct TrainOptions {
     /// every text the run reads; runs saved before the option kept them.
     #[serde(default)]
     pub strip_markup: bool,
+    /// The learning rate of the q and k projections as a multiple of `lr`
+    /// (runs saved before the option: 1).
+    #[serde(default = "unit_multiple")]
+    pub qk_lr_mult: f64,
+}
+
+fn unit_multiple() -> f64 {
+    defaults::QK_LR_MULT
 }
 
 impl Default for TrainOptions {
@@ -76,6 +85,7 @@ impl Default for TrainOptions {
             limit: None,
             init: None,
             strip_markup: true,
+            qk_lr_mult: defaults::QK_LR_MULT,
         }
     }
 }
@@ -121,6 +131,12 @@ impl TrainOptions {
         require(self.lr.is_finite() && self.lr > 0.0, || {
             format!("--lr {}: use a positive learning rate, e.g. 5e-4", self.lr)
         })?;
+        require((0.01..=100.0).contains(&self.qk_lr_mult), || {
+            format!(
+                "--qk-lr-mult {}: use a multiple from 0.01 to 100, e.g. 3",
+                self.qk_lr_mult
+            )
+        })?;
         require(self.val_frac > 0.0 && self.val_frac < 1.0, || {
             format!(
                 "--val-frac {}: use a share in (0, 1), e.g. 0.1",
@@ -131,6 +147,15 @@ impl TrainOptions {
             "--limit 0: keep at least one example of each split".into()
         })?;
         self.check_memory()
+    }
+
+    /// AdamW as this run asks for it.
+    pub fn adamw(&self) -> AdamWConfig {
+        AdamWConfig {
+            weight_decay: self.weight_decay,
+            qk_lr_mult: self.qk_lr_mult,
+            ..AdamWConfig::default()
+        }
     }
 
     /// Parameters with their gradients and AdamW's two moments, plus one batch's

@@ -184,7 +184,7 @@ impl<'a> Trainer<'a> {
         let data = EncodedSplits::new(tokenizer, splits, opts)?;
         let (model, varmap) = init_model(&opts.model, opts.seed, DType::F32, device)?;
         let eval_model = detached_model(&varmap, &opts.model, device)?;
-        let mut weights = Weights::new(varmap, opts.weight_decay)?;
+        let mut weights = Weights::new(varmap, opts.adamw())?;
         let state = match start {
             Start::Resume => {
                 let state: LoopState = weights.resume(&files.run)?;
