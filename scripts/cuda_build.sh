@@ -7,14 +7,18 @@
 # stub's soname) is loaded. The result is target/cuda/release/xray; a separate
 # target dir keeps the CPU build's cache. CUDA_COMPUTE_CAP picks the kernels'
 # architecture (80: A100, 86: RTX 30xx, 89: L4 / RTX 40xx, 90: H100 / H200).
-# Usage: scripts/cuda_build.sh [extra cargo args, e.g. --tests]
+# Usage: scripts/cuda_build.sh [extra cargo args, e.g. --tests]. Exits 3 when the
+# wheels cannot be installed (no PyPI), so that CI can skip, saying so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=${CUDA_VENV:-target/cuda-venv}
 # (Re)installed when the pins change: the venv keeps a copy of what it holds.
 if ! cmp -s scripts/cuda-requirements.txt "$venv/installed.txt"; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/cuda-requirements.txt
+  if ! { python3 -m venv "$venv" \
+      && "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/cuda-requirements.txt; }; then
+    echo "error: could not install the CUDA wheels of scripts/cuda-requirements.txt from PyPI" >&2
+    exit 3
+  fi
   cp scripts/cuda-requirements.txt "$venv/installed.txt"
 fi
 root=$(cd "$venv" && echo "$PWD"/lib/python3*/site-packages/nvidia/cu13)
