@@ -71,9 +71,24 @@ pub(crate) fn exp(x: f32) -> f32 {
     }
 }
 
-/// Whether `x` takes the fused path: f32 on the CPU.
-pub(crate) fn fused(x: &Tensor) -> bool {
-    x.device().is_cpu() && x.dtype() == candle_core::DType::F32
+thread_local! {
+    /// Set by [`composed_only`]: this thread runs every op as a CUDA device would.
+    static COMPOSED_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Run `f` with every op on its composed path (candle ops, as on a CUDA device)
+/// even for f32 CPU tensors, so that the CPU can test what a GPU computes. Per
+/// thread: the choice is made where an op is called, never inside a kernel.
+pub fn composed_only<T>(f: impl FnOnce() -> T) -> T {
+    let before = COMPOSED_ONLY.with(|c| c.replace(true));
+    let out = f();
+    COMPOSED_ONLY.with(|c| c.set(before));
+    out
+}
+
+/// Whether `x` takes the fused path: f32 on the CPU, unless [`composed_only`].
+pub fn fused(x: &Tensor) -> bool {
+    x.device().is_cpu() && x.dtype() == candle_core::DType::F32 && !COMPOSED_ONLY.with(|c| c.get())
 }
 
 /// The f32 slice behind a contiguous CPU tensor (custom ops see raw storage).

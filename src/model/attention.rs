@@ -7,7 +7,7 @@ use super::config::Config;
 use super::forward::Forward;
 use super::linear::{as_rows, Linear};
 use crate::kernels;
-use candle_core::{DType, Result, Tensor};
+use candle_core::{Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 
 /// Which implementation one attention layer runs, chosen in [`Path::choose`] alone:
@@ -20,6 +20,9 @@ use candle_nn::{Init, VarBuilder};
 /// | CUDA   | any   | any       | any                          | Composed |
 /// | any    | f64   | any       | any                          | Composed |
 ///
+/// (and every row Composed inside `kernels::composed_only`, which tests use to
+/// run on the CPU what a CUDA device runs).
+///
 /// Fused keeps no weights and draws no dropout inside the op. In the composed
 /// path each step (`Linear`, `Heads::split`, `softmax_last`) runs its CPU kernel
 /// for f32 on the CPU and plain candle ops elsewhere (see `crate::kernels`).
@@ -31,9 +34,8 @@ pub enum Path {
 
 impl Path {
     pub fn choose(x: &Tensor, fwd: &Forward, attn_dropout: f32) -> Path {
-        let cpu_f32 = x.device().is_cpu() && x.dtype() == DType::F32;
         let dropout = fwd.mode.is_train() && attn_dropout > 0.0;
-        if cpu_f32 && !fwd.keep_attn && !dropout {
+        if kernels::fused(x) && !fwd.keep_attn && !dropout {
             Path::Fused
         } else {
             Path::Composed
@@ -150,6 +152,7 @@ impl MultiHeadSelfAttention {
 mod tests {
     use super::*;
     use crate::rng::Rng;
+    use candle_core::DType;
     use candle_core::Device;
 
     /// Each caller's options, and the path they must take.
@@ -191,6 +194,8 @@ mod tests {
         for (caller, fwd, p, x, path) in cases {
             assert_eq!(Path::choose(x, &fwd, p), path, "{caller}");
         }
+        let gpu_like = crate::kernels::composed_only(|| Path::choose(&x32, &Forward::eval(), 0.0));
+        assert_eq!(gpu_like, Path::Composed, "inside composed_only");
         let mut rng = Rng::new(0);
         let dropout = Forward::train(&mut rng);
         assert_eq!(

@@ -4,7 +4,7 @@
 use crate::kernels::adamw::{Moment, Step};
 use anyhow::{Context, Result};
 use candle_core::backprop::GradStore;
-use candle_core::{DType, Tensor, Var};
+use candle_core::{Tensor, Var};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -118,7 +118,7 @@ impl AdamW {
             let Some(g) = grads.get(&p.var) else { continue };
             let decay = if p.decay { c.weight_decay } else { 0.0 };
             let lr = lr * p.lr_mult;
-            if p.var.device().is_cpu() && p.var.dtype() == DType::F32 {
+            if crate::kernels::fused(p.var.as_tensor()) {
                 let g = g.contiguous()?;
                 p.m.as_tensor().inplace_op2(
                     &g,
@@ -241,6 +241,7 @@ pub fn learning_rate(step: usize, warmup: usize, total: usize, peak: f64) -> f64
 #[cfg(test)]
 mod tests {
     use super::*;
+    use candle_core::DType;
 
     #[test]
     fn schedule_warms_up_then_decays_to_zero() {
