@@ -195,11 +195,13 @@ pub fn profile(
         clip: TrainOptions::default().clip,
     };
     let mut rng = Rng::new(1);
+    // Inference as eval and predict run it: on detached weights, no graph.
+    let inference = store::detached_model(varmap, config, device)?;
     let mut step = || -> Result<()> {
         if args.train {
             train_step(model, &mut optimizer, &batch, step_config, &mut rng)?;
         } else {
-            let logits = model.logits(&batch.input_ids, &batch.attention_mask)?;
+            let logits = inference.logits(&batch.input_ids, &batch.attention_mask)?;
             logits.to_vec2::<f32>()?; // waits for the device
         }
         Ok(())

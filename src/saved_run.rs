@@ -77,7 +77,11 @@ pub fn check_finished(dir: &Path) -> Result<()> {
 impl SavedRun {
     pub fn open(dir: &Path, device: &Device) -> Result<Self> {
         check_finished(dir)?;
-        let (model, varmap, config) = store::load_model(dir, device)?;
+        let (_, varmap, config) = store::load_model(dir, device)?;
+        // Nothing that opens a saved run trains it: on detached weights a forward
+        // records no gradient graph (attn's attributions differentiate with
+        // respect to their own input embeddings, not the weights).
+        let model = store::detached_model(&varmap, &config, device)?;
         let labels_path = dir.join(LABELS_FILE);
         let labels: Vec<String> = serde_json::from_str(
             &std::fs::read_to_string(&labels_path)

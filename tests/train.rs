@@ -364,7 +364,8 @@ fn strip_markup_is_saved_and_applied_when_the_run_is_reopened() {
 }
 
 /// `--qk-norm` (config.json) and `--qk-lr-mult` (train_args.json) are saved with
-/// the run; reopening it builds QK-norm's gains and loads their trained values.
+/// the run; reopening it builds QK-norm's gains and loads their trained values,
+/// on weights that build no gradient graph.
 #[test]
 fn qk_norm_and_the_qk_multiple_are_saved_and_reloaded() {
     let dir = tempfile::tempdir().unwrap();
@@ -395,5 +396,12 @@ fn qk_norm_and_the_qk_multiple_are_saved_and_reloaded() {
     assert!(
         gain.iter().any(|&g| (g - 1.0).abs() > 1e-4),
         "the gain never trained: {gain:?}"
+    );
+    // A saved run only serves: its forward records no gradient graph.
+    let b = xray::data::collate::collate_unlabelled(&[&[1, 5, 2]], &cpu).unwrap();
+    let logits = saved.model.logits(&b.input_ids, &b.attention_mask).unwrap();
+    assert!(
+        !logits.track_op(),
+        "inference on a saved run built a gradient graph"
     );
 }
