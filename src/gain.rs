@@ -3,7 +3,7 @@
 //! its body had seen, prints a markdown table, and draws figures/pretrain_gain.png.
 
 use crate::model::Arch;
-use crate::pretrain::run::read_history;
+use crate::pretrain::state::read_history;
 use crate::runner::folder::{FIGURES_DIR, RUN_SUMMARY_FILE};
 use crate::viz::gain::{draw_gain, GainLine};
 use anyhow::{Context, Result};

@@ -14,7 +14,8 @@ use xray::model::store::{
 };
 use xray::model::{Arch, Config, Forward, LanguageModel};
 use xray::pretrain::options::{Budget, PretrainOptions};
-use xray::pretrain::run::{self, read_history, EvalRecord, Outcome};
+use xray::pretrain::run::{self, Outcome};
+use xray::pretrain::state::{read_history, EvalRecord};
 use xray::runner::control::Control;
 use xray::runner::folder::RunFiles;
 use xray::train::run::Outcome as TrainOutcome;

@@ -2,7 +2,8 @@
 //! decoder runs, with and without the mask), and the figures under the output root.
 
 use super::options::PretrainOptions;
-use super::run::{self, curves, read_history, EvalRecord, Outcome, CURVES_FIGURE};
+use super::run::{self, Outcome, CURVES_FIGURE};
+use super::state::{curves, read_history, EvalRecord};
 use crate::device::{select_device, DeviceArg};
 use crate::model::Arch;
 use crate::runner::control::{Control, EXIT_INTERRUPTED};

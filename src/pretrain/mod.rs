@@ -10,3 +10,4 @@ pub mod masking;
 pub mod objective;
 pub mod options;
 pub mod run;
+pub mod state;

@@ -1,19 +1,21 @@
 //! A pretraining run, top to bottom: `pretrain` or `resume` sets up the run
 //! folder and the [`Pretrainer`], whose `run` takes steps over the corpus's
 //! windows until the budget is spent, measuring the held-out windows at evenly
-//! spaced points, then `finish` saves the pretrained model. The step is
-//! `xray train`'s own `train_step`, with AdamW, the schedule and the checkpoints.
+//! spaced points, then `finish` saves the pretrained model. The step, AdamW,
+//! the schedule and the checkpoints are the run floor's (`crate::runner`), the
+//! same as `xray train`'s; `state` holds where the loop stands.
 
 use super::corpus::{load_texts, Corpus};
 use super::masking::MaskRule;
 use super::objective::{held_out, Pretraining};
 use super::options::{Budget, PretrainOptions};
+use super::state::{curves, write_history, EvalRecord, LmPoint, PretrainState};
 use crate::data::collate::{epoch_batches, sorted_batches};
 use crate::data::tokenize::{build_tokenizer, load_tokenizer, TokenizerSpec};
 use crate::model::store::{detached_language_model, init_language_model, save_model};
 use crate::model::{Arch, LanguageModel, LmBatch, Masks};
 use crate::rng::Rng;
-use crate::runner::checkpoint::{Resumable, Tally};
+use crate::runner::checkpoint::Tally;
 use crate::runner::control::{Control, CURVE_EVERY_STEPS};
 use crate::runner::folder::{
     start_in, write_start_files, HISTORY_FILE, PRETRAIN_ARGS_FILE, SNAPSHOTS_DIR, TOKENIZER_FILE,
@@ -21,10 +23,8 @@ use crate::runner::folder::{
 use crate::runner::optim::{AdamWConfig, Schedule};
 use crate::runner::step::{check_finite, train_step, Objective, StepConfig};
 use crate::runner::weights::Weights;
-use crate::viz::pretrain::RunCurves;
 use anyhow::{Context, Result};
 use candle_core::{DType, Device};
-use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tokenizers::Tokenizer;
@@ -40,69 +40,6 @@ const PROBE_WARMUP: usize = 2;
 const EVAL_BATCH: usize = 32;
 /// Snapshots of the body at k/SNAPSHOTS of the budget.
 const SNAPSHOTS: usize = 4;
-
-/// Mean loss and token accuracy after `step`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct LmPoint {
-    pub step: usize,
-    pub tokens: usize,
-    pub loss: f64,
-    pub acc: f64,
-}
-
-/// One held-out measurement, as history.jsonl records it, with the training
-/// curve since the one before.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct EvalRecord {
-    pub step: usize,
-    /// Real tokens trained on so far.
-    pub tokens: usize,
-    pub seconds: f64,
-    pub lr: f64,
-    pub held_out_loss: f64,
-    pub held_out_acc: f64,
-    pub train_curve: Vec<LmPoint>,
-}
-
-/// A run's history as the lines its figure draws, in millions of tokens.
-pub fn curves(label: String, history: &[EvalRecord]) -> RunCurves {
-    let m = |t: usize| t as f64 / 1e6;
-    let train = || history.iter().flat_map(|r| &r.train_curve);
-    RunCurves {
-        label,
-        train_loss: train().map(|p| (m(p.tokens), p.loss)).collect(),
-        train_acc: train().map(|p| (m(p.tokens), p.acc)).collect(),
-        held_loss: history
-            .iter()
-            .map(|r| (m(r.tokens), r.held_out_loss))
-            .collect(),
-        held_acc: history
-            .iter()
-            .map(|r| (m(r.tokens), r.held_out_acc))
-            .collect(),
-    }
-}
-
-/// Where the loop stands: enough to continue exactly where it stopped.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct PretrainState {
-    pub step: usize,
-    /// Fixed before the first step (from `--tokens`, or `--minutes` and the
-    /// measured speed), so a resumed run keeps its schedule.
-    pub total_steps: usize,
-    pub dropout_rng: Rng,
-    pub tokens: usize,
-    pub seconds: f64,
-    pub window: Tally,
-    pub curve: Vec<LmPoint>,
-    pub history: Vec<EvalRecord>,
-}
-
-impl Resumable for PretrainState {
-    fn step(&self) -> usize {
-        self.step
-    }
-}
 
 pub enum Outcome {
     /// The run folder, with the pretrained model and its history.
@@ -559,24 +496,6 @@ fn held_out_batches(
                 .map(|&i| corpus.held_out[i].as_slice())
                 .collect();
             rule.batch(&seqs, &mut rng, device)
-        })
-        .collect()
-}
-
-fn write_history(run: &Path, history: &[EvalRecord]) -> Result<()> {
-    crate::fsutil::write_jsonl(&run.join(HISTORY_FILE), history)
-}
-
-/// A finished pretraining run's history.
-pub fn read_history(run: &Path) -> Result<Vec<EvalRecord>> {
-    let path = run.join(HISTORY_FILE);
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    text.lines()
-        .enumerate()
-        .map(|(i, line)| {
-            serde_json::from_str(line)
-                .with_context(|| format!("{}: line {}", path.display(), i + 1))
         })
         .collect()
 }
