@@ -48,7 +48,13 @@ def main():
         )
 
     readers = [h for h in heads if h["sink_share"] < 0.5]
-    best = max(readers, key=lambda h: (h["precision_at_5"] >= 0.8, h["top5_x_uniform"]), default=None)
+    # The heads that read the evidence (precision >= 0.8) by weight; with none,
+    # the closest to reading it (by precision), never a structure head by weight.
+    def reading(h):
+        reads = h["precision_at_5"] >= 0.8
+        return (reads, h["top5_x_uniform"] if reads else h["precision_at_5"])
+
+    best = max(readers, key=reading, default=None)
     best_text = "–"
     if best:
         keys = ", ".join(f'"{k}"' for k, _ in best["top_keys"][:3])
