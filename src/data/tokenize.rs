@@ -2,13 +2,21 @@
 //! vocabulary trained on the training split, then truncation to max_len.
 
 use super::hub::{fetch, HubFile};
+use ahash::{AHashMap, RandomState};
 use anyhow::{anyhow, bail, Context, Result};
+use compact_str::CompactString;
+use rayon::prelude::*;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use tokenizers::models::wordpiece::{WordPiece, WordPieceTrainer};
+use tokenizers::models::bpe::{BpeTrainer, BPE};
+use tokenizers::models::wordpiece::WordPiece;
 use tokenizers::normalizers::BertNormalizer;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::processors::bert::BertProcessing;
-use tokenizers::{AddedToken, Tokenizer};
+use tokenizers::{
+    AddedToken, NormalizedString, Normalizer, OffsetReferential, OffsetType, PreTokenizedString,
+    PreTokenizer, Tokenizer,
+};
 
 pub const PAD: &str = "[PAD]";
 const SPECIALS: [&str; 5] = [PAD, "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
@@ -139,27 +147,60 @@ fn add_bert_processor(tokenizer: &mut Tokenizer) -> Result<()> {
 }
 
 /// BERT-style WordPiece (lowercase, [CLS] text [SEP]) with the specials first, so [PAD] = 0.
+/// The same texts give the same vocabulary in every run: the library's own `train`
+/// counts words in a hash map seeded anew per process, and the order it meets them in
+/// numbers the `##` pieces, which break ties between equally frequent merges.
 fn train_wordpiece(vocab_size: usize, texts: &[String]) -> Result<Tokenizer> {
-    let model = WordPiece::builder()
-        .unk_token("[UNK]".into())
-        .build()
-        .map_err(|e| anyhow!("{e}"))?;
-    let mut tokenizer = bert_style(model)?;
     let specials = SPECIALS
         .iter()
         .map(|s| AddedToken::from(s.to_string(), true))
         .collect();
-    let trainer = WordPieceTrainer::builder()
+    let trainer = BpeTrainer::builder()
         .vocab_size(vocab_size)
         .special_tokens(specials)
+        .continuing_subword_prefix("##".into())
         .show_progress(false)
         .build();
-    let mut trainer = tokenizers::models::TrainerWrapper::from(trainer);
-    tokenizer
-        .train(&mut trainer, texts.iter())
+    let mut bpe = BPE::default();
+    let specials = trainer
+        .do_train(&word_counts(texts)?, &mut bpe)
         .map_err(|e| anyhow!("training WordPiece: {e}"))?;
+    let mut tokenizer = bert_style(WordPiece::from_bpe(&bpe))?;
+    tokenizer
+        .add_special_tokens(specials)
+        .map_err(|e| anyhow!("adding the special tokens: {e}"))?;
     add_bert_processor(&mut tokenizer)?;
     Ok(tokenizer)
+}
+
+/// How often each word (after BERT's normalizer and pre-tokenizer) occurs in `texts`,
+/// in a map whose iteration order depends on nothing but its contents: fixed seeds,
+/// words inserted in sorted order.
+fn word_counts(texts: &[String]) -> Result<AHashMap<CompactString, u64>> {
+    let words_of = |text: &String| -> Result<Vec<String>> {
+        let mut normalized = NormalizedString::from(text.as_str());
+        BertNormalizer::default()
+            .normalize(&mut normalized)
+            .map_err(|e| anyhow!("normalizing a text: {e}"))?;
+        let mut pre = PreTokenizedString::from(normalized);
+        BertPreTokenizer
+            .pre_tokenize(&mut pre)
+            .map_err(|e| anyhow!("splitting a text into words: {e}"))?;
+        Ok(pre
+            .get_splits(OffsetReferential::Original, OffsetType::Byte)
+            .into_iter()
+            .map(|(word, _, _)| word.to_owned())
+            .collect())
+    };
+    let per_text: Vec<Vec<String>> = texts.par_iter().map(words_of).collect::<Result<_>>()?;
+    let mut sorted: BTreeMap<&str, u64> = BTreeMap::new();
+    for word in per_text.iter().flatten() {
+        *sorted.entry(word).or_default() += 1;
+    }
+    let seeded = RandomState::with_seeds(1, 2, 3, 4);
+    let mut counts = HashMap::with_capacity_and_hasher(sorted.len(), seeded);
+    counts.extend(sorted.into_iter().map(|(w, n)| (CompactString::from(w), n)));
+    Ok(counts.into())
 }
 
 /// Token ids per text, truncated, and each text's length before truncation.
@@ -312,5 +353,33 @@ mod tests {
             .to_string()
             .contains("vocabulary size"));
         assert!("gpt2".parse::<TokenizerSpec>().is_err());
+    }
+
+    #[test]
+    fn a_trained_vocabulary_is_the_same_every_time() {
+        // Every word once: every merge of a pair ties with others, the case where the
+        // library's trainer let its per-process hash order choose.
+        let texts: Vec<String> = (0..400u32)
+            .map(|i| {
+                let word: String = (0..6)
+                    .map(|k| char::from(b'a' + ((i * 7 + k * 13 + i / 5) % 26) as u8))
+                    .collect();
+                format!("{word} {}", &word[2..])
+            })
+            .collect();
+        let vocab = || {
+            let mut v: Vec<(String, u32)> = build_tokenizer(&TokenizerSpec::WordPiece(300), &texts)
+                .unwrap()
+                .get_vocab(true)
+                .into_iter()
+                .collect();
+            v.sort();
+            v
+        };
+        let first = vocab();
+        assert!(first.len() > 100, "{} pieces", first.len());
+        for _ in 0..4 {
+            assert_eq!(vocab(), first);
+        }
     }
 }
