@@ -242,9 +242,8 @@ pub struct TrainCmd {
     pub qk_lr_mult: f64,
     #[arg(long, default_value_t = Config::default().dropout)]
     pub dropout: f32,
-    /// bert-base-uncased (vocabulary only), wordpiece:N (trained on the training split;
-    /// the trainer breaks ties in hash order, so the vocabulary may vary run to run) or a
-    /// tokenizer.json.
+    /// bert-base-uncased (vocabulary only), wordpiece:N (trained on the training split,
+    /// the same vocabulary for the same texts every run) or a tokenizer.json.
     #[arg(long, default_value = DEFAULT_TOKENIZER)]
     pub tokenizer: String,
     /// How to cut texts longer than --max-len. head-tail by default: 44% of IMDb reviews

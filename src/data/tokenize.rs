@@ -21,8 +21,11 @@ use tokenizers::{
 pub const PAD: &str = "[PAD]";
 const SPECIALS: [&str; 5] = [PAD, "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
 
-/// What `train` and `fetch` use unless told otherwise.
-pub const DEFAULT_TOKENIZER: &str = "bert-base-uncased";
+/// google-bert/bert-base-uncased's vocabulary (its tokenizer.json, no weights).
+pub const BERT: &str = "bert-base-uncased";
+
+/// What `train`, `pretrain` and `fetch` use unless told otherwise.
+pub const DEFAULT_TOKENIZER: &str = BERT;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum TokenizerSpec {
@@ -39,7 +42,7 @@ impl std::str::FromStr for TokenizerSpec {
 
     fn from_str(s: &str) -> Result<Self> {
         match s.split_once(':') {
-            None if s == DEFAULT_TOKENIZER => Ok(TokenizerSpec::Bert),
+            None if s == BERT => Ok(TokenizerSpec::Bert),
             Some(("wordpiece", n)) => {
                 let n: usize = n
                     .parse()
@@ -50,10 +53,7 @@ impl std::str::FromStr for TokenizerSpec {
                 Ok(TokenizerSpec::WordPiece(n))
             }
             _ if s.ends_with(".json") => Ok(TokenizerSpec::File(PathBuf::from(s))),
-            _ => bail!(
-                "unknown tokenizer {s:?}: \
-                 use bert-base-uncased, wordpiece:N or a tokenizer.json path"
-            ),
+            _ => bail!("unknown tokenizer {s:?}: use {BERT}, wordpiece:N or a tokenizer.json path"),
         }
     }
 }
