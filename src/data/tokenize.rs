@@ -151,6 +151,7 @@ fn add_bert_processor(tokenizer: &mut Tokenizer) -> Result<()> {
 /// counts words in a hash map seeded anew per process, and the order it meets them in
 /// numbers the `##` pieces, which break ties between equally frequent merges.
 fn train_wordpiece(vocab_size: usize, texts: &[String]) -> Result<Tokenizer> {
+    let mut tokenizer = bert_style(WordPiece::default())?;
     let specials = SPECIALS
         .iter()
         .map(|s| AddedToken::from(s.to_string(), true))
@@ -163,27 +164,32 @@ fn train_wordpiece(vocab_size: usize, texts: &[String]) -> Result<Tokenizer> {
         .build();
     let mut bpe = BPE::default();
     let specials = trainer
-        .do_train(&word_counts(texts)?, &mut bpe)
+        .do_train(&word_counts(&tokenizer, texts)?, &mut bpe)
         .map_err(|e| anyhow!("training WordPiece: {e}"))?;
-    let mut tokenizer = bert_style(WordPiece::from_bpe(&bpe))?;
     tokenizer
+        .with_model(WordPiece::from_bpe(&bpe))
         .add_special_tokens(specials)
         .map_err(|e| anyhow!("adding the special tokens: {e}"))?;
     add_bert_processor(&mut tokenizer)?;
     Ok(tokenizer)
 }
 
-/// How often each word (after BERT's normalizer and pre-tokenizer) occurs in `texts`,
-/// in a map whose iteration order depends on nothing but its contents: fixed seeds,
-/// words inserted in sorted order.
-fn word_counts(texts: &[String]) -> Result<AHashMap<CompactString, u64>> {
+/// How often each word (as `tokenizer`'s normalizer and pre-tokenizer cut it) occurs in
+/// `texts`, in a map whose iteration order depends on nothing but its contents: fixed
+/// seeds, words inserted in sorted order.
+fn word_counts(tokenizer: &Tokenizer, texts: &[String]) -> Result<AHashMap<CompactString, u64>> {
+    let normalizer = tokenizer
+        .get_normalizer()
+        .context("a tokenizer without a normalizer")?;
+    let pre_tokenizer =
+        (tokenizer.get_pre_tokenizer()).context("a tokenizer without a pre-tokenizer")?;
     let words_of = |text: &String| -> Result<Vec<String>> {
         let mut normalized = NormalizedString::from(text.as_str());
-        BertNormalizer::default()
+        normalizer
             .normalize(&mut normalized)
             .map_err(|e| anyhow!("normalizing a text: {e}"))?;
         let mut pre = PreTokenizedString::from(normalized);
-        BertPreTokenizer
+        pre_tokenizer
             .pre_tokenize(&mut pre)
             .map_err(|e| anyhow!("splitting a text into words: {e}"))?;
         Ok(pre
