@@ -2,7 +2,7 @@
 //! inserted or cut off, fed to every reader of user or run-folder files (CSV,
 //! JSONL and parquet tables, config.json, train_args.json, the checkpoint's
 //! state.json, safetensors weights, tokenizer.json). Each input either loads or
-//! fails with an error naming the file, within a second; a panic fails the case.
+//! fails with an error naming the file, in seconds (no hang); a panic fails the case.
 
 mod common;
 
@@ -69,8 +69,10 @@ fn check<T>(name: &str, bytes: &[u8], read: impl Fn(&Path) -> anyhow::Result<T>)
             "{name}: the error does not name the file: {msg}"
         );
     }
+    // A hang, not a slow machine: a library panic that a reader catches still prints
+    // its backtrace under RUST_BACKTRACE=1, which took 4.7 s on 2 busy cores.
     assert!(
-        started.elapsed() < Duration::from_secs(1),
+        started.elapsed() < Duration::from_secs(15),
         "{name}: took {:?}",
         started.elapsed()
     );
