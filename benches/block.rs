@@ -11,6 +11,7 @@ use xray::model::store::init_model;
 use xray::model::{Config, Forward};
 use xray::profile::random_batch;
 use xray::rng::Rng;
+use xray::runner::grads::Gradients;
 use xray::runner::optim::{AdamW, AdamWConfig};
 use xray::runner::step::{train_step, Objective, StepConfig};
 use xray::train::options::TrainOptions;
@@ -50,8 +51,8 @@ fn bench_block(c: &mut Criterion) {
     // Training-mode forward (dropout on), cross-entropy, backward.
     group.bench_function("forward_backward", |b| {
         b.iter(|| {
-            let (loss, _) = model.loss(&batch, &mut rng).unwrap();
-            loss.backward().unwrap()
+            let loss = model.loss(&batch, &mut rng).unwrap();
+            Gradients::backward(&loss.value, loss.rows.as_ref()).unwrap()
         })
     });
     let vars = varmap.data().lock().unwrap().clone();

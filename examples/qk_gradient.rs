@@ -92,7 +92,7 @@ fn main() -> Result<()> {
             let labels: Vec<u32> = rows.iter().map(|&i| train.labels[i]).collect();
             let batch = collate(&seqs, &labels, &device)?;
             let width = batch.input_ids.dim(1)? as f64;
-            let grads = model.loss(&batch, &mut rng)?.0.backward()?;
+            let grads = model.loss(&batch, &mut rng)?.value.backward()?;
             for (name, var) in &watched {
                 let g = grads
                     .get(var)

@@ -7,7 +7,6 @@
 
 mod common;
 
-use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarMap;
 use common::*;
@@ -18,6 +17,7 @@ use xray::model::{Arch, Config, LanguageModel};
 use xray::pretrain::masking::MaskRule;
 use xray::pretrain::objective::Pretraining;
 use xray::rng::Rng;
+use xray::runner::grads::Gradients;
 use xray::runner::optim::{AdamW, AdamWConfig};
 use xray::runner::step::Objective;
 
@@ -42,11 +42,14 @@ fn one_step<O: Objective>(
         .collect();
     let map = varmap.data().lock().unwrap().clone();
     let mut optimizer = AdamW::new(&map, AdamWConfig::default()).unwrap();
-    let (loss, _) = objective.loss(batch, &mut Rng::new(7)).unwrap();
-    let grads: GradStore = loss.backward().unwrap();
+    let loss = objective.loss(batch, &mut Rng::new(7)).unwrap();
+    let grads = Gradients::backward(&loss.value, loss.rows.as_ref()).unwrap();
     let gradients = vars
         .iter()
-        .map(|(name, v)| (name.clone(), flat(grads.get(v.as_tensor()).unwrap())))
+        .map(|(name, v)| {
+            let g = grads.dense(v.as_tensor()).unwrap();
+            (name.clone(), flat(&g.unwrap()))
+        })
         .collect();
     optimizer.update(&grads, 1e-3).unwrap();
     let after = vars
@@ -56,7 +59,7 @@ fn one_step<O: Objective>(
     for ((_, v), t) in vars.iter().zip(&before) {
         v.set(t).unwrap();
     }
-    (loss.to_scalar::<f32>().unwrap(), gradients, after)
+    (loss.value.to_scalar::<f32>().unwrap(), gradients, after)
 }
 
 /// The same step on both paths agrees to float rounding.

@@ -1,5 +1,5 @@
 //! AdamW's update as in-place CPU kernels: three passes over each parameter, no
-//! temporaries. The composed tensor version allocates a dozen parameter-sized
+//! temporaries; the token table's moments from its gradient's rows (`RowMoment`). The composed tensor version allocates a dozen parameter-sized
 //! buffers per step (the embedding alone is 31 MB), which costs more than the math.
 
 use super::{contiguous, contiguous_mut, vectorized, MIN_CHUNK};
@@ -28,23 +28,88 @@ impl InplaceOp2 for Moment {
             contiguous_mut(s1, l1, self.name())?,
             contiguous(s2, l2, self.name())?,
         );
-        let (b, c) = (self.beta, 1.0 - self.beta);
-        let square = self.square;
         m.par_chunks_mut(MIN_CHUNK)
             .zip(g.par_chunks(MIN_CHUNK))
-            .for_each(|(m, g)| {
-                vectorized(
-                    #[inline(always)]
-                    || {
-                        if square {
-                            m.iter_mut()
-                                .zip(g)
-                                .for_each(|(m, g)| *m = b * *m + c * g * g);
-                        } else {
-                            m.iter_mut().zip(g).for_each(|(m, g)| *m = b * *m + c * g);
-                        }
-                    },
-                )
+            .for_each(|(m, g)| self.apply(m, g));
+        Ok(())
+    }
+}
+
+impl Moment {
+    fn apply(&self, m: &mut [f32], g: &[f32]) {
+        let (b, c) = (self.beta, 1.0 - self.beta);
+        vectorized(
+            #[inline(always)]
+            || {
+                if self.square {
+                    m.iter_mut()
+                        .zip(g)
+                        .for_each(|(m, g)| *m = b * *m + c * g * g);
+                } else {
+                    m.iter_mut().zip(g).for_each(|(m, g)| *m = b * *m + c * g);
+                }
+            },
+        )
+    }
+}
+
+/// [`Moment`] of a (V, D) table whose gradient is given as rows: `rhs` row k is
+/// row `ids[k]` (ascending), every other row's gradient is 0. Every row of the
+/// moment still decays, so the result is the dense update's, bit for bit.
+pub struct RowMoment<'a> {
+    pub beta: f32,
+    pub square: bool,
+    pub ids: &'a [u32],
+}
+
+impl InplaceOp2 for RowMoment<'_> {
+    fn name(&self) -> &'static str {
+        "adamw-row-moment"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<()> {
+        let (m, rows) = (
+            contiguous_mut(s1, l1, self.name())?,
+            contiguous(s2, l2, self.name())?,
+        );
+        let d = super::row_len(l1);
+        if rows.len() != self.ids.len() * d
+            || self.ids.iter().any(|&i| (i as usize + 1) * d > m.len())
+        {
+            candle_core::bail!(
+                "{}: {} rows of {:?} for a {:?} table",
+                self.name(),
+                self.ids.len(),
+                l2.dims(),
+                l1.dims()
+            );
+        }
+        let moment = Moment {
+            beta: self.beta,
+            square: self.square,
+        };
+        let zero = vec![0f32; d];
+        let per_task = (MIN_CHUNK / d.max(1)).max(1);
+        m.par_chunks_mut(per_task * d)
+            .enumerate()
+            .for_each(|(task, m)| {
+                let first = task * per_task;
+                let mut k = self.ids.partition_point(|&i| (i as usize) < first);
+                for (r, m) in m.chunks_mut(d).enumerate() {
+                    let touched = self.ids.get(k) == Some(&((first + r) as u32));
+                    let g = match touched {
+                        true => &rows[k * d..(k + 1) * d],
+                        false => &zero[..],
+                    };
+                    k += touched as usize;
+                    moment.apply(m, g);
+                }
             });
         Ok(())
     }

@@ -62,6 +62,11 @@ impl Classifier {
         self.body.token_embeddings(input_ids)
     }
 
+    /// The (V, D) token embedding table.
+    pub fn embedding_table(&self) -> &Tensor {
+        self.body.embedding_table()
+    }
+
     /// The forward pass from token embeddings (B, L, D): how gradient attributions
     /// run the model on inputs between a baseline and the text.
     pub fn forward_embedded(

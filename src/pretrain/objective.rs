@@ -3,9 +3,8 @@
 
 use crate::model::{Forward, LanguageModel, LmBatch, Masks};
 use crate::rng::Rng;
-use crate::runner::step::{cross_entropy, Objective};
+use crate::runner::step::{cross_entropy, Loss, Objective};
 use anyhow::Result;
-use candle_core::Tensor;
 
 pub struct Pretraining<'a> {
     pub model: &'a LanguageModel,
@@ -16,13 +15,20 @@ pub struct Pretraining<'a> {
 impl Objective for Pretraining<'_> {
     type Batch = LmBatch;
 
-    fn loss(&self, lm: &LmBatch, rng: &mut Rng) -> Result<(Tensor, usize)> {
+    /// The table also makes the output logits, so its gradient is dense anyway:
+    /// no token rows.
+    fn loss(&self, lm: &LmBatch, rng: &mut Rng) -> Result<Loss> {
         let fwd = Forward::train(rng);
         let fwd = match self.masks {
             Some(masks) => fwd.with_masks(masks),
             None => fwd,
         };
-        cross_entropy(&self.model.logits(lm, fwd)?, &lm.targets)
+        let (value, correct) = cross_entropy(&self.model.logits(lm, fwd)?, &lm.targets)?;
+        Ok(Loss {
+            value,
+            correct,
+            rows: None,
+        })
     }
 }
 

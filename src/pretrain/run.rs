@@ -202,7 +202,7 @@ impl<'a> Pretrainer<'a> {
         let mut timed = 0.0;
         for (k, lm) in batches.iter().enumerate() {
             let started = Instant::now();
-            let _ = objective.loss(lm, &mut rng)?.0.backward()?;
+            let _ = objective.loss(lm, &mut rng)?.value.backward()?;
             if k >= PROBE_WARMUP {
                 timed += started.elapsed().as_secs_f64();
             }

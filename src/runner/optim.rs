@@ -1,9 +1,9 @@
 //! AdamW with state we own (candle_nn's keeps its moments private, so it cannot
 //! be saved for an exact resume), the learning-rate schedule, and gradient clipping.
 
-use crate::kernels::adamw::{Moment, Step};
+use super::grads::{Grad, Gradients};
+use crate::kernels::adamw::{Moment, RowMoment, Step};
 use anyhow::{Context, Result};
-use candle_core::backprop::GradStore;
 use candle_core::{Tensor, Var};
 use std::collections::HashMap;
 use std::path::Path;
@@ -85,68 +85,77 @@ impl AdamW {
     }
 
     /// Scale all gradients so their global L2 norm is at most `max_norm`; returns the norm before.
-    pub fn clip_grad_norm(&self, grads: &mut GradStore, max_norm: f64) -> Result<f64> {
+    pub fn clip_grad_norm(&self, grads: &mut Gradients, max_norm: f64) -> Result<f64> {
         let mut total = 0f64;
         for p in &self.params {
-            if let Some(g) = grads.get(&p.var) {
-                total += g
-                    .sqr()?
-                    .sum_all()?
-                    .to_dtype(candle_core::DType::F64)?
-                    .to_scalar::<f64>()?;
-            }
+            // A table's zero rows add nothing (and D a multiple of 32 keeps
+            // candle's 32 partial sums, so even the rounding is the dense sum's).
+            let g = match grads.get(p.var.as_tensor()) {
+                Some(Grad::Dense(g)) => g,
+                Some(Grad::Rows(r)) => &r.rows,
+                None => continue,
+            };
+            total += g
+                .sqr()?
+                .sum_all()?
+                .to_dtype(candle_core::DType::F64)?
+                .to_scalar::<f64>()?;
         }
         let norm = total.sqrt();
         if norm > max_norm {
             let scale = max_norm / (norm + 1e-6);
             for p in &self.params {
-                if let Some(g) = grads.remove(&p.var) {
-                    grads.insert(&p.var, (g * scale)?);
-                }
+                grads.scale(p.var.as_tensor(), scale)?;
             }
         }
         Ok(norm)
     }
 
     /// One update with the given learning rate (the schedule lives with the caller).
-    pub fn update(&mut self, grads: &GradStore, lr: f64) -> Result<()> {
+    pub fn update(&mut self, grads: &Gradients, lr: f64) -> Result<()> {
         self.step += 1;
         let c = &self.config;
         let t = self.step as i32;
         let (correct1, correct2) = (1.0 - c.beta1.powi(t), 1.0 - c.beta2.powi(t));
         for p in &self.params {
-            let Some(g) = grads.get(&p.var) else { continue };
+            let Some(g) = grads.get(p.var.as_tensor()) else {
+                continue;
+            };
             let decay = if p.decay { c.weight_decay } else { 0.0 };
             let lr = lr * p.lr_mult;
-            if crate::kernels::fused(p.var.as_tensor()) {
-                let g = g.contiguous()?;
-                p.m.as_tensor().inplace_op2(
-                    &g,
-                    &Moment {
-                        beta: c.beta1 as f32,
-                        square: false,
-                    },
-                )?;
-                p.v.as_tensor().inplace_op2(
-                    &g,
-                    &Moment {
-                        beta: c.beta2 as f32,
-                        square: true,
-                    },
-                )?;
-                let step = Step {
-                    lr: lr as f32,
-                    decay: decay as f32,
-                    correct1: correct1 as f32,
-                    correct2: correct2 as f32,
-                    eps: c.eps as f32,
-                };
-                p.var
-                    .as_tensor()
-                    .inplace_op3(p.m.as_tensor(), p.v.as_tensor(), &step)?;
-            } else {
-                update_composed(p, g, lr, decay, (correct1, correct2), c)?;
+            if !crate::kernels::fused(p.var.as_tensor()) {
+                let g = grads
+                    .dense(p.var.as_tensor())?
+                    .context("gradient vanished")?;
+                update_composed(p, &g, lr, decay, (correct1, correct2), c)?;
+                continue;
             }
+            for (moment, beta, square) in [(&p.m, c.beta1, false), (&p.v, c.beta2, true)] {
+                let beta = beta as f32;
+                match g {
+                    Grad::Dense(g) => moment
+                        .as_tensor()
+                        .inplace_op2(&g.contiguous()?, &Moment { beta, square })?,
+                    Grad::Rows(r) => moment.as_tensor().inplace_op2(
+                        &r.rows.contiguous()?,
+                        &RowMoment {
+                            beta,
+                            square,
+                            ids: &r.ids,
+                        },
+                    )?,
+                }
+            }
+            let step = Step {
+                lr: lr as f32,
+                decay: decay as f32,
+                correct1: correct1 as f32,
+                correct2: correct2 as f32,
+                eps: c.eps as f32,
+            };
+            p.var
+                .as_tensor()
+                .inplace_op3(p.m.as_tensor(), p.v.as_tensor(), &step)?;
         }
         Ok(())
     }
@@ -266,7 +275,8 @@ mod tests {
             for _ in 0..3 {
                 let loss = (w.as_tensor() * &g).unwrap().sum_all().unwrap();
                 if fused {
-                    opt.update(&loss.backward().unwrap(), 0.01).unwrap();
+                    opt.update(&Gradients::backward(&loss, None).unwrap(), 0.01)
+                        .unwrap();
                 } else {
                     opt.step += 1;
                     let t = opt.step as i32;
@@ -319,7 +329,8 @@ mod tests {
             .map(|n| vars[*n].as_tensor().sum_all().unwrap())
             .reduce(|a, b| (a + b).unwrap())
             .unwrap();
-        opt.update(&loss.backward().unwrap(), 0.01).unwrap();
+        opt.update(&Gradients::backward(&loss, None).unwrap(), 0.01)
+            .unwrap();
         let moved = |n: &str| -> f32 {
             vars[n]
                 .as_tensor()
@@ -343,7 +354,8 @@ mod tests {
         let vars = HashMap::from([("head.bias".to_string(), w.clone())]);
         let mut opt = AdamW::new(&vars, AdamWConfig::default()).unwrap();
         let loss = (w.as_tensor() * 3.0).unwrap().sum_all().unwrap(); // gradient +3 everywhere
-        opt.update(&loss.backward().unwrap(), 0.1).unwrap();
+        opt.update(&Gradients::backward(&loss, None).unwrap(), 0.1)
+            .unwrap();
         // Bias-corrected Adam's first step is lr * sign(g); biases are not decayed.
         let got: Vec<f32> = w.as_tensor().to_vec1().unwrap();
         assert!(

@@ -2,6 +2,7 @@
 //! benches all call `train_step`. The loss comes from an [`Objective`], so a
 //! second objective (a language-model loss) reuses the step and the loop.
 
+use super::grads::{Gradients, TokenRows};
 use super::optim::AdamW;
 use crate::data::collate::Batch;
 use crate::model::{Classifier, Forward};
@@ -18,20 +19,39 @@ pub struct StepConfig {
     pub clip: f64,
 }
 
-/// A training loss: one batch in training mode (dropout from `rng`) gives the
-/// mean loss and the number of right predictions (of examples, or of tokens).
-pub trait Objective {
-    type Batch;
-    fn loss(&self, batch: &Self::Batch, rng: &mut Rng) -> Result<(Tensor, usize)>;
+/// One batch's loss in training mode, as an [`Objective`] gives it.
+pub struct Loss {
+    /// The mean loss, a scalar with the graph behind it.
+    pub value: Tensor,
+    /// Right predictions (of examples, or of tokens).
+    pub correct: usize,
+    /// The batch's token-table rows when the loss was computed from them (the
+    /// table's gradient then comes as rows: `runner::grads`).
+    pub rows: Option<TokenRows>,
 }
 
-/// Classification: cross-entropy of the logits against the labels.
+/// A training loss: one batch in training mode, dropout from `rng`.
+pub trait Objective {
+    type Batch;
+    fn loss(&self, batch: &Self::Batch, rng: &mut Rng) -> Result<Loss>;
+}
+
+/// Classification: cross-entropy of the logits against the labels, from the
+/// batch's token rows.
 impl Objective for Classifier {
     type Batch = Batch;
 
-    fn loss(&self, batch: &Batch, rng: &mut Rng) -> Result<(Tensor, usize)> {
-        let out = self.forward(&batch.input_ids, &batch.attention_mask, Forward::train(rng))?;
-        cross_entropy(&out.logits, &batch.labels)
+    fn loss(&self, batch: &Batch, rng: &mut Rng) -> Result<Loss> {
+        let ids = &batch.input_ids;
+        let rows = TokenRows::new(self.embedding_table(), ids, &self.token_embeddings(ids)?)?;
+        let out =
+            self.forward_embedded(rows.as_tensor(), &batch.attention_mask, Forward::train(rng))?;
+        let (value, correct) = cross_entropy(&out.logits, &batch.labels)?;
+        Ok(Loss {
+            value,
+            correct,
+            rows: Some(rows),
+        })
     }
 }
 
@@ -56,11 +76,11 @@ pub fn train_step<O: Objective>(
     step: StepConfig,
     rng: &mut Rng,
 ) -> Result<(f64, usize)> {
-    let (loss, correct) = objective.loss(batch, rng)?;
-    let mut grads = loss.backward()?;
+    let loss = objective.loss(batch, rng)?;
+    let mut grads = Gradients::backward(&loss.value, loss.rows.as_ref())?;
     optimizer.clip_grad_norm(&mut grads, step.clip)?;
     optimizer.update(&grads, step.lr)?;
-    Ok((loss.to_scalar::<f32>()? as f64, correct))
+    Ok((loss.value.to_scalar::<f32>()? as f64, loss.correct))
 }
 
 /// A loss that is not finite stops the run before anything is saved: `last/`
