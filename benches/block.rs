@@ -30,11 +30,12 @@ fn bench_block(c: &mut Criterion) {
     let attn_vars = VarMap::new();
     let vb = VarBuilder::from_varmap(&attn_vars, DType::F32, &Device::Cpu);
     let attn = MultiHeadSelfAttention::new(vb, &config).unwrap();
-    let x = candle_core::Var::randn(0f32, 1.0, (BATCH, SEQ, config.d_model), &Device::Cpu).unwrap();
+    let x =
+        candle_core::Var::randn(0f32, 1.0, (BATCH * SEQ, config.d_model), &Device::Cpu).unwrap();
     group.bench_function("attention_forward_backward", |b| {
         b.iter(|| {
             let (out, _) = attn
-                .forward(x.as_tensor(), None, &mut Forward::eval())
+                .forward(x.as_tensor(), (BATCH, SEQ), None, &mut Forward::eval())
                 .unwrap();
             out.sum_all().unwrap().backward().unwrap()
         })

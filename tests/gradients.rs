@@ -156,7 +156,7 @@ fn attention_matches_finite_differences(config: Config) {
     let (vb, varmap) = seeded_var_builder(4, DType::F64, &Device::Cpu);
     let attn = MultiHeadSelfAttention::new(vb, &config).unwrap();
     let mut rng = Rng::new(5);
-    let x = input_var(&[2, 5, config.d_model], &mut rng);
+    let x = input_var(&[2 * 5, config.d_model], &mut rng); // (B·L, D) rows
     let (_, mask) = padded_batch(&[&[1, 2, 3], &[1, 2, 3, 4, 5]], 5);
     let bias = attention_bias(
         &mask,
@@ -167,10 +167,10 @@ fn attention_matches_finite_differences(config: Config) {
         DType::F64,
     )
     .unwrap();
-    let r = random(&[2, 5, config.d_model], &mut rng, DType::F64);
+    let r = random(&[2 * 5, config.d_model], &mut rng, DType::F64);
     let loss = || {
         let (out, _) = attn
-            .forward(&x, bias.as_ref(), &mut Forward::eval().keep_attn())
+            .forward(&x, (2, 5), bias.as_ref(), &mut Forward::eval().keep_attn())
             .unwrap();
         (out * &r).unwrap().sum_all().unwrap()
     };
@@ -195,9 +195,9 @@ fn fused_matches_composed(config: Config) {
     let (vb, varmap) = seeded_var_builder(4, DType::F32, &Device::Cpu);
     let attn = MultiHeadSelfAttention::new(vb, &config).unwrap();
     let mut rng = Rng::new(5);
-    let x = Var::from_tensor(&random(&[2, 5, config.d_model], &mut rng, DType::F32)).unwrap();
+    let x = Var::from_tensor(&random(&[2 * 5, config.d_model], &mut rng, DType::F32)).unwrap();
     let (_, mask) = padded_batch(&[&[1, 2, 3], &[1, 2, 3, 4, 5]], 5);
-    let r = random(&[2, 5, config.d_model], &mut rng, DType::F32);
+    let r = random(&[2 * 5, config.d_model], &mut rng, DType::F32);
     let vars = with_input(&varmap, &x);
     for on in [false, true] {
         let masks = Masks {
@@ -209,6 +209,7 @@ fn fused_matches_composed(config: Config) {
             let (out, weights) = attn
                 .forward(
                     &x,
+                    (2, 5),
                     bias.as_ref(),
                     &mut Forward {
                         keep_attn,

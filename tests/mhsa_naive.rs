@@ -90,10 +90,11 @@ fn mhsa_equals_a_naive_per_head_loop() {
             DType::F32,
         )
         .unwrap();
-        let input = Tensor::from_vec(x.clone(), (b, l, d), &Device::Cpu).unwrap();
+        let input = Tensor::from_vec(x.clone(), (b * l, d), &Device::Cpu).unwrap(); // rows
         let (out, _) = attn
             .forward(
                 &input,
+                (b, l),
                 bias.as_ref(),
                 &mut Forward {
                     keep_attn,

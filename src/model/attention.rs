@@ -5,7 +5,7 @@
 
 use super::config::Config;
 use super::forward::Forward;
-use super::linear::{as_rows, Linear};
+use super::linear::Linear;
 use crate::kernels;
 use candle_core::{Result, Tensor};
 use candle_nn::{Init, VarBuilder};
@@ -88,16 +88,16 @@ impl MultiHeadSelfAttention {
         })
     }
 
-    /// x: (B, L, D); bias: additive mask broadcastable to (B, H, L, L).
-    /// Returns the output (B, L, D) and, with `fwd.keep_attn`, the attention
-    /// weights (B, H, L, L).
+    /// rows: (B·L, D), the positions of a (B, L) batch; bias: additive mask
+    /// broadcastable to (B, H, L, L). Returns the output (B·L, D) and, with
+    /// `fwd.keep_attn`, the attention weights (B, H, L, L).
     pub fn forward(
         &self,
-        x: &Tensor,
+        rows: &Tensor,
+        (b, l): (usize, usize),
         bias: Option<&Tensor>,
         fwd: &mut Forward,
     ) -> Result<(Tensor, Option<Tensor>)> {
-        let (b, l, d) = x.dims3()?;
         let heads = kernels::Heads {
             b,
             l,
@@ -105,25 +105,24 @@ impl MultiHeadSelfAttention {
             dh: self.d_head,
         };
         let scale = 1.0 / (self.d_head as f64).sqrt();
-        let rows = as_rows(x)?; // (B·L, D): one matmul per projection
-        if Path::choose(x, fwd, self.attn_dropout) == Path::Fused {
+        if Path::choose(rows, fwd, self.attn_dropout) == Path::Fused {
             let qkv = match self.qk_norm {
-                None => Linear::stacked(&[&self.q, &self.k, &self.v])?.forward(&rows)?, // (B·L, 3D)
+                None => Linear::stacked(&[&self.q, &self.k, &self.v])?.forward(rows)?, // (B·L, 3D)
                 Some(_) => {
-                    let (q, k) = self.queries_keys(&rows)?;
-                    Tensor::cat(&[q, k, self.v.forward(&rows)?], 1)? // (B·L, 3D)
+                    let (q, k) = self.queries_keys(rows)?;
+                    Tensor::cat(&[q, k, self.v.forward(rows)?], 1)? // (B·L, 3D)
                 }
             };
             let bias = match bias {
                 Some(bias) => bias.clone(),
-                None => Tensor::zeros((1, 1, 1, l), x.dtype(), x.device())?,
+                None => Tensor::zeros((1, 1, 1, l), rows.dtype(), rows.device())?,
             };
             let context = kernels::attention(&qkv, &bias, heads, scale)?; // (B·L, D)
-            return Ok((self.o.forward(&context)?.reshape((b, l, d))?, None));
+            return Ok((self.o.forward(&context)?, None));
         }
-        let (q, k) = self.queries_keys(&rows)?;
+        let (q, k) = self.queries_keys(rows)?;
         let (q, k) = (heads.split(&q)?, heads.split(&k)?); // (B, H, L, Dh)
-        let v = heads.split(&self.v.forward(&rows)?)?;
+        let v = heads.split(&self.v.forward(rows)?)?;
         let scores = q.matmul(&k.t()?)?; // (B, H, L, L)
 
         // Ours, with a backward pass (candle's fused softmax has none), and with
@@ -131,8 +130,7 @@ impl MultiHeadSelfAttention {
         let weights = kernels::softmax_last(&scores, bias, scale)?;
         let dropped = fwd.mode.dropout(&weights, self.attn_dropout)?;
         let context = heads.merge(&dropped.matmul(&v)?)?; // (B·L, D): heads side by side
-        let out = self.o.forward(&context)?.reshape((b, l, d))?;
-        Ok((out, fwd.keep_attn.then_some(weights)))
+        Ok((self.o.forward(&context)?, fwd.keep_attn.then_some(weights)))
     }
 
     /// q and k (B·L, D), through QK-norm when the config asks for it.

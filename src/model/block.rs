@@ -28,16 +28,17 @@ impl Block {
         })
     }
 
-    /// (B, L, D) -> (B, L, D), plus, with `fwd.keep_attn`, this layer's
-    /// attention weights (B, H, L, L).
+    /// x (B·L, D) rows of a (B, L) batch -> (B·L, D), plus, with
+    /// `fwd.keep_attn`, this layer's attention weights (B, H, L, L).
     pub fn forward(
         &self,
         x: &Tensor,
+        batch: (usize, usize),
         bias: Option<&Tensor>,
         fwd: &mut Forward,
     ) -> Result<(Tensor, Option<Tensor>)> {
         let normed = self.norm_attn.forward(x)?;
-        let (a, attn) = self.attn.forward(&normed, bias, fwd)?;
+        let (a, attn) = self.attn.forward(&normed, batch, bias, fwd)?;
         let x = fwd.mode.residual(x, &a, self.dropout)?;
         let f = self.ffn.forward(&self.norm_ffn.forward(&x)?)?;
         let x = fwd.mode.residual(&x, &f, self.dropout)?;

@@ -78,15 +78,19 @@ impl Body {
     ) -> Result<Hidden> {
         let masks = fwd.masks.unwrap_or(self.masks());
         let bias = attention_bias(attention_mask, masks, tokens.dtype())?;
-        let mut x = self.embed.add_positions(tokens)?; // (B, L, D)
+        let x = self.embed.add_positions(tokens)?; // (B, L, D)
+        let (b, l, d) = x.dims3()?;
+        // The blocks pass rows along: one reshape for the stack instead of
+        // four per block, each a graph node with a gradient buffer to fill.
+        let mut x = x.reshape((b * l, d))?; // (B·L, D)
         let mut attn = Vec::new();
         for block in &self.blocks {
-            let (y, weights) = block.forward(&x, bias.as_ref(), &mut fwd)?;
+            let (y, weights) = block.forward(&x, (b, l), bias.as_ref(), &mut fwd)?;
             x = y;
             attn.extend(weights);
         }
         Ok(Hidden {
-            hidden: self.norm_final.forward(&x)?,
+            hidden: self.norm_final.forward(&x)?.reshape((b, l, d))?,
             attn,
         })
     }

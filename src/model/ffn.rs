@@ -1,7 +1,7 @@
 //! The position-wise feed-forward network: d -> ffn_mult*d -> d.
 
 use super::config::{Activation, Config};
-use super::linear::{as_rows, Linear};
+use super::linear::Linear;
 use crate::kernels;
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
@@ -22,13 +22,13 @@ impl FeedForward {
         })
     }
 
-    /// (B, L, D) -> (B, L, D)
+    /// (N, D) rows -> (N, D)
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let h = self.up.forward(&as_rows(x)?)?; // (B·L, ffn)
+        let h = self.up.forward(x)?; // (N, ffn)
         let h = match self.act {
             Activation::Gelu => kernels::gelu(&h)?,
             Activation::Silu => h.silu()?,
         };
-        self.down.forward(&h)?.reshape(x.shape()) // (B, L, D)
+        self.down.forward(&h)
     }
 }
