@@ -1,6 +1,7 @@
 //! AdamW's update as in-place CPU kernels: three passes over each parameter, no
-//! temporaries; the token table's moments from its gradient's rows (`RowMoment`). The composed tensor version allocates a dozen parameter-sized
-//! buffers per step (the embedding alone is 31 MB), which costs more than the math.
+//! temporaries; the token table's moments from its gradient's rows (`RowMoment`).
+//! The composed tensor version allocates a dozen parameter-sized buffers per step
+//! (the embedding alone is 31 MB), which costs more than the math.
 
 use super::{contiguous, contiguous_mut, vectorized, MIN_CHUNK};
 use candle_core::{CpuStorage, InplaceOp2, InplaceOp3, Layout, Result};

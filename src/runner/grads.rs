@@ -3,7 +3,7 @@
 //!
 //! Through candle's graph the table's gradient is a (V, D) buffer (31 MB at the
 //! default) zero-filled, copied, written in a few thousand rows, then read by the
-//! clip and by AdamW: six dense passes per step for rows that are nearly all 0.
+//! clip and by AdamW: half a dozen dense passes per step over rows nearly all 0.
 //! Here the batch's token embeddings are a leaf of the graph ([`TokenRows`]); the
 //! gradient that reaches them is summed per distinct id ([`RowGrad`]) in the order
 //! candle's `index_add` sums it, so every number downstream is the same.
