@@ -248,8 +248,8 @@ fn ffn_gradients_match_finite_differences() {
         let (vb, varmap) = seeded_var_builder(6, DType::F64, &Device::Cpu);
         let ffn = FeedForward::new(vb, &config).unwrap();
         let mut rng = Rng::new(7);
-        let x = input_var(&[2, 3, config.d_model], &mut rng);
-        let r = random(&[2, 3, config.d_model], &mut rng, DType::F64);
+        let x = input_var(&[2 * 3, config.d_model], &mut rng); // (B·L, D) rows
+        let r = random(&[2 * 3, config.d_model], &mut rng, DType::F64);
         let loss = || (ffn.forward(&x).unwrap() * &r).unwrap().sum_all().unwrap();
         assert_matches_finite_differences(&format!("FFN {act:?}"), loss, &with_input(&varmap, &x));
     }

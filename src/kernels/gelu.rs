@@ -35,26 +35,33 @@ impl CustomOp1 for FusedGelu {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let x = contiguous(s, l, self.name())?;
-        let y = par_zip2(
-            x,
-            x,
-            MIN_CHUNK,
-            #[inline(always)]
-            |_, y, x, _| {
-                for (y, &x) in y.iter_mut().zip(x) {
-                    *y = 0.5 * x * (1.0 + erf(x * FRAC_1_SQRT_2));
-                }
-            },
-        );
+        let y = gelu_values(contiguous(s, l, self.name())?);
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
 
     fn bwd(&self, x: &Tensor, _y: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(
-            x.apply_op2_no_bwd(&grad.contiguous()?, &GeluBackward)?,
-        ))
+        Ok(Some(gelu_backward(x, grad)?))
     }
+}
+
+/// GELU of every element, in parallel chunks.
+pub(crate) fn gelu_values(x: &[f32]) -> Vec<f32> {
+    par_zip2(
+        x,
+        x,
+        MIN_CHUNK,
+        #[inline(always)]
+        |_, y, x, _| {
+            for (y, &x) in y.iter_mut().zip(x) {
+                *y = 0.5 * x * (1.0 + erf(x * FRAC_1_SQRT_2));
+            }
+        },
+    )
+}
+
+/// The gradient at GELU's input x from the gradient at its output.
+pub(crate) fn gelu_backward(x: &Tensor, grad: &Tensor) -> Result<Tensor> {
+    x.apply_op2_no_bwd(&grad.contiguous()?, &GeluBackward)
 }
 
 impl CustomOp2 for GeluBackward {

@@ -5,9 +5,13 @@
 //! training step. Here the bias rows are laid down first and the gemm adds x·Wᵀ
 //! onto them; the bias gradient is a parallel column sum.
 
+use super::gelu::{gelu, gelu_backward, gelu_values};
 use super::gemm::{matmul, Mat};
 use super::{column_sum, contiguous, contiguous2, fused, row_len, tiled, zeros};
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
+use candle_core::{
+    CpuStorage, CustomOp1, CustomOp2, CustomOp3, Device, Layout, Result, Shape, Tensor,
+};
+use std::sync::Mutex;
 
 /// x (N, D_in), weight (D_out, D_in), bias (D_out) -> (N, D_out).
 pub fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
@@ -16,6 +20,17 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
             .apply_op3(&weight.contiguous()?, &bias.contiguous()?, Linear)
     } else {
         x.matmul(&weight.t()?)?.broadcast_add(bias)
+    }
+}
+
+/// gelu(x·Wᵀ + b): the FFN's up projection and its activation as one op.
+pub fn linear_gelu(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
+    if fused(x) {
+        let op = LinearGelu::default();
+        x.contiguous()?
+            .apply_op3(&weight.contiguous()?, &bias.contiguous()?, op)
+    } else {
+        gelu(&linear(x, weight, bias)?)
     }
 }
 
@@ -39,26 +54,8 @@ impl CustomOp3 for Linear {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (x, w, b) = (
-            contiguous(s1, l1, self.name())?,
-            contiguous(s2, l2, self.name())?,
-            contiguous(s3, l3, self.name())?,
-        );
-        let ((n, d_in), (d_out, w_in)) = (l1.shape().dims2()?, l2.shape().dims2()?);
-        if w_in != d_in || b.len() != d_out {
-            candle_core::bail!(
-                "{}: input {:?}, weight {:?}, bias {:?} do not fit",
-                self.name(),
-                l1.dims(),
-                l2.dims(),
-                l3.dims()
-            );
-        }
-        let mut y = tiled(b, n * d_out);
-        let (x, w) = (Mat::rows(x, n, d_in, d_in), Mat::rows(w, d_out, d_in, d_in));
-        let threads = candle_core::utils::get_num_threads();
-        matmul(&mut y, d_out, x, w.t(), true, threads);
-        Ok((CpuStorage::F32(y), Shape::from((n, d_out))))
+        let (y, shape) = affine((s1, l1), (s2, l2), (s3, l3), self.name())?;
+        Ok((CpuStorage::F32(y), shape))
     }
 
     fn bwd(
@@ -69,11 +66,96 @@ impl CustomOp3 for Linear {
         _y: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let grad = grad.contiguous()?; // (N, D_out)
-        let dx = grad.apply_op2_no_bwd(w, &InputGrad)?; // (N, D_in)
-        let dw = grad.t()?.matmul(x)?; // (D_out, D_in)
-        let db = grad.apply_op1_no_bwd(&ColumnSum)?;
-        Ok((Some(dx), Some(dw), Some(db)))
+        backward(x, w, grad)
+    }
+}
+
+/// x·Wᵀ + b for the slices behind x (N, D_in), W (D_out, D_in) and b (D_out).
+fn affine(
+    (s1, l1): (&CpuStorage, &Layout),
+    (s2, l2): (&CpuStorage, &Layout),
+    (s3, l3): (&CpuStorage, &Layout),
+    name: &str,
+) -> Result<(Vec<f32>, Shape)> {
+    let (x, w, b) = (
+        contiguous(s1, l1, name)?,
+        contiguous(s2, l2, name)?,
+        contiguous(s3, l3, name)?,
+    );
+    let ((n, d_in), (d_out, w_in)) = (l1.shape().dims2()?, l2.shape().dims2()?);
+    if w_in != d_in || b.len() != d_out {
+        candle_core::bail!(
+            "{name}: input {:?}, weight {:?}, bias {:?} do not fit",
+            l1.dims(),
+            l2.dims(),
+            l3.dims()
+        );
+    }
+    let mut y = tiled(b, n * d_out);
+    let (x, w) = (Mat::rows(x, n, d_in, d_in), Mat::rows(w, d_out, d_in, d_in));
+    let threads = candle_core::utils::get_num_threads();
+    matmul(&mut y, d_out, x, w.t(), true, threads);
+    Ok((y, Shape::from((n, d_out))))
+}
+
+/// The gradients of x, W and b from the gradient at x·Wᵀ + b.
+fn backward(
+    x: &Tensor,
+    w: &Tensor,
+    grad: &Tensor,
+) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    let grad = grad.contiguous()?; // (N, D_out)
+    let dx = grad.apply_op2_no_bwd(w, &InputGrad)?; // (N, D_in)
+    let dw = grad.t()?.matmul(x)?; // (D_out, D_in)
+    let db = grad.apply_op1_no_bwd(&ColumnSum)?;
+    Ok((Some(dx), Some(dw), Some(db)))
+}
+
+/// The FFN's up projection with its GELU: the pre-activation stays inside the op
+/// for the backward pass instead of being a graph node of its own, which candle
+/// would give a zero-filled (N, D_out) gradient buffer and an add.
+#[derive(Default)]
+struct LinearGelu {
+    pre: Mutex<Option<Tensor>>,
+}
+
+impl CustomOp3 for LinearGelu {
+    fn name(&self) -> &'static str {
+        "fused-linear-gelu"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (pre, shape) = affine((s1, l1), (s2, l2), (s3, l3), self.name())?;
+        let y = gelu_values(&pre);
+        let pre = Tensor::from_vec(pre, shape.clone(), &Device::Cpu)?;
+        *self
+            .pre
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("poisoned".into()))? = Some(pre);
+        Ok((CpuStorage::F32(y), shape))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _b: &Tensor,
+        _y: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let pre = self.pre.lock().ok().and_then(|p| p.clone());
+        let Some(pre) = pre else {
+            candle_core::bail!("{}: backward before forward", self.name())
+        };
+        backward(x, w, &gelu_backward(&pre, grad)?)
     }
 }
 
@@ -157,5 +239,21 @@ mod tests {
             &[&x, &w, &b],
         );
         assert!(value < 1e-6 && grad < 1e-4, "value {value}, grad {grad}");
+    }
+
+    #[test]
+    fn fused_linear_gelu_matches_the_composed_one_for_input_weight_and_bias() {
+        let x = random(&[300, 5], 8, 1.0);
+        let w = random(&[7, 5], 9, 1.0);
+        let b = random(&[7], 10, 1.0);
+        let (value, grad) = compare(
+            || linear_gelu(x.as_tensor(), w.as_tensor(), b.as_tensor()).unwrap(),
+            || {
+                let y = x.as_tensor().matmul(&w.as_tensor().t().unwrap()).unwrap();
+                y.broadcast_add(b.as_tensor()).unwrap().gelu_erf().unwrap()
+            },
+            &[&x, &w, &b],
+        );
+        assert!(value < 1e-5 && grad < 1e-4, "value {value}, grad {grad}");
     }
 }

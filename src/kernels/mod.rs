@@ -26,7 +26,7 @@ pub use attention::attention;
 pub use cross_entropy::cross_entropy;
 pub use gelu::gelu;
 pub use heads::Heads;
-pub use linear::linear;
+pub use linear::{linear, linear_gelu};
 pub use residual::dropout_add;
 pub use rms_norm::rms_norm;
 pub(crate) use simd::vectorized;

@@ -2,7 +2,6 @@
 
 use super::config::{Activation, Config};
 use super::linear::Linear;
-use crate::kernels;
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
@@ -24,11 +23,10 @@ impl FeedForward {
 
     /// (N, D) rows -> (N, D)
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let h = self.up.forward(x)?; // (N, ffn)
         let h = match self.act {
-            Activation::Gelu => kernels::gelu(&h)?,
-            Activation::Silu => h.silu()?,
-        };
+            Activation::Gelu => self.up.forward_gelu(x)?,
+            Activation::Silu => self.up.forward(x)?.silu()?,
+        }; // (N, ffn)
         self.down.forward(&h)
     }
 }

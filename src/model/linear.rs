@@ -56,6 +56,11 @@ impl Linear {
         dims.push(self.weight.dim(0)?);
         self.forward(&as_rows(x)?)?.reshape(dims)
     }
+
+    /// gelu(x·Wᵀ + b) for rows x (N, D_in), as one op (`kernels::linear_gelu`).
+    pub fn forward_gelu(&self, x: &Tensor) -> Result<Tensor> {
+        kernels::linear_gelu(x, &self.weight, &self.bias)
+    }
 }
 
 /// (..., D) -> (N, D), N the product of the leading dimensions.
