@@ -3,7 +3,8 @@
 //! buffer and an add each in candle's backward, and the broadcast add's backward
 //! reduces over N with candle's strided reduction, one of the slowest steps of a
 //! training step. Here the bias rows are laid down first and the gemm adds x·Wᵀ
-//! onto them; the bias gradient is a parallel column sum.
+//! onto them; the bias gradient is a parallel column sum. `linear_gelu` is the
+//! same op with the FFN's GELU applied to its output.
 
 use super::gelu::{gelu, gelu_backward, gelu_values};
 use super::gemm::{matmul, Mat};
@@ -139,7 +140,8 @@ impl CustomOp3 for LinearGelu {
         *self
             .pre
             .lock()
-            .map_err(|_| candle_core::Error::Msg("poisoned".into()))? = Some(pre);
+            .map_err(|_| candle_core::Error::Msg(format!("{}: lock poisoned", self.name())))? =
+            Some(pre);
         Ok((CpuStorage::F32(y), shape))
     }
 
