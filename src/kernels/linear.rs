@@ -12,7 +12,7 @@ use super::{column_sum, contiguous, contiguous2, fused, row_len, tiled, zeros};
 use candle_core::{
     CpuStorage, CustomOp1, CustomOp2, CustomOp3, Device, Layout, Result, Shape, Tensor,
 };
-use std::sync::Mutex;
+use std::sync::OnceLock;
 
 /// x (N, D_in), weight (D_out, D_in), bias (D_out) -> (N, D_out).
 pub fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
@@ -115,9 +115,10 @@ fn backward(
 /// The FFN's up projection with its GELU: the pre-activation stays inside the op
 /// for the backward pass instead of being a graph node of its own, which candle
 /// would give a zero-filled (N, D_out) gradient buffer and an add.
+/// Each call makes a new op, so the pre-activation is set once, by its forward.
 #[derive(Default)]
 struct LinearGelu {
-    pre: Mutex<Option<Tensor>>,
+    pre: OnceLock<Tensor>,
 }
 
 impl CustomOp3 for LinearGelu {
@@ -137,11 +138,9 @@ impl CustomOp3 for LinearGelu {
         let (pre, shape) = affine((s1, l1), (s2, l2), (s3, l3), self.name())?;
         let y = gelu_values(&pre);
         let pre = Tensor::from_vec(pre, shape.clone(), &Device::Cpu)?;
-        *self
-            .pre
-            .lock()
-            .map_err(|_| candle_core::Error::Msg(format!("{}: lock poisoned", self.name())))? =
-            Some(pre);
+        if self.pre.set(pre).is_err() {
+            candle_core::bail!("{}: one op ran its forward twice", self.name())
+        }
         Ok((CpuStorage::F32(y), shape))
     }
 
@@ -153,11 +152,10 @@ impl CustomOp3 for LinearGelu {
         _y: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let pre = self.pre.lock().ok().and_then(|p| p.clone());
-        let Some(pre) = pre else {
+        let Some(pre) = self.pre.get() else {
             candle_core::bail!("{}: backward before forward", self.name())
         };
-        backward(x, w, &gelu_backward(&pre, grad)?)
+        backward(x, w, &gelu_backward(pre, grad)?)
     }
 }
 
