@@ -53,7 +53,7 @@ fn bench_block(c: &mut Criterion) {
     group.bench_function("forward_backward", |b| {
         b.iter(|| {
             let loss = model.loss(&batch, &mut rng).unwrap();
-            Gradients::backward(&loss.value, loss.rows.as_ref()).unwrap()
+            Gradients::backward(&loss.value, loss.rows.as_ref(), loss.tape).unwrap()
         })
     });
     let vars = varmap.data().lock().unwrap().clone();

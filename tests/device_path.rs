@@ -43,7 +43,7 @@ fn one_step<O: Objective>(
     let map = varmap.data().lock().unwrap().clone();
     let mut optimizer = AdamW::new(&map, AdamWConfig::default()).unwrap();
     let loss = objective.loss(batch, &mut Rng::new(7)).unwrap();
-    let grads = Gradients::backward(&loss.value, loss.rows.as_ref()).unwrap();
+    let grads = Gradients::backward(&loss.value, loss.rows.as_ref(), loss.tape).unwrap();
     let gradients = vars
         .iter()
         .map(|(name, v)| {

@@ -27,6 +27,37 @@ pub fn attention(qkv: &Tensor, bias: &Tensor, heads: Heads, scale: f64) -> Resul
     qkv.contiguous()?.apply_op2(&bias.contiguous()?, op)
 }
 
+/// [`attention`], keeping what its backward needs: for the hand-written backward
+/// (`model::tape`). CPU f32.
+pub fn attention_keeping(
+    qkv: &Tensor,
+    bias: &Tensor,
+    heads: Heads,
+    scale: f64,
+) -> Result<(Tensor, AttentionTape)> {
+    let op = Attention {
+        heads,
+        scale: scale as f32,
+        weights: Mutex::new(Vec::new()),
+    };
+    let qkv = qkv.contiguous()?;
+    let context = qkv.apply_op2_no_bwd(&bias.contiguous()?, &op)?;
+    Ok((context, AttentionTape { op, qkv }))
+}
+
+/// One attention core's forward, kept: its input and softmax weights.
+pub struct AttentionTape {
+    op: Attention,
+    qkv: Tensor,
+}
+
+impl AttentionTape {
+    /// d context (B·L, D) -> d qkv (B·L, 3D).
+    pub fn backward(&self, grad: &Tensor) -> Result<Tensor> {
+        self.op.backward(&self.qkv, grad)
+    }
+}
+
 struct Attention {
     heads: Heads,
     scale: f32,
@@ -114,6 +145,12 @@ impl CustomOp2 for Attention {
         _context: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        Ok((Some(self.backward(qkv, grad)?), None))
+    }
+}
+
+impl Attention {
+    fn backward(&self, qkv: &Tensor, grad: &Tensor) -> Result<Tensor> {
         let weights = std::mem::take(&mut *self.weights.lock().expect("attention weights lock"));
         if weights.is_empty() {
             candle_core::bail!("fused-attention: a second backward pass through the same graph");
@@ -123,7 +160,7 @@ impl CustomOp2 for Attention {
             scale: self.scale,
             weights,
         };
-        Ok((Some(qkv.apply_op2_no_bwd(&grad.contiguous()?, &op)?), None))
+        qkv.apply_op2_no_bwd(&grad.contiguous()?, &op)
     }
 }
 

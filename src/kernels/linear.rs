@@ -35,6 +35,19 @@ pub fn linear_gelu(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor>
     }
 }
 
+/// [`linear_gelu`] that also returns the pre-activation x·Wᵀ + b, which
+/// `gelu_backward` needs: for the hand-written backward (`model::tape`). CPU f32.
+pub fn linear_gelu_keeping(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<(Tensor, Tensor)> {
+    let op = LinearGelu::default();
+    let y = x
+        .contiguous()?
+        .apply_op3_no_bwd(&weight.contiguous()?, &bias.contiguous()?, &op)?;
+    match op.pre.into_inner() {
+        Some(pre) => Ok((y, pre)),
+        None => candle_core::bail!("fused-linear-gelu: the forward kept no pre-activation"),
+    }
+}
+
 struct Linear;
 /// dx = dy · W, into a buffer zeroed in parallel (candle's matmul zeroes its
 /// output serially, and dx is activation-sized).
@@ -67,7 +80,8 @@ impl CustomOp3 for Linear {
         _y: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        backward(x, w, grad)
+        let (dx, dw, db) = linear_backward(x, w, grad)?;
+        Ok((Some(dx), Some(dw), Some(db)))
     }
 }
 
@@ -99,17 +113,14 @@ fn affine(
     Ok((y, Shape::from((n, d_out))))
 }
 
-/// The gradients of x, W and b from the gradient at x·Wᵀ + b.
-fn backward(
-    x: &Tensor,
-    w: &Tensor,
-    grad: &Tensor,
-) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+/// The gradients of x, W and b from the gradient at x·Wᵀ + b. CPU f32 (the op's
+/// backward, and the hand-written one of `model::tape`).
+pub fn linear_backward(x: &Tensor, w: &Tensor, grad: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
     let grad = grad.contiguous()?; // (N, D_out)
     let dx = grad.apply_op2_no_bwd(w, &InputGrad)?; // (N, D_in)
     let dw = grad.t()?.matmul(x)?; // (D_out, D_in)
     let db = grad.apply_op1_no_bwd(&ColumnSum)?;
-    Ok((Some(dx), Some(dw), Some(db)))
+    Ok((dx, dw, db))
 }
 
 /// The FFN's up projection with its GELU: the pre-activation stays inside the op
@@ -155,7 +166,8 @@ impl CustomOp3 for LinearGelu {
         let Some(pre) = self.pre.get() else {
             candle_core::bail!("{}: backward before forward", self.name())
         };
-        backward(x, w, &gelu_backward(pre, grad)?)
+        let (dx, dw, db) = linear_backward(x, w, &gelu_backward(pre, grad)?)?;
+        Ok((Some(dx), Some(dw), Some(db)))
     }
 }
 

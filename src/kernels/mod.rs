@@ -22,13 +22,14 @@ mod rms_norm;
 mod simd;
 mod softmax;
 
-pub use attention::attention;
+pub use attention::{attention, attention_keeping, AttentionTape};
 pub use cross_entropy::cross_entropy;
 pub use gelu::gelu;
+pub(crate) use gelu::gelu_backward;
 pub use heads::Heads;
-pub use linear::{linear, linear_gelu};
-pub use residual::dropout_add;
-pub use rms_norm::rms_norm;
+pub use linear::{linear, linear_backward, linear_gelu, linear_gelu_keeping};
+pub use residual::{dropout_add, dropout_add_backward};
+pub use rms_norm::{rms_norm, rms_norm_backward};
 pub(crate) use simd::vectorized;
 pub use softmax::softmax_last;
 

@@ -8,13 +8,20 @@ use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tenso
 use std::sync::Arc;
 
 /// x + a * scale, element-wise; `scale` has a's element count.
-pub fn dropout_add(x: &Tensor, a: &Tensor, scale: Vec<f32>) -> Result<Tensor> {
+pub fn dropout_add(x: &Tensor, a: &Tensor, scale: Arc<Vec<f32>>) -> Result<Tensor> {
     if fused(x) && fused(a) {
-        let op = DropoutAdd(Arc::new(scale));
+        let op = DropoutAdd(scale);
         return x.contiguous()?.apply_op2(&a.contiguous()?, op);
     }
-    let scale = Tensor::from_vec(scale, a.shape(), a.device())?.to_dtype(a.dtype())?;
+    let scale = Tensor::from_slice(&scale, a.shape(), a.device())?.to_dtype(a.dtype())?;
     x + (a * scale)?
+}
+
+/// The gradient at the branch `a` of [`dropout_add`] from the gradient at its
+/// output (the gradient at `x` is the output's own). CPU f32: the hand-written
+/// backward (`model::tape`) runs on the fused path only.
+pub fn dropout_add_backward(grad: &Tensor, scale: &Arc<Vec<f32>>) -> Result<Tensor> {
+    grad.contiguous()?.apply_op1_no_bwd(&Scale(scale.clone()))
 }
 
 struct DropoutAdd(Arc<Vec<f32>>);
@@ -58,10 +65,10 @@ impl CustomOp2 for DropoutAdd {
         _y: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let da = grad
-            .contiguous()?
-            .apply_op1_no_bwd(&Scale(self.0.clone()))?;
-        Ok((Some(grad.clone()), Some(da)))
+        Ok((
+            Some(grad.clone()),
+            Some(dropout_add_backward(grad, &self.0)?),
+        ))
     }
 }
 
@@ -99,7 +106,7 @@ mod tests {
         let scale: Vec<f32> = (0..180).map(|k| [0.0, 1.25][k % 3 / 2]).collect();
         let mask = Tensor::from_vec(scale.clone(), (4, 9, 5), x.device()).unwrap();
         let (value, grad) = compare(
-            || dropout_add(x.as_tensor(), a.as_tensor(), scale.clone()).unwrap(),
+            || dropout_add(x.as_tensor(), a.as_tensor(), Arc::new(scale.clone())).unwrap(),
             || (x.as_tensor() + (a.as_tensor() * &mask).unwrap()).unwrap(),
             &[&x, &a],
         );

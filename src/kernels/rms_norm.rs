@@ -14,6 +14,21 @@ pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Result<Tensor> {
     x.broadcast_mul(&inv_rms)?.broadcast_mul(weight)
 }
 
+/// The gradients of x and of the gain from the gradient at `rms_norm(x, weight, eps)`;
+/// CPU f32 (the hand-written backward of `model::tape`).
+pub fn rms_norm_backward(
+    x: &Tensor,
+    weight: &Tensor,
+    eps: f64,
+    grad: &Tensor,
+) -> Result<(Tensor, Tensor)> {
+    let op = RmsNorm { eps: eps as f32 };
+    let grad = grad.contiguous()?;
+    let dx = x.apply_op3_no_bwd(weight, &grad, &op)?;
+    let dg = x.apply_op2_no_bwd(&grad, &WeightGrad(op))?;
+    Ok((dx, dg))
+}
+
 #[derive(Clone, Copy)]
 struct RmsNorm {
     eps: f32,
@@ -66,9 +81,7 @@ impl CustomOp2 for RmsNorm {
         _y: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let grad = grad.contiguous()?;
-        let dx = x.apply_op3_no_bwd(g, &grad, self)?;
-        let dg = x.apply_op2_no_bwd(&grad, &WeightGrad(*self))?;
+        let (dx, dg) = rms_norm_backward(x, g, self.eps as f64, grad)?;
         Ok((Some(dx), Some(dg)))
     }
 }

@@ -43,16 +43,17 @@ impl Path {
     }
 }
 
+/// Fields read by the hand-written backward (`tape`) too.
 pub struct MultiHeadSelfAttention {
-    q: Linear,
-    k: Linear,
-    v: Linear,
-    o: Linear,
+    pub(super) q: Linear,
+    pub(super) k: Linear,
+    pub(super) v: Linear,
+    pub(super) o: Linear,
     /// QK-norm's gains for q and k (Dh each), with the RMS epsilon.
-    qk_norm: Option<(Tensor, Tensor, f64)>,
-    n_heads: usize,
-    d_head: usize,
-    attn_dropout: f32,
+    pub(super) qk_norm: Option<(Tensor, Tensor, f64)>,
+    pub(super) n_heads: usize,
+    pub(super) d_head: usize,
+    pub(super) attn_dropout: f32,
 }
 
 /// (N, D) rows, heads side by side -> each head's slice divided by its RMS and

@@ -9,12 +9,13 @@ use super::norm::Norm;
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
+/// Fields read by the hand-written backward (`tape`) too.
 pub struct Block {
-    norm_attn: Norm,
-    attn: MultiHeadSelfAttention,
-    norm_ffn: Norm,
-    ffn: FeedForward,
-    dropout: f32,
+    pub(super) norm_attn: Norm,
+    pub(super) attn: MultiHeadSelfAttention,
+    pub(super) norm_ffn: Norm,
+    pub(super) ffn: FeedForward,
+    pub(super) dropout: f32,
 }
 
 impl Block {

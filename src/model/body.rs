@@ -8,6 +8,7 @@ use super::embed::Embeddings;
 use super::forward::Forward;
 use super::mask::{attention_bias, Masks};
 use super::norm::Norm;
+use super::tape::{self, StackTape};
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
@@ -23,6 +24,8 @@ pub struct Body {
 pub struct Hidden {
     pub hidden: Tensor,
     pub attn: Vec<Tensor>,
+    /// The blocks' tape when they ran on it ([`Forward::by_hand`]).
+    pub tape: Option<StackTape>,
 }
 
 impl Body {
@@ -84,14 +87,21 @@ impl Body {
         // four per block, each a graph node with a gradient buffer to fill.
         let mut x = x.reshape((b * l, d))?; // (B·L, D)
         let mut attn = Vec::new();
-        for block in &self.blocks {
-            let (y, weights) = block.forward(&x, (b, l), bias.as_ref(), &mut fwd)?;
-            x = y;
-            attn.extend(weights);
+        let mut stack = None;
+        if tape::covers(&self.blocks, &x, &fwd) {
+            let (top, t) = tape::forward(&self.blocks, &x, (b, l), bias.as_ref(), &mut fwd.mode)?;
+            (x, stack) = (top, Some(t));
+        } else {
+            for block in &self.blocks {
+                let (y, weights) = block.forward(&x, (b, l), bias.as_ref(), &mut fwd)?;
+                x = y;
+                attn.extend(weights);
+            }
         }
         Ok(Hidden {
             hidden: self.norm_final.forward(&x)?.reshape((b, l, d))?,
             attn,
+            tape: stack,
         })
     }
 }

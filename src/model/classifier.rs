@@ -6,6 +6,7 @@ use super::forward::Forward;
 use super::linear::Linear;
 use super::mask::Masks;
 use super::pooling::Pooling;
+use super::tape::StackTape;
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
@@ -26,6 +27,8 @@ pub struct Output {
     pub pooling: Tensor,
     /// Attention weights per layer, (B, H, L, L) each; empty unless asked for.
     pub attn: Vec<Tensor>,
+    /// The blocks' tape when they ran on it ([`Forward::by_hand`]).
+    pub tape: Option<StackTape>,
 }
 
 impl Classifier {
@@ -83,6 +86,7 @@ impl Classifier {
             hidden: body.hidden,
             pooling,
             attn: body.attn,
+            tape: body.tape,
         })
     }
 

@@ -4,6 +4,7 @@ use crate::kernels;
 use crate::rng::Rng;
 use candle_core::{Result, Tensor};
 use rayon::prelude::*;
+use std::sync::Arc;
 
 /// Mask elements drawn from one RNG stream.
 const MASK_BLOCK: usize = 16 * 1024;
@@ -59,9 +60,23 @@ impl Mode<'_> {
 
     /// The residual connection x + dropout(a).
     pub fn residual(&mut self, x: &Tensor, a: &Tensor, p: f32) -> Result<Tensor> {
+        Ok(self.residual_keeping(x, a, p)?.0)
+    }
+
+    /// [`Mode::residual`], returning the dropout's scales (None when nothing is
+    /// dropped) for the hand-written backward (`model::tape`).
+    pub fn residual_keeping(
+        &mut self,
+        x: &Tensor,
+        a: &Tensor,
+        p: f32,
+    ) -> Result<(Tensor, Option<Arc<Vec<f32>>>)> {
         match self.keep_scale(a.elem_count(), p) {
-            Some(scale) => kernels::dropout_add(x, a, scale),
-            None => x + a,
+            Some(scale) => {
+                let scale = Arc::new(scale);
+                Ok((kernels::dropout_add(x, a, scale.clone())?, Some(scale)))
+            }
+            None => Ok(((x + a)?, None)),
         }
     }
 }

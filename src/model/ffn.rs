@@ -5,10 +5,11 @@ use super::linear::Linear;
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
+/// Fields read by the hand-written backward (`tape`) too.
 pub struct FeedForward {
-    up: Linear,
-    down: Linear,
-    act: Activation,
+    pub(super) up: Linear,
+    pub(super) down: Linear,
+    pub(super) act: Activation,
 }
 
 impl FeedForward {

@@ -11,6 +11,9 @@ pub struct Forward<'a> {
     pub masks: Option<Masks>,
     /// Return every layer's attention weights (B, H, L, L): the X-ray's view.
     pub keep_attn: bool,
+    /// Run the blocks on the tape (`model::tape`) where it covers them: the
+    /// caller then hands the tape to `runner::grads::Gradients::backward`.
+    pub by_hand: bool,
     pub mode: Mode<'a>,
 }
 
@@ -20,6 +23,7 @@ impl Forward<'static> {
         Self {
             masks: None,
             keep_attn: false,
+            by_hand: false,
             mode: Mode::Eval,
         }
     }
@@ -31,6 +35,13 @@ impl<'a> Forward<'a> {
         Self {
             mode: Mode::Train(rng),
             ..Forward::eval()
+        }
+    }
+
+    pub fn by_hand(self) -> Self {
+        Self {
+            by_hand: true,
+            ..self
         }
     }
 

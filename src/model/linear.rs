@@ -44,6 +44,10 @@ impl Linear {
         &self.weight
     }
 
+    pub fn bias(&self) -> &Tensor {
+        &self.bias
+    }
+
     /// (..., D_in) -> (..., D_out). Callers that chain layers flatten once with
     /// [`as_rows`] and pass (N, D_in): every reshape is a graph node with a
     /// full-size gradient buffer.

@@ -1,7 +1,8 @@
 //! The hand-written Transformer classifier, one concept per file:
 //! `config` -> `embed` -> `block` (`norm`, `attention`, `ffn`) -> `body` (what every
 //! head shares) -> `pooling` -> `classifier` (or `language_model`, the pretraining head), with the masks in `mask`, dropout in
-//! `dropout`, the options of one pass in `forward`, parameters in `store`. The CPU kernels underneath live in
+//! `dropout`, the options of one pass in `forward`, parameters in `store`, the block
+//! stack's hand-written backward in `tape`. The CPU kernels underneath live in
 //! `crate::kernels`.
 
 pub mod attention;
@@ -19,6 +20,7 @@ pub mod mask;
 pub mod norm;
 pub mod pooling;
 pub mod store;
+pub mod tape;
 
 pub use attention::Path;
 pub use body::{Body, Hidden};

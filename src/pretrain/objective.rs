@@ -28,6 +28,7 @@ impl Objective for Pretraining<'_> {
             value,
             correct,
             rows: None,
+            tape: None,
         })
     }
 }

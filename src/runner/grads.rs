@@ -8,6 +8,7 @@
 //! gradient that reaches them is summed per distinct id ([`RowGrad`]) in the order
 //! candle's `index_add` sums it, so every number downstream is the same.
 
+use crate::model::tape::StackTape;
 use anyhow::{Context, Result};
 use candle_core::backprop::GradStore;
 use candle_core::{Tensor, TensorId, Var};
@@ -98,9 +99,18 @@ pub struct Gradients {
 }
 
 impl Gradients {
-    /// Backward from `loss`; with `rows`, the token table's gradient as rows.
-    pub fn backward(loss: &Tensor, rows: Option<&TokenRows>) -> Result<Self> {
+    /// Backward from `loss`; through the blocks by hand when they ran on a
+    /// `tape`; with `rows`, the token table's gradient as rows.
+    pub fn backward(
+        loss: &Tensor,
+        rows: Option<&TokenRows>,
+        tape: Option<StackTape>,
+    ) -> Result<Self> {
         let mut store = loss.backward().context("backward pass")?;
+        if let Some(tape) = tape {
+            tape.backward(&mut store)
+                .context("backward pass through the blocks (by hand)")?;
+        }
         let table = rows.map(|r| r.gradient(&mut store)).transpose()?;
         Ok(Self { store, table })
     }
@@ -196,7 +206,7 @@ mod tests {
                     .forward(&batch.input_ids, &batch.attention_mask, fwd)
                     .unwrap();
                 let (loss, _) = cross_entropy(&out.logits, &batch.labels).unwrap();
-                let mut grads = Gradients::backward(&loss, None).unwrap();
+                let mut grads = Gradients::backward(&loss, None, None).unwrap();
                 assert!(matches!(
                     grads.get(model.embedding_table()),
                     Some(Grad::Dense(_))
@@ -234,7 +244,7 @@ mod tests {
         .unwrap();
         let weights = Tensor::new(&[[[1f32, 2.], [3., 4.], [5., 6.]]], &dev).unwrap();
         let loss = (rows.as_tensor() * &weights).unwrap().sum_all().unwrap();
-        let grads = Gradients::backward(&loss, Some(&rows)).unwrap();
+        let grads = Gradients::backward(&loss, Some(&rows), None).unwrap();
         let Some(Grad::Rows(r)) = grads.get(table.as_tensor()) else {
             panic!("the table's gradient is not rows");
         };

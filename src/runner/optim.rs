@@ -275,7 +275,7 @@ mod tests {
             for _ in 0..3 {
                 let loss = (w.as_tensor() * &g).unwrap().sum_all().unwrap();
                 if fused {
-                    opt.update(&Gradients::backward(&loss, None).unwrap(), 0.01)
+                    opt.update(&Gradients::backward(&loss, None, None).unwrap(), 0.01)
                         .unwrap();
                 } else {
                     opt.step += 1;
@@ -329,7 +329,7 @@ mod tests {
             .map(|n| vars[*n].as_tensor().sum_all().unwrap())
             .reduce(|a, b| (a + b).unwrap())
             .unwrap();
-        opt.update(&Gradients::backward(&loss, None).unwrap(), 0.01)
+        opt.update(&Gradients::backward(&loss, None, None).unwrap(), 0.01)
             .unwrap();
         let moved = |n: &str| -> f32 {
             vars[n]
@@ -354,7 +354,7 @@ mod tests {
         let vars = HashMap::from([("head.bias".to_string(), w.clone())]);
         let mut opt = AdamW::new(&vars, AdamWConfig::default()).unwrap();
         let loss = (w.as_tensor() * 3.0).unwrap().sum_all().unwrap(); // gradient +3 everywhere
-        opt.update(&Gradients::backward(&loss, None).unwrap(), 0.1)
+        opt.update(&Gradients::backward(&loss, None, None).unwrap(), 0.1)
             .unwrap();
         // Bias-corrected Adam's first step is lr * sign(g); biases are not decayed.
         let got: Vec<f32> = w.as_tensor().to_vec1().unwrap();

@@ -5,6 +5,7 @@
 use super::grads::{Gradients, TokenRows};
 use super::optim::AdamW;
 use crate::data::collate::Batch;
+use crate::model::tape::StackTape;
 use crate::model::{Classifier, Forward};
 use crate::rng::Rng;
 use anyhow::{bail, Result};
@@ -28,6 +29,8 @@ pub struct Loss {
     /// The batch's token-table rows when the loss was computed from them (the
     /// table's gradient then comes as rows: `runner::grads`).
     pub rows: Option<TokenRows>,
+    /// The blocks' tape when they ran on it (`model::tape`).
+    pub tape: Option<StackTape>,
 }
 
 /// A training loss: one batch in training mode, dropout from `rng`.
@@ -44,13 +47,14 @@ impl Objective for Classifier {
     fn loss(&self, batch: &Batch, rng: &mut Rng) -> Result<Loss> {
         let ids = &batch.input_ids;
         let rows = TokenRows::new(self.embedding_table(), ids, &self.token_embeddings(ids)?)?;
-        let out =
-            self.forward_embedded(rows.as_tensor(), &batch.attention_mask, Forward::train(rng))?;
+        let fwd = Forward::train(rng).by_hand();
+        let out = self.forward_embedded(rows.as_tensor(), &batch.attention_mask, fwd)?;
         let (value, correct) = cross_entropy(&out.logits, &batch.labels)?;
         Ok(Loss {
             value,
             correct,
             rows: Some(rows),
+            tape: out.tape,
         })
     }
 }
@@ -77,7 +81,7 @@ pub fn train_step<O: Objective>(
     rng: &mut Rng,
 ) -> Result<(f64, usize)> {
     let loss = objective.loss(batch, rng)?;
-    let mut grads = Gradients::backward(&loss.value, loss.rows.as_ref())?;
+    let mut grads = Gradients::backward(&loss.value, loss.rows.as_ref(), loss.tape)?;
     optimizer.clip_grad_norm(&mut grads, step.clip)?;
     optimizer.update(&grads, step.lr)?;
     Ok((loss.value.to_scalar::<f32>()? as f64, loss.correct))
