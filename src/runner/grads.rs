@@ -1,5 +1,7 @@
 //! A training step's gradients: candle's gradient store for every parameter but
-//! the token table, whose gradient is kept as the rows one batch touched.
+//! the token table, whose gradient is kept as the rows one batch touched. The
+//! blocks' gradients enter the same store from their tape (`model::tape`) when
+//! the step ran them on it, between candle's backward pass and the table's rows.
 //!
 //! Through candle's graph the table's gradient is a (V, D) buffer (31 MB at the
 //! default) zero-filled, copied, written in a few thousand rows, then read by the
