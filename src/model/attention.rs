@@ -6,6 +6,7 @@
 use super::config::Config;
 use super::forward::Forward;
 use super::linear::Linear;
+use super::mask::bias_or_zeros;
 use crate::kernels;
 use candle_core::{Result, Tensor};
 use candle_nn::{Init, VarBuilder};
@@ -114,10 +115,7 @@ impl MultiHeadSelfAttention {
                     Tensor::cat(&[q, k, self.v.forward(rows)?], 1)? // (B·L, 3D)
                 }
             };
-            let bias = match bias {
-                Some(bias) => bias.clone(),
-                None => Tensor::zeros((1, 1, 1, l), rows.dtype(), rows.device())?,
-            };
+            let bias = bias_or_zeros(bias, l, rows)?;
             let context = kernels::attention(&qkv, &bias, heads, scale)?; // (B·L, D)
             return Ok((self.o.forward(&context)?, None));
         }

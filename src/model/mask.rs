@@ -33,6 +33,15 @@ pub fn causal_bias(len: usize, dtype: DType, device: &Device) -> Result<Tensor> 
     Tensor::from_vec(bias, (1, 1, len, len), device)?.to_dtype(dtype)
 }
 
+/// `bias`, or a zero bias (1, 1, 1, L) like `x`: the fused attention kernel always
+/// takes one.
+pub fn bias_or_zeros(bias: Option<&Tensor>, l: usize, x: &Tensor) -> Result<Tensor> {
+    match bias {
+        Some(bias) => Ok(bias.clone()),
+        None => Tensor::zeros((1, 1, 1, l), x.dtype(), x.device()),
+    }
+}
+
 /// The combined bias in `dtype`, broadcastable to (B, H, L, L); None when no mask applies.
 pub fn attention_bias(
     attention_mask: &Tensor,

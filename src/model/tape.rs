@@ -19,6 +19,7 @@ use super::block::Block;
 use super::config::Activation;
 use super::dropout::Mode;
 use super::forward::Forward;
+use super::mask::bias_or_zeros;
 use super::norm::Norm;
 use crate::kernels::{self, AttentionTape, Heads};
 use candle_core::backprop::GradStore;
@@ -58,10 +59,7 @@ pub fn forward(
     bias: Option<&Tensor>,
     mode: &mut Mode,
 ) -> Result<(Tensor, StackTape)> {
-    let bias = match bias {
-        Some(bias) => bias.clone(),
-        None => Tensor::zeros((1, 1, 1, batch.1), rows.dtype(), rows.device())?,
-    };
+    let bias = bias_or_zeros(bias, batch.1, rows)?;
     let mut x = rows.detach();
     let mut tapes = Vec::with_capacity(blocks.len());
     for block in blocks {
