@@ -19,6 +19,7 @@ use super::block::Block;
 use super::config::Activation;
 use super::dropout::Mode;
 use super::forward::Forward;
+use super::linear::Linear;
 use super::mask::bias_or_zeros;
 use super::norm::Norm;
 use crate::kernels::{self, AttentionTape, Heads};
@@ -121,11 +122,11 @@ impl Qkv {
     fn new(block: &Block) -> Result<Self> {
         let layers = [&block.attn.q, &block.attn.k, &block.attn.v];
         let of = layers.map(|l| (l.weight().clone(), l.bias().clone()));
-        let weights: Vec<Tensor> = of.iter().map(|(w, _)| w.detach()).collect();
-        let biases: Vec<Tensor> = of.iter().map(|(_, b)| b.detach()).collect();
+        // The same wide layer as the fused attention path's, its values outside the graph.
+        let stacked = Linear::stacked(&layers)?;
         Ok(Self {
-            weight: Tensor::cat(&weights, 0)?, // (3D, D)
-            bias: Tensor::cat(&biases, 0)?,    // (3D)
+            weight: stacked.weight().detach(), // (3D, D)
+            bias: stacked.bias().detach(),     // (3D)
             of,
         })
     }
@@ -158,7 +159,7 @@ fn rms(norm: &Norm) -> Result<(Param, f64)> {
     }
 }
 
-fn linear(l: &super::linear::Linear) -> (Param, Param) {
+fn linear(l: &Linear) -> (Param, Param) {
     (Param::new(l.weight()), Param::new(l.bias()))
 }
 
