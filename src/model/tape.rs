@@ -175,8 +175,10 @@ struct BlockTape {
     drop_attn: Option<Arc<Vec<f32>>>,
     x1: Tensor,
     normed_ffn: Tensor,
+    /// Only the pre-activation: the backward recomputes GELU of it, one
+    /// element-wise pass, instead of keeping a second (B·L, ffn) buffer per block
+    /// (32 MiB at the default batch), which set the training's peak memory.
     pre: Tensor,
-    hidden: Tensor,
     drop_ffn: Option<Arc<Vec<f32>>>,
 }
 
@@ -226,7 +228,6 @@ impl BlockTape {
             x1,
             normed_ffn,
             pre,
-            hidden,
             drop_ffn,
         };
         Ok((y, tape))
@@ -237,19 +238,27 @@ impl BlockTape {
     fn backward(self, dy: &Tensor, store: &mut GradStore) -> Result<Tensor> {
         let p = &self.params;
         let mut put = |param: &Param, grad: Tensor| store.insert(&param.of, grad);
-        // y = x1 + drop(down(gelu(up(norm_ffn(x1)))))
-        let df = branch(dy, &self.drop_ffn)?;
-        let (dh, dw, db) = kernels::linear_backward(&self.hidden, &p.down.0.value, &df)?;
-        put(&p.down.0, dw);
-        put(&p.down.1, db);
-        let dpre = kernels::gelu_backward(&self.pre, &dh)?; // (B·L, ffn)
-        let (dn, dw, db) = kernels::linear_backward(&self.normed_ffn, &p.up.0.value, &dpre)?;
-        put(&p.up.0, dw);
-        put(&p.up.1, db);
-        let (dx1, dg) =
-            kernels::rms_norm_backward(&self.x1, &p.norm_ffn.0.value, p.norm_ffn.1, &dn)?;
-        put(&p.norm_ffn.0, dg);
-        let dx1 = (dy + dx1)?;
+        // y = x1 + drop(down(gelu(up(norm_ffn(x1))))). In a scope, and the
+        // (B·L, ffn) buffers dropped as soon as they are spent: they set the
+        // training's peak memory.
+        let dx1 = {
+            let df = branch(dy, &self.drop_ffn)?;
+            let hidden = kernels::gelu(&self.pre)?; // the forward's values, bit for bit
+            let (dh, dw, db) = kernels::linear_backward(&hidden, &p.down.0.value, &df)?;
+            drop(hidden);
+            put(&p.down.0, dw);
+            put(&p.down.1, db);
+            let dpre = kernels::gelu_backward(&self.pre, &dh)?; // (B·L, ffn)
+            drop(dh);
+            let (dn, dw, db) = kernels::linear_backward(&self.normed_ffn, &p.up.0.value, &dpre)?;
+            drop(dpre);
+            put(&p.up.0, dw);
+            put(&p.up.1, db);
+            let (dx1, dg) =
+                kernels::rms_norm_backward(&self.x1, &p.norm_ffn.0.value, p.norm_ffn.1, &dn)?;
+            put(&p.norm_ffn.0, dg);
+            (dy + dx1)?
+        };
         // x1 = x + drop(o(attention(qkv(norm_attn(x)))))
         let da = branch(&dx1, &self.drop_attn)?;
         let (dcontext, dw, db) = kernels::linear_backward(&self.context, &p.o.0.value, &da)?;
