@@ -8,9 +8,9 @@
 //! the cores split whole examples, and the op keeps the softmax weights for its
 //! backward pass.
 
-use super::gemm::{matmul, Mat};
+use super::gemm::{matmul, matmul_into, Mat};
 use super::softmax::{softmax_row, softmax_row_backward, BiasRows};
-use super::{contiguous2, simd, zeros, Heads};
+use super::{assume_written, contiguous2, simd, Fresh, Heads};
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 use std::sync::Mutex;
@@ -102,17 +102,19 @@ impl CustomOp2 for Attention {
         let Heads { b, l, h, dh } = self.heads;
         let d = self.heads.width();
         let bias_rows = BiasRows::new(&[b, h, l, l], l2.dims())?;
-        let mut context = zeros(b * l * d);
-        let mut weights = zeros(b * h * l * l);
+        let (mut context, mut weights) = (Fresh::new(b * l * d), Fresh::new(b * h * l * l));
         context
+            .slots()
             .par_chunks_mut(l * d)
-            .zip(weights.par_chunks_mut(h * l * l))
+            .zip(weights.slots().par_chunks_mut(h * l * l))
             .enumerate()
             .for_each(|(bi, (context, weights))| {
                 let x = &qkv[bi * l * 3 * d..(bi + 1) * l * 3 * d];
                 for (hi, w) in weights.chunks_mut(l * l).enumerate() {
                     let [q, k, v] = self.heads.qkv(x, hi);
-                    matmul(w, l, q, k.t(), false, 1); // scores (L, L)
+                    matmul_into(w, l, q, k.t(), 1); // scores (L, L)
+                                                    // SAFETY: the product wrote all L x L of them.
+                    let w = unsafe { assume_written(w) };
                     simd::vectorized(
                         #[inline(always)]
                         || {
@@ -123,16 +125,12 @@ impl CustomOp2 for Attention {
                         },
                     );
                     // (L, Dh) into this head's columns of the context rows
-                    matmul(
-                        &mut context[hi * dh..],
-                        d,
-                        Mat::rows(w, l, l, l),
-                        v,
-                        false,
-                        1,
-                    );
+                    matmul_into(&mut context[hi * dh..], d, Mat::rows(w, l, l, l), v, 1);
                 }
             });
+        // SAFETY: every batch item's heads wrote all of its weights, and their
+        // Dh columns each side by side fill its context rows' D.
+        let (context, weights) = unsafe { (context.written(), weights.written()) };
         *self.weights.lock().expect("attention weights lock") = weights;
         Ok((CpuStorage::F32(context), Shape::from((b * l, d))))
     }
@@ -188,8 +186,9 @@ impl CustomOp2 for AttentionBackward {
         let (qkv, grad) = contiguous2(s1, l1, s2, l2, self.name())?;
         let Heads { l, h, dh, .. } = self.heads;
         let d = self.heads.width();
-        let mut dqkv = zeros(qkv.len());
-        dqkv.par_chunks_mut(l * 3 * d)
+        let mut dqkv = Fresh::new(qkv.len());
+        dqkv.slots()
+            .par_chunks_mut(l * 3 * d)
             .zip(qkv.par_chunks(l * 3 * d))
             .zip(
                 grad.par_chunks(l * d)
@@ -201,7 +200,7 @@ impl CustomOp2 for AttentionBackward {
                     let [q, k, v] = self.heads.qkv(x, hi);
                     let (p, g) = (Mat::rows(w, l, l, l), Mat::rows(&g[hi * dh..], l, dh, d));
                     let col = hi * dh;
-                    matmul(&mut dx[2 * d + col..], 3 * d, p.t(), g, false, 1); // dV
+                    matmul_into(&mut dx[2 * d + col..], 3 * d, p.t(), g, 1); // dV
                     matmul(&mut ds, l, g, v.t(), false, 1); // dP (L, L)
                     simd::vectorized(
                         #[inline(always)]
@@ -212,10 +211,13 @@ impl CustomOp2 for AttentionBackward {
                         },
                     );
                     let dsm = Mat::rows(&ds, l, l, l);
-                    matmul(&mut dx[col..], 3 * d, dsm, k, false, 1); // dQ
-                    matmul(&mut dx[d + col..], 3 * d, dsm.t(), q, false, 1); // dK
+                    matmul_into(&mut dx[col..], 3 * d, dsm, k, 1); // dQ
+                    matmul_into(&mut dx[d + col..], 3 * d, dsm.t(), q, 1); // dK
                 }
             });
+        // SAFETY: each head wrote its Dh columns of dQ, dK and dV in every row:
+        // all 3D columns of every batch item's rows.
+        let dqkv = unsafe { dqkv.written() };
         Ok((CpuStorage::F32(dqkv), l1.shape().clone()))
     }
 }

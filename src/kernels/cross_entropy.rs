@@ -5,7 +5,9 @@
 //! the forward keeps nothing but the per-row loss, and the backward writes
 //! softmax − one-hot once, recomputing the softmax from the logits.
 
-use super::{contiguous, contiguous2, exp, fused, par_zip2, row_len, rows_per_task, simd};
+use super::{
+    contiguous, contiguous2, exp, fused, par_zip2, row_len, rows_per_task, simd, write_all,
+};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -103,9 +105,7 @@ impl CustomOp2 for CrossEntropyBackward {
                     let row = start / n + r;
                     let (max, sum) = log_sum_exp(x);
                     let scale = g[row] / sum;
-                    for (d, &v) in dx.iter_mut().zip(x) {
-                        *d = scale * exp(v - max);
-                    }
+                    let dx = write_all(dx, x.iter().map(|&v| scale * exp(v - max)));
                     dx[self.targets[row] as usize] -= g[row];
                 }
             },

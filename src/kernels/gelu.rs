@@ -1,6 +1,6 @@
 //! Exact GELU, x Φ(x), with erf by a fast polynomial instead of libm's.
 
-use super::{contiguous, contiguous2, exp, fused, par_zip2, MIN_CHUNK};
+use super::{contiguous, contiguous2, exp, fused, par_zip2, write_all, MIN_CHUNK};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 
 pub fn gelu(x: &Tensor) -> Result<Tensor> {
@@ -52,9 +52,10 @@ pub(crate) fn gelu_values(x: &[f32]) -> Vec<f32> {
         MIN_CHUNK,
         #[inline(always)]
         |_, y, x, _| {
-            for (y, &x) in y.iter_mut().zip(x) {
-                *y = 0.5 * x * (1.0 + erf(x * FRAC_1_SQRT_2));
-            }
+            write_all(
+                y,
+                x.iter().map(|&x| 0.5 * x * (1.0 + erf(x * FRAC_1_SQRT_2))),
+            );
         },
     )
 }
@@ -84,11 +85,12 @@ impl CustomOp2 for GeluBackward {
             MIN_CHUNK,
             #[inline(always)]
             |_, dx, x, dy| {
-                for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
+                let values = x.iter().zip(dy).map(|(&x, &dy)| {
                     let cdf = 0.5 * (1.0 + erf(x * FRAC_1_SQRT_2));
                     let pdf = INV_SQRT_2PI * exp(-0.5 * x * x);
-                    *dx = dy * (cdf + x * pdf);
-                }
+                    dy * (cdf + x * pdf)
+                });
+                write_all(dx, values);
             },
         );
         Ok((CpuStorage::F32(dx), l1.shape().clone()))

@@ -4,7 +4,7 @@
 //! and a copy, three graph nodes with a full-size gradient buffer each; here it
 //! is one copy, and its backward is the copy the other way.
 
-use super::{contiguous, fused, zeros};
+use super::{contiguous, fused, write_all, Fresh};
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
@@ -63,30 +63,35 @@ impl CustomOp1 for Shuffle {
                 l.dims()
             );
         }
-        let mut y = zeros(x.len());
+        let mut y = Fresh::new(x.len());
         // Each task owns one contiguous block of the output: a (batch, head) block
         // of L x Dh when splitting, a batch item's L rows of D when merging.
         if self.split {
-            y.par_chunks_mut(len * dh)
+            y.slots()
+                .par_chunks_mut(len * dh)
                 .enumerate()
                 .for_each(|(bh, out)| {
                     let (bi, hi) = (bh / h, bh % h);
                     for (t, out) in out.chunks_mut(dh).enumerate() {
                         let src = ((bi * len + t) * h + hi) * dh;
-                        out.copy_from_slice(&x[src..src + dh]);
+                        write_all(out, x[src..src + dh].iter().copied());
                     }
                 });
         } else {
-            y.par_chunks_mut(len * h * dh)
+            y.slots()
+                .par_chunks_mut(len * h * dh)
                 .enumerate()
                 .for_each(|(bi, out)| {
                     for (th, out) in out.chunks_mut(dh).enumerate() {
                         let (t, hi) = (th / h, th % h);
                         let src = ((bi * h + hi) * len + t) * dh;
-                        out.copy_from_slice(&x[src..src + dh]);
+                        write_all(out, x[src..src + dh].iter().copied());
                     }
                 });
         }
+        // SAFETY: the L x Dh (or L x D) blocks cover the output, each row of
+        // each block written by `write_all`.
+        let y = unsafe { y.written() };
         let shape = if self.split {
             Shape::from((b, h, len, dh))
         } else {

@@ -7,8 +7,8 @@
 //! same op with the FFN's GELU applied to its output.
 
 use super::gelu::{gelu, gelu_backward, gelu_values};
-use super::gemm::{matmul, Mat};
-use super::{column_sum, contiguous, contiguous2, fused, row_len, tiled, zeros};
+use super::gemm::{matmul, matmul_into, Mat};
+use super::{column_sum, contiguous, contiguous2, fused, row_len, tiled, Fresh};
 use candle_core::{
     CpuStorage, CustomOp1, CustomOp2, CustomOp3, Device, Layout, Result, Shape, Tensor,
 };
@@ -49,8 +49,8 @@ pub fn linear_gelu_keeping(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result
 }
 
 struct Linear;
-/// dx = dy · W, into a buffer zeroed in parallel (candle's matmul zeroes its
-/// output serially, and dx is activation-sized).
+/// dx = dy · W, written straight into a fresh buffer (candle's matmul zeroes
+/// its output first, serially, and dx is activation-sized).
 struct InputGrad;
 struct ColumnSum;
 
@@ -193,19 +193,15 @@ impl CustomOp2 for InputGrad {
                 l2.dims()
             );
         }
-        let mut dx = zeros(n * d_in);
+        let mut dx = Fresh::new(n * d_in);
         let (dy, w) = (
             Mat::rows(dy, n, d_out, d_out),
             Mat::rows(w, d_out, d_in, d_in),
         );
-        matmul(
-            &mut dx,
-            d_in,
-            dy,
-            w,
-            false,
-            candle_core::utils::get_num_threads(),
-        );
+        let threads = candle_core::utils::get_num_threads();
+        matmul_into(dx.slots(), d_in, dy, w, threads);
+        // SAFETY: the (n, d_in) product wrote every element.
+        let dx = unsafe { dx.written() };
         Ok((CpuStorage::F32(dx), Shape::from((n, d_in))))
     }
 }

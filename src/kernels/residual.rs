@@ -3,7 +3,7 @@
 //! mask is kept by the op instead of living in the graph as a tensor whose
 //! gradient candle would compute and throw away.
 
-use super::{contiguous, contiguous2, fused, par_zip2, MIN_CHUNK};
+use super::{contiguous, contiguous2, fused, par_zip2, write_all, MIN_CHUNK};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use std::sync::Arc;
 
@@ -50,9 +50,8 @@ impl CustomOp2 for DropoutAdd {
             #[inline(always)]
             |start, y, x, a| {
                 let scale = &self.0[start..start + y.len()];
-                for (((y, &x), &a), &s) in y.iter_mut().zip(x).zip(a).zip(scale) {
-                    *y = x + a * s;
-                }
+                let values = x.iter().zip(a).zip(scale).map(|((&x, &a), &s)| x + a * s);
+                write_all(y, values);
             },
         );
         Ok((CpuStorage::F32(y), l1.shape().clone()))
@@ -85,9 +84,7 @@ impl CustomOp1 for Scale {
             MIN_CHUNK,
             #[inline(always)]
             |_, y, g, s| {
-                for ((y, &g), &s) in y.iter_mut().zip(g).zip(s) {
-                    *y = g * s;
-                }
+                write_all(y, g.iter().zip(s).map(|(&g, &s)| g * s));
             },
         );
         Ok((CpuStorage::F32(y), l.shape().clone()))

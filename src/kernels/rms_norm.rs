@@ -1,7 +1,9 @@
 //! RMSNorm, x / sqrt(mean(x²) + eps) * g, in one pass; composed it is seven ops
 //! over (B, L, D) and a slow reduction for g's gradient.
 
-use super::{column_sum, contiguous, contiguous2, fused, par_zip2, row_len, rows_per_task, simd};
+use super::{
+    column_sum, contiguous, contiguous2, fused, par_zip2, row_len, rows_per_task, simd, write_all,
+};
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, D};
 
 pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Result<Tensor> {
@@ -65,9 +67,7 @@ impl CustomOp2 for RmsNorm {
             |_, y, x, _| {
                 for (y, x) in y.chunks_mut(n).zip(x.chunks(n)) {
                     let inv = self.inv_rms(x);
-                    for ((y, &x), &g) in y.iter_mut().zip(x).zip(g) {
-                        *y = x * inv * g;
-                    }
+                    write_all(y, x.iter().zip(g).map(|(&x, &g)| x * inv * g));
                 }
             },
         );
@@ -117,10 +117,7 @@ impl CustomOp3 for RmsNorm {
                 for ((dx, x), dy) in dx.chunks_mut(n).zip(x.chunks(n)).zip(dy.chunks(n)) {
                     let r = self.inv_rms(x);
                     // x * g in dx first: a two-slice dot vectorises, a three-way sum does not.
-                    dx.iter_mut()
-                        .zip(x)
-                        .zip(g)
-                        .for_each(|((d, x), g)| *d = x * g);
+                    let dx = write_all(dx, x.iter().zip(g).map(|(x, g)| x * g));
                     let c = r * r * r * simd::dot(dx, dy) / n as f32;
                     for (((dx, &x), &dy), &g) in dx.iter_mut().zip(x).zip(dy).zip(g) {
                         *dx = r * g * dy - x * c;

@@ -2,7 +2,9 @@
 //! additive mask folded in: softmax(x * scale + bias). Folding them saves two
 //! passes and two (B, H, L, L) gradient buffers per layer.
 
-use super::{contiguous, contiguous2, exp, fused, par_zip2, row_len, rows_per_task, simd};
+use super::{
+    contiguous, contiguous2, exp, fused, par_zip2, row_len, rows_per_task, simd, write_all,
+};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, D};
 
 /// softmax(x * scale + bias) over the last dimension. `x` is (B, H, Lq, L);
@@ -74,7 +76,7 @@ impl Softmax {
             #[inline(always)]
             |start, y, x, _| {
                 for (r, (y, x)) in y.chunks_mut(n).zip(x.chunks(n)).enumerate() {
-                    y.copy_from_slice(x);
+                    let y = write_all(y, x.iter().copied());
                     let bias = bias.as_ref().map(|(bias, rows)| {
                         let at = rows.of(start / n + r) * n;
                         &bias[at..at + n]
@@ -185,7 +187,7 @@ impl CustomOp2 for SoftmaxBackward {
             #[inline(always)]
             |_, dx, y, dy| {
                 for ((dx, y), dy) in dx.chunks_mut(n).zip(y.chunks(n)).zip(dy.chunks(n)) {
-                    dx.copy_from_slice(dy);
+                    let dx = write_all(dx, dy.iter().copied());
                     softmax_row_backward(dx, y, self.scale);
                 }
             },

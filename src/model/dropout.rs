@@ -36,17 +36,19 @@ impl Mode<'_> {
         // the blocks fill in parallel (a serial loop was a few percent of a
         // training step) and the mask does not depend on the thread count.
         let seed = rng.next_u64();
-        let mut scale = kernels::zeros(n);
+        let mut scale = kernels::Fresh::new(n);
         scale
+            .slots()
             .par_chunks_mut(MASK_BLOCK)
             .enumerate()
             .for_each(|(i, block)| {
                 let mut rng = Rng::new(seed.wrapping_add(i as u64));
-                for s in block {
-                    *s = if rng.next_u64() < below { 0.0 } else { keep };
-                }
+                let draws =
+                    std::iter::repeat_with(|| if rng.next_u64() < below { 0.0 } else { keep });
+                kernels::write_all(block, draws);
             });
-        Some(scale)
+        // SAFETY: `write_all` wrote every slot of every block.
+        Some(unsafe { scale.written() })
     }
 
     pub fn dropout(&mut self, x: &Tensor, p: f32) -> Result<Tensor> {
