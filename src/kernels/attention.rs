@@ -112,8 +112,9 @@ impl CustomOp2 for Attention {
                 let x = &qkv[bi * l * 3 * d..(bi + 1) * l * 3 * d];
                 for (hi, w) in weights.chunks_mut(l * l).enumerate() {
                     let [q, k, v] = self.heads.qkv(x, hi);
-                    matmul_into(w, l, q, k.t(), 1); // scores (L, L)
-                                                    // SAFETY: the product wrote all L x L of them.
+                    // The scores (L, L).
+                    matmul_into(w, l, q, k.t(), 1);
+                    // SAFETY: the product wrote all of them.
                     let w = unsafe { assume_written(w) };
                     simd::vectorized(
                         #[inline(always)]
