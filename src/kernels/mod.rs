@@ -221,7 +221,7 @@ fn par_zip2(
 }
 
 /// `values` into `slots`, one each, and the slots back as floats to go on with.
-/// Panics if the two lengths differ: a slot left unwritten would be read.
+/// Panics if `values` runs out first: a slot left unwritten would later be read.
 #[inline(always)]
 pub(crate) fn write_all(
     slots: &mut [MaybeUninit<f32>],
