@@ -8,7 +8,7 @@ use crate::inference::predict_probs;
 use crate::model::{store, Classifier, Config};
 use crate::runner::checkpoint::read_state;
 use crate::runner::folder::{
-    serves_a_model, RunFiles, LABELS_FILE, TOKENIZER_FILE, TRAIN_ARGS_FILE,
+    serves_a_model, RunFiles, LABELS_FILE, RUN_SUMMARY_FILE, TOKENIZER_FILE, TRAIN_ARGS_FILE,
 };
 use crate::train::data::{encode_split, encode_texts, load_data, EncodedSplit};
 use crate::train::evaluate::{evaluate, Evaluation};
@@ -105,6 +105,9 @@ impl SavedRun {
         if let (Some(val), "val") = (self.val.get(), name) {
             return Ok(val.clone());
         }
+        let spinner = crate::progress::spinner(format!(
+            "rebuilding the {name} split from the run's data options (reading and tokenizing)"
+        ));
         let splits = load_data(&self.options)?;
         let data = match name {
             "val" => &splits.val,
@@ -112,10 +115,19 @@ impl SavedRun {
             other => anyhow::bail!("unknown split {other:?}: use test or val"),
         };
         let encoded = encode_split(&self.tokenizer, data, &self.options)?;
+        spinner.finish_and_clear();
         if name == "val" {
             let _ = self.val.set(encoded.clone());
         }
         Ok(encoded)
+    }
+
+    /// How many rows the validation split has, as the run's summary recorded it
+    /// (None for a run without one): checked before the split is rebuilt.
+    pub fn val_rows(&self) -> Option<usize> {
+        let text = std::fs::read_to_string(self.dir.join(RUN_SUMMARY_FILE)).ok()?;
+        let summary: serde_json::Value = serde_json::from_str(&text).ok()?;
+        summary["rows"][1].as_u64().map(|n| n as usize)
     }
 
     /// A labelled file, its labels read with this run's label names.

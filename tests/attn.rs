@@ -6,11 +6,35 @@ mod common;
 use common::{tiny_options, write_task};
 use xray::attn::compare::{MaskSummary, COMPARE_JSON};
 use xray::attn::faithfulness::measure;
+use xray::attn::heads::Role;
 use xray::attn::{xray_attention, Choice};
 use xray::runner::control::Control;
 use xray::runner::folder::RunFiles;
 use xray::saved_run::SavedRun;
 use xray::train::run;
+
+/// scripts/check_html.sh on `page`, or a printed reason when Chromium is absent.
+fn check_page(page: &std::path::Path) {
+    let found = ["chromium", "chromium-browser"].iter().any(|b| {
+        std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {b}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if !found {
+        println!("skipped: the page check needs chromium (apt-get install chromium)");
+        return;
+    }
+    let out = std::process::Command::new("scripts/check_html.sh")
+        .arg(page)
+        .arg(page.with_extension("png"))
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("column labels 1, hover 1"), "{text}");
+}
 
 #[test]
 fn attn_draws_maps_heads_rollout_and_explanations_for_picked_examples() {
@@ -153,12 +177,37 @@ fn attn_draws_maps_heads_rollout_and_explanations_for_picked_examples() {
             h.top_x_uniform >= 1.0 && h.top5_x_uniform <= h.top_x_uniform,
             "{h:?}"
         );
-        for share in [h.precision_at_5, h.sink_share] {
+        for share in [
+            h.precision_at_5,
+            h.sink_share,
+            h.positional_share,
+            h.structure_share,
+        ] {
             assert!((0.0..=1.0 + 1e-9).contains(&share), "{h:?}");
         }
         assert!(!h.top_keys.is_empty(), "{h:?}");
+        assert_eq!(h.role, Role::of(h), "{h:?}");
+        assert!(
+            h.words.windows(2).all(|w| w[0].x_uniform >= w[1].x_uniform),
+            "{h:?}"
+        );
     }
     assert!(f.route.top_x_uniform >= 1.0, "{:?}", f.route);
+    assert_eq!(
+        f.ig_toward, saved.labels[1],
+        "a two-class task signs towards its second label"
+    );
+    // Every head a card, and the page with its cards, column labels and hover
+    // renders offline where Chromium is installed.
+    let cards = figures.join("heads.png");
+    xray::viz::heads::draw_head_cards(&f, &cards).unwrap();
+    assert!(std::fs::metadata(&cards).unwrap().len() > 10_000);
+    xray::attn::record::write_html(&own.examples, Some(&f), &page).unwrap();
+    check_page(&page);
+    // A bad index is refused from the run summary's row count, before the
+    // validation split is rebuilt; the count is the split's.
+    let val_rows = saved.split("val").unwrap().ids.len();
+    assert_eq!(saved.val_rows(), Some(val_rows));
     let err = xray_attention(
         &saved,
         &Choice::Indices(vec![10_000]),

@@ -3,7 +3,7 @@
 //! run summaries that describe this run).
 
 use super::faithfulness::{measure, Faithfulness, FRACTIONS};
-use super::heads::TOP_KEYS;
+use super::heads::{role_rules, TOP_KEYS};
 use super::{record, xray_attention, Choice};
 use crate::device::{select_device, DeviceArg};
 use crate::fsutil::atomic_write;
@@ -55,13 +55,16 @@ pub fn run(cmd: AttnRequest) -> Result<()> {
     }
     if cmd.html {
         let path = figures.join("attn.html");
-        record::write_html(&output.examples, &path)?;
+        record::write_html(&output.examples, faithfulness.as_ref(), &path)?;
         written.push(path);
     }
     if let Some(f) = &faithfulness {
         print_table(f);
         let path = figures.join("faithfulness.png");
         crate::viz::faithfulness::draw_faithfulness(f, &path)?;
+        written.push(path);
+        let path = figures.join("heads.png");
+        crate::viz::heads::draw_head_cards(f, &path)?;
         written.push(path);
         let metrics = out.join(METRICS_DIR);
         let summaries = [
@@ -126,13 +129,15 @@ fn print_table(f: &Faithfulness) {
     println!(
         "heads over the same examples: entropy (1 = uniform), the top key's weight and the \
          top {TOP_KEYS} keys' (x uniform), the share of those that are evidence (top 10% by \
-         |IG|), the share of weight on [CLS]/[SEP]/punctuation, the keys most often on top"
+         |IG|), the share of weight on [CLS]/[SEP]/punctuation, beside each query (offsets \
+         -1, 0, +1), on structure (x its share of the keys), the role, the keys most often on top"
     );
+    println!("  roles: {}", role_rules());
     for h in &f.heads {
         let keys: Vec<&str> = h.top_keys.iter().map(|(t, _)| t.as_str()).collect();
         println!(
             "  layer {} head {}: entropy {:.3}  top {:>5.1}x  top-{TOP_KEYS} {:>5.1}x  \
-             precision {:.2}  sink {:.2}  {}",
+             precision {:.2}  sink {:.2}  beside {:.2}  structure {:.1}x  {:<10} {}",
             h.layer,
             h.head,
             h.entropy,
@@ -140,6 +145,9 @@ fn print_table(f: &Faithfulness) {
             h.top5_x_uniform,
             h.precision_at_5,
             h.sink_share,
+            h.positional_share,
+            h.structure_x_uniform,
+            h.role.name(),
             keys.join(" ")
         );
     }

@@ -116,6 +116,7 @@ fn panel<'a>(title: String, pass: &'a Pass, tokens: &'a [String]) -> Heatmap<'a>
         weights: &pass.last_layer,
         tokens,
         scale: Scale::Linear,
+        received: None,
     }
 }
 

@@ -7,6 +7,7 @@ use super::attribution::Attribution;
 use super::capture::{is_special, top_k, Maps};
 use super::draw::Drawing;
 use super::faithfulness::Faithfulness;
+use super::heads::{role_rules, TOP_KEYS};
 
 const TOP_TOKENS: usize = 10;
 /// Characters of the text quoted at the top.
@@ -64,6 +65,7 @@ pub fn explanation(
         .unwrap_or_default();
     let (excerpt, cut) = excerpt(tokens);
     let (head_cols, rule, entropy) = entropy_table(&maps.entropy);
+    let roles = faithfulness.map(roles_table).unwrap_or_default();
     format!(
         "# {name}: {verdict}
 
@@ -91,7 +93,7 @@ completeness error {:.4} on a margin change of {:.3}) finds {} pushing towards \
 | layer |{head_cols}
 | --- |{rule}
 {entropy}
-
+{roles}
 Attention shows where information flows; gradients show what the prediction is
 sensitive to; only the faithfulness test (`xray attn --faithfulness 500`) says
 which of them the prediction really rests on. Figures: `attn_{name}_layer*.png`,
@@ -143,6 +145,50 @@ fn faithful_sentence(
         best.comprehensiveness_aopc,
         best.sufficiency_aopc,
         quoted(tokens, &top_k(s, tokens, 5))
+    )
+}
+
+/// What each head does over the faithfulness sample: its role and the numbers
+/// that gave it, reading heads first.
+fn roles_table(f: &Faithfulness) -> String {
+    let mut heads: Vec<_> = f.heads.iter().collect();
+    heads.sort_by_key(|h| (h.role.rank(), h.layer, h.head));
+    let rows: Vec<String> = heads
+        .iter()
+        .map(|h| {
+            let words: Vec<String> = h
+                .words
+                .iter()
+                .take(5)
+                .map(|w| format!("`{}`", w.token))
+                .collect();
+            format!(
+                "| {} | {} | **{}** | {:.2} | {:.2} at {:.1}x | {:.2} | {:.1}x | {} |",
+                h.layer,
+                h.head,
+                h.role.name(),
+                h.entropy,
+                h.precision_at_5,
+                h.top5_x_uniform,
+                h.positional_share,
+                h.structure_x_uniform,
+                words.join(" ")
+            )
+        })
+        .collect();
+    format!(
+        "
+## What each head does, over {} validation reviews
+
+Roles by these thresholds: {}.
+
+| layer | head | role | entropy | precision@{TOP_KEYS} at top-{TOP_KEYS} × uniform | weight beside the query | structure × its share | words it weighs most |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+{}
+",
+        f.examples,
+        role_rules(),
+        rows.join("\n")
     )
 }
 

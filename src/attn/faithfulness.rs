@@ -10,7 +10,7 @@
 
 use super::attribution::{attribute, Baseline, IG_STEPS};
 use super::capture::{is_special, token_strings, top_k, Capture, Maps};
-use super::heads::{HeadStats, RouteStats, Tally};
+use super::heads::{HeadStats, Role, RouteStats, Tally};
 use crate::data::collate::collate_unlabelled;
 use crate::data::dataset::stratified_split;
 use crate::inference::predict_probs;
@@ -37,6 +37,10 @@ pub struct Faithfulness {
     pub heads: Vec<HeadStats>,
     #[serde(default)]
     pub route: RouteStats,
+    /// The class the heads' word cards sign IG towards: the second label of a
+    /// two-class run ("pos"), else each review's predicted class.
+    #[serde(default)]
+    pub ig_toward: String,
 }
 
 /// One method's drops in the predicted class's probability, per fraction.
@@ -70,6 +74,18 @@ impl Faithfulness {
                 a.comprehensiveness_aopc
                     .total_cmp(&b.comprehensiveness_aopc)
             })
+    }
+
+    /// [layer][head] -> each head's role, as the figures order them.
+    pub fn roles(&self) -> Vec<Vec<Role>> {
+        let mut roles: Vec<Vec<Role>> = Vec::new();
+        for h in &self.heads {
+            roles.resize(roles.len().max(h.layer), Vec::new());
+            let layer = &mut roles[h.layer - 1];
+            layer.resize(layer.len().max(h.head), Role::default());
+            layer[h.head - 1] = h.role;
+        }
+        roles
     }
 
     pub fn method(&self, name: &str) -> Option<&Curve> {
@@ -151,6 +167,7 @@ pub fn measure(
     let (mut errors, mut gaps) = (Vec::new(), Vec::new());
     let mut names = Vec::new();
     let mut heads = Tally::default();
+    let binary = saved.labels.len() == 2;
     let bar = crate::progress::bar(
         sample.len() as u64,
         "  faithfulness {bar:30} {pos}/{len} ETA {eta}",
@@ -163,8 +180,12 @@ pub fn measure(
             let maps = capture.maps(b, ids.len());
             let ranked = rank(saved, &maps, ids, &mut rng, device)?;
             let route = maps.evidence(saved.config.pool).0;
-            heads.add(&maps, &ranked.integrated, route, &tokens);
             let class = ranked.class;
+            let sign = match (binary, class) {
+                (true, 0) => -1.0,
+                _ => 1.0,
+            };
+            heads.add(&maps, &ranked.integrated, sign, route, &tokens);
             errors.push(ranked.attribution_error);
             gaps.push(ranked.gap);
             before.push(capture.probs[b][class] as f64);
@@ -211,6 +232,10 @@ pub fn measure(
         },
         heads,
         route,
+        ig_toward: match binary {
+            true => saved.labels[1].clone(),
+            false => "the predicted class".to_string(),
+        },
     })
 }
 

@@ -1,8 +1,8 @@
 //! How each attention head reads, over the faithfulness sample: how focused it
-//! is, how much weight the keys it looks at most receive, and whether those keys
-//! are the evidence (the review's top tokens by |Integrated Gradients|). A
-//! heatmap shows the evidence *visibly* when both are high; a head whose weight
-//! goes to [CLS], [SEP] or punctuation is a sink, whatever its entropy.
+//! is, how much weight the keys it looks at most receive, whether those keys
+//! are the evidence (the review's top tokens by |Integrated Gradients|), how much
+//! weight stays beside each query, and how much goes to structure. From those,
+//! one role per head (`Role`), and the words each head weighs most.
 
 use super::capture::{is_special, top_k, Maps};
 use serde::{Deserialize, Serialize};
@@ -13,8 +13,98 @@ pub const TOP_KEYS: usize = 5;
 /// The evidence: the top 10% of a review's tokens by |IG|, at least TOP_KEYS.
 pub const EVIDENCE_FRAC: f64 = 0.10;
 
-/// One head's statistics, each a mean over the sample's reviews.
+/// Words a head card lists: the ones it weighs most on average.
+pub const CARD_WORDS: usize = 15;
+/// A word is listed only when the sample holds it this often (rare words' means are noise).
+pub const MIN_OCCURRENCES: usize = 10;
+
+/// What a head does, judged over the sample by the thresholds below, in this order.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Its top keys are the evidence, and they stand out.
+    Reading,
+    /// Its weight stays on the query's own position and its neighbours
+    /// (Clark et al. 2019, "What does BERT look at?").
+    Positional,
+    /// Its weight goes to [CLS], [SEP], punctuation and function words.
+    Structure,
+    /// Near uniform: it averages.
+    Broad,
+    /// None of the above: the numbers say what it does.
+    #[default]
+    Mixed,
+}
+
+/// Reading: precision@5 at least this, with the top keys at least READING_X x uniform.
+pub const READING_PRECISION: f64 = 0.5;
+pub const READING_X: f64 = 2.0;
+/// Positional: at least this share of each query's weight on offsets -1, 0, +1.
+pub const POSITIONAL_SHARE: f64 = 0.5;
+/// Structure: the structure tokens receive at least this many times their share of the keys.
+pub const STRUCTURE_X: f64 = 1.5;
+/// Broad: entropy at least this share of uniform's.
+pub const BROAD_ENTROPY: f64 = 0.9;
+
+impl Role {
+    /// The first role whose threshold the head passes.
+    pub fn of(h: &HeadStats) -> Role {
+        if h.precision_at_5 >= READING_PRECISION && h.top5_x_uniform >= READING_X {
+            Role::Reading
+        } else if h.positional_share >= POSITIONAL_SHARE {
+            Role::Positional
+        } else if h.structure_x_uniform >= STRUCTURE_X {
+            Role::Structure
+        } else if h.entropy >= BROAD_ENTROPY {
+            Role::Broad
+        } else {
+            Role::Mixed
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Reading => "reading",
+            Role::Positional => "positional",
+            Role::Structure => "structure",
+            Role::Broad => "broad",
+            Role::Mixed => "mixed",
+        }
+    }
+
+    /// Figures list heads in this order: the ones that read first.
+    pub fn rank(self) -> usize {
+        self as usize
+    }
+}
+
+/// The thresholds in one sentence, for the explanations and the figures.
+pub fn role_rules() -> String {
+    format!(
+        "reading: precision@{TOP_KEYS} >= {READING_PRECISION} with its top keys >= {READING_X}x \
+         uniform; positional: >= {:.0}% of each query's weight on itself and its two neighbours; \
+         structure: [CLS], [SEP], punctuation and function words receive >= {STRUCTURE_X}x their \
+         share of the keys; broad: entropy >= {BROAD_ENTROPY} of uniform; mixed: none of these \
+         (tried in that order)",
+        100.0 * POSITIONAL_SHARE
+    )
+}
+
+/// One word as a head weighs it: the mean over its occurrences.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct WordWeight {
+    pub token: String,
+    /// The weight it receives, x uniform, mean over its occurrences.
+    pub x_uniform: f64,
+    pub count: usize,
+    /// Its mean Integrated Gradients attribution towards `Faithfulness::ig_toward`.
+    pub ig: f64,
+}
+
+/// One head's statistics, each a mean over the sample's reviews (fields added
+/// later default to 0 when an older file lacks them).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct HeadStats {
     /// 1-based, as the figures number them.
     pub layer: usize,
@@ -31,6 +121,15 @@ pub struct HeadStats {
     pub sink_share: f64,
     /// The tokens most often among the TOP_KEYS keys, with how often.
     pub top_keys: Vec<(String, usize)>,
+    /// The share of each query's weight on offsets -1, 0, +1.
+    pub positional_share: f64,
+    /// The share of the weight received by structure tokens (`is_structure`).
+    pub structure_share: f64,
+    /// That share over the structure tokens' share of the keys: 1 when uniform.
+    pub structure_x_uniform: f64,
+    pub role: Role,
+    /// The CARD_WORDS words it weighs most (seen at least MIN_OCCURRENCES times).
+    pub words: Vec<WordWeight>,
 }
 
 /// The route by which words reach the classifier (`Maps::evidence`), judged alike.
@@ -52,11 +151,39 @@ pub struct Tally {
     head_keys: Vec<HashMap<String, usize>>,
     route: RouteStats,
     route_tokens: HashMap<String, usize>,
+    /// Per head, per word: the sum of what it received (x uniform), occurrences.
+    head_words: Vec<HashMap<String, (f64, usize)>>,
+    /// Per word: the sum of its signed IG, occurrences.
+    word_ig: HashMap<String, (f64, usize)>,
 }
 
 /// Punctuation alone: structure, not evidence.
 fn is_punctuation(token: &str) -> bool {
     !token.is_empty() && token.chars().all(|c| c.is_ascii_punctuation())
+}
+
+/// The most frequent English function words (negations left out: they are
+/// evidence in a review), and "s", "t" of "'s", "n't" as the tokenizer splits them.
+const FUNCTION_WORDS: [&str; 40] = [
+    "the", "a", "an", "and", "or", "but", "of", "to", "in", "on", "at", "for", "with", "by",
+    "from", "as", "is", "was", "are", "were", "be", "been", "it", "its", "this", "that", "i",
+    "you", "he", "she", "we", "they", "his", "her", "my", "me", "so", "there", "s", "t",
+];
+
+/// [CLS], [SEP], punctuation and function words: what a structure head reads.
+pub fn is_structure(token: &str) -> bool {
+    is_special(token) || is_punctuation(token) || FUNCTION_WORDS.contains(&token)
+}
+
+/// The mean share of each query's weight on its own position and its two
+/// neighbours (row-major (n x n) weights).
+pub fn positional_share(weights: &[f32], n: usize) -> f64 {
+    let near = |i: usize| -> f64 {
+        (i.saturating_sub(1)..(i + 2).min(n))
+            .map(|j| weights[i * n + j] as f64)
+            .sum()
+    };
+    (0..n).map(near).sum::<f64>() / n.max(1) as f64
 }
 
 /// How much each key receives from the queries that may see it, × uniform
@@ -77,8 +204,17 @@ pub fn received(weights: &[f32], n: usize, causal: bool) -> Vec<f64> {
 }
 
 impl Tally {
-    /// One review: its maps, its IG attribution per position, its tokens.
-    pub fn add(&mut self, maps: &Maps, evidence: &[f32], route: &[f32], tokens: &[String]) {
+    /// One review: its maps, its IG attribution per position (towards the
+    /// predicted class), `sign` turning that towards the reference class the word
+    /// cards colour by (+1 or -1), the route, its tokens.
+    pub fn add(
+        &mut self,
+        maps: &Maps,
+        evidence: &[f32],
+        sign: f32,
+        route: &[f32],
+        tokens: &[String],
+    ) {
         let n = tokens.len();
         let candidates = tokens.iter().filter(|t| !is_special(t)).count();
         let wanted = ((candidates as f64 * EVIDENCE_FRAC).round() as usize).max(TOP_KEYS);
@@ -103,6 +239,14 @@ impl Tally {
                 })
                 .collect();
             self.head_keys = vec![HashMap::new(); flat.len()];
+            self.head_words = vec![HashMap::new(); flat.len()];
+        }
+        let structure: Vec<bool> = tokens.iter().map(|t| is_structure(t)).collect();
+        let structure_keys = structure.iter().filter(|&&s| s).count() as f64 / n.max(1) as f64;
+        for (k, token) in tokens.iter().enumerate().filter(|(_, t)| !is_special(t)) {
+            let entry = self.word_ig.entry(token.clone()).or_default();
+            entry.0 += (sign * evidence[k]) as f64;
+            entry.1 += 1;
         }
         for (k, &(l, h, w)) in flat.iter().enumerate() {
             let got = received(w, n, maps.causal);
@@ -124,8 +268,18 @@ impl Tally {
             stats.precision_at_5 +=
                 top.iter().filter(|i| is_evidence(i)).count() as f64 / top.len().max(1) as f64;
             stats.sink_share += sink / total.max(f64::MIN_POSITIVE);
+            let on_structure: f64 = (0..n).filter(|&i| structure[i]).map(|i| got[i]).sum();
+            let structure_share = on_structure / total.max(f64::MIN_POSITIVE);
+            stats.structure_share += structure_share;
+            stats.structure_x_uniform += structure_share / structure_keys.max(f64::MIN_POSITIVE);
+            stats.positional_share += positional_share(w, n);
             for &i in &top {
                 *self.head_keys[k].entry(tokens[i].clone()).or_default() += 1;
+            }
+            for (i, token) in tokens.iter().enumerate().filter(|(_, t)| !is_special(t)) {
+                let entry = self.head_words[k].entry(token.clone()).or_default();
+                entry.0 += got[i];
+                entry.1 += 1;
             }
         }
         let first = top_k(route, tokens, 1);
@@ -143,13 +297,23 @@ impl Tally {
     /// The means, and the most frequent keys of each head and of the route.
     pub fn finish(mut self) -> (Vec<HeadStats>, RouteStats) {
         let n = self.reviews.max(1) as f64;
-        for (stats, keys) in self.heads.iter_mut().zip(&self.head_keys) {
+        for ((stats, keys), words) in self
+            .heads
+            .iter_mut()
+            .zip(&self.head_keys)
+            .zip(&self.head_words)
+        {
             stats.entropy /= n;
             stats.top_x_uniform /= n;
             stats.top5_x_uniform /= n;
             stats.precision_at_5 /= n;
             stats.sink_share /= n;
+            stats.positional_share /= n;
+            stats.structure_share /= n;
+            stats.structure_x_uniform /= n;
             stats.top_keys = most_frequent(keys);
+            stats.words = most_weighed(words, &self.word_ig);
+            stats.role = Role::of(stats);
         }
         self.route.top_x_uniform /= n;
         self.route.top_is_evidence /= n;
@@ -163,6 +327,34 @@ fn most_frequent(counts: &HashMap<String, usize>) -> Vec<(String, usize)> {
     let mut all: Vec<(String, usize)> = counts.iter().map(|(t, &c)| (t.clone(), c)).collect();
     all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     all.truncate(TOP_KEYS);
+    all
+}
+
+/// The CARD_WORDS words a head weighs most on average, among those seen at
+/// least MIN_OCCURRENCES times, with their mean IG (ties by token).
+fn most_weighed(
+    words: &HashMap<String, (f64, usize)>,
+    ig: &HashMap<String, (f64, usize)>,
+) -> Vec<WordWeight> {
+    let mut all: Vec<WordWeight> = words
+        .iter()
+        .filter(|(_, &(_, count))| count >= MIN_OCCURRENCES)
+        .map(|(token, &(sum, count))| {
+            let (ig_sum, ig_count) = ig.get(token).copied().unwrap_or_default();
+            WordWeight {
+                token: token.clone(),
+                x_uniform: sum / count as f64,
+                count,
+                ig: ig_sum / ig_count.max(1) as f64,
+            }
+        })
+        .collect();
+    all.sort_by(|a, b| {
+        b.x_uniform
+            .total_cmp(&a.x_uniform)
+            .then_with(|| a.token.cmp(&b.token))
+    });
+    all.truncate(CARD_WORDS);
     all
 }
 
@@ -219,7 +411,7 @@ mod tests {
             .map(|k| if k == 3 { 0.5 } else { 0.5 / 7.0 })
             .collect();
         let mut tally = Tally::default();
-        tally.add(&maps, &ig, &route, &tokens);
+        tally.add(&maps, &ig, 1.0, &route, &tokens);
         let (heads, route) = tally.finish();
         assert_eq!(heads[0].top_x_uniform, n as f64);
         let keys: Vec<&str> = heads[0].top_keys.iter().map(|(t, _)| t.as_str()).collect();
@@ -241,5 +433,129 @@ mod tests {
         assert_eq!(route.top_is_evidence, 1.0);
         assert!((route.top_x_uniform - 4.0).abs() < 1e-6);
         assert_eq!(route.top_tokens, vec![("awful".to_string(), 1)]);
+    }
+
+    /// Maps of 20 tokens: [CLS], 18 words, [SEP]; the evidence, by IG, is five of the words.
+    fn twenty() -> (Vec<String>, Vec<f32>) {
+        let mut tokens = vec!["[CLS]".to_string()];
+        tokens.extend((1..19).map(|k| format!("w{k}")));
+        tokens.push("[SEP]".to_string());
+        let ig = (0..20)
+            .map(|k| {
+                if [3, 7, 9, 12, 15].contains(&k) {
+                    1.0
+                } else {
+                    0.01
+                }
+            })
+            .collect();
+        (tokens, ig)
+    }
+
+    fn role_of(map: Vec<f32>) -> HeadStats {
+        let (tokens, ig) = twenty();
+        let n = tokens.len();
+        let entropy = {
+            let rows = map.chunks(n).map(|row| {
+                -row.iter()
+                    .filter(|&&w| w > 0.0)
+                    .map(|&w| (w * w.ln()) as f64)
+                    .sum::<f64>()
+                    / (n as f64).ln()
+            });
+            rows.sum::<f64>() / n as f64
+        };
+        let maps = Maps {
+            per_head: vec![vec![map]],
+            means: vec![],
+            pooled_attn: vec![],
+            rolled: vec![],
+            pooling: vec![1.0 / n as f32; n],
+            entropy: vec![vec![entropy as f32]],
+            causal: false,
+        };
+        let mut tally = Tally::default();
+        tally.add(&maps, &ig, 1.0, &vec![1.0 / n as f32; n], &tokens);
+        tally.finish().0.remove(0)
+    }
+
+    #[test]
+    fn hand_built_maps_get_their_roles() {
+        let n = 20;
+        let row_major = |f: &dyn Fn(usize, usize) -> f32| -> Vec<f32> {
+            (0..n * n).map(|k| f(k / n, k % n)).collect()
+        };
+        // Each query on itself and its neighbours: positional.
+        let diagonal = role_of(row_major(&|i, j| {
+            let near = (i.saturating_sub(1)..(i + 2).min(n)).len() as f32;
+            f32::from(i.abs_diff(j) <= 1) / near
+        }));
+        assert_eq!(diagonal.role, Role::Positional, "{diagonal:?}");
+        assert!((diagonal.positional_share - 1.0).abs() < 1e-6);
+        // Every query on [CLS]: a sink, structure.
+        let sink = role_of(row_major(&|_, j| f32::from(j == 0)));
+        assert_eq!(sink.role, Role::Structure, "{sink:?}");
+        assert!(sink.structure_x_uniform > STRUCTURE_X);
+        // Every query on the five evidence words: reading, 4x uniform on them.
+        let marked = [3, 7, 9, 12, 15];
+        let reading = role_of(row_major(&|_, j| {
+            if marked.contains(&j) {
+                0.2
+            } else {
+                0.0
+            }
+        }));
+        assert_eq!(reading.role, Role::Reading, "{reading:?}");
+        assert!((reading.precision_at_5 - 1.0).abs() < 1e-9);
+        assert!((reading.top5_x_uniform - 4.0).abs() < 1e-5);
+        // Uniform: broad.
+        let flat = role_of(row_major(&|_, _| 1.0 / n as f32));
+        assert_eq!(flat.role, Role::Broad, "{flat:?}");
+        assert!((flat.structure_x_uniform - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn word_cards_keep_frequent_words_with_their_mean_weight_and_signed_ig() {
+        let (tokens, ig) = twenty();
+        let n = tokens.len();
+        let on_w3: Vec<f32> = (0..n * n).map(|k| f32::from(k % n == 3)).collect();
+        let maps = Maps {
+            per_head: vec![vec![on_w3]],
+            means: vec![],
+            pooled_attn: vec![],
+            rolled: vec![],
+            pooling: vec![1.0 / n as f32; n],
+            entropy: vec![vec![0.0]],
+            causal: false,
+        };
+        let mut tally = Tally::default();
+        let route = vec![1.0 / n as f32; n];
+        for _ in 0..MIN_OCCURRENCES - 1 {
+            tally.add(&maps, &ig, -1.0, &route, &tokens);
+        }
+        let (heads, _) = tally.finish();
+        assert!(heads[0].words.is_empty(), "every word seen too rarely");
+        let mut tally = Tally::default();
+        for _ in 0..MIN_OCCURRENCES {
+            tally.add(&maps, &ig, -1.0, &route, &tokens);
+        }
+        let (heads, _) = tally.finish();
+        let words = &heads[0].words;
+        assert_eq!(words.len(), CARD_WORDS, "18 words seen, 15 listed");
+        assert_eq!(words[0].token, "w3");
+        assert!((words[0].x_uniform - n as f64).abs() < 1e-6);
+        assert_eq!(words[0].count, MIN_OCCURRENCES);
+        assert!((words[0].ig + 1.0).abs() < 1e-6, "IG turned by the sign");
+        assert!(words[1..].iter().all(|w| w.x_uniform == 0.0));
+    }
+
+    #[test]
+    fn structure_tokens_are_specials_punctuation_and_function_words() {
+        for t in ["[CLS]", "[SEP]", ".", ",", "'", "the", "and", "s"] {
+            assert!(is_structure(t), "{t}");
+        }
+        for t in ["great", "not", "worst", "##ly"] {
+            assert!(!is_structure(t), "{t}");
+        }
     }
 }

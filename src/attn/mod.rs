@@ -25,7 +25,7 @@ use anyhow::{Context, Result};
 use attribution::{attribute, Attribution, Baseline, IG_STEPS};
 use candle_core::Device;
 use capture::{token_strings, Capture, Maps};
-use draw::{draw_example, submatrix, window_around, Drawing};
+use draw::{draw_example, evidence_window, submatrix, Drawing};
 use faithfulness::Faithfulness;
 use record::ExampleRecord;
 pub use select::Choice;
@@ -57,6 +57,7 @@ pub fn xray_attention(
     let batch = collate_unlabelled(&seqs, device)?;
     let capture = Capture::run(saved, &batch, None)?;
     let masks: Vec<Vec<u32>> = batch.attention_mask.to_vec2()?;
+    let roles = faithfulness.map(|f| f.roles()).unwrap_or_default();
     let mut records = Vec::new();
     for (b, example) in examples.iter().enumerate() {
         let tokens = token_strings(saved, &example.ids);
@@ -87,6 +88,7 @@ pub fn xray_attention(
             mask: &masks[b],
             pool: saved.config.pool,
             integrated: &attribution.integrated,
+            roles: &roles,
         };
         written.extend(draw_example(&drawing, &maps, figures)?);
         let md = explain::explanation(&drawing, &maps, &attribution, faithfulness);
@@ -111,14 +113,28 @@ fn record(
     attribution: &Attribution,
 ) -> ExampleRecord {
     let tokens = d.tokens;
-    let window = window_around(maps.evidence(d.pool).0, tokens);
+    let shown = evidence_window(d.integrated, tokens);
     let window_maps = maps
         .per_head
         .iter()
         .map(|heads| {
             heads
                 .iter()
-                .map(|m| submatrix(m, tokens.len(), window.clone()))
+                .map(|m| submatrix(m, tokens.len(), &shown))
+                .collect()
+        })
+        .collect();
+    let keys = maps.keys_per_row();
+    let window_received = maps
+        .per_head
+        .iter()
+        .map(|heads| {
+            heads
+                .iter()
+                .map(|m| {
+                    let all = heads::received(m, tokens.len(), maps.causal);
+                    shown.iter().map(|&k| all[k] as f32).collect()
+                })
                 .collect()
         })
         .collect();
@@ -129,10 +145,12 @@ fn record(
         predicted: d.predicted.to_string(),
         probability: probs[predicted],
         probs: probs.to_vec(),
-        window_start: window.start,
-        window_keys: maps.keys_per_row()[window.clone()].to_vec(),
-        window_tokens: tokens[window].to_vec(),
+        window_start: shown.first().copied().unwrap_or(0),
+        window_keys: shown.iter().map(|&k| keys[k]).collect(),
+        window_tokens: shown.iter().map(|&k| tokens[k].clone()).collect(),
+        window_positions: shown,
         window_maps,
+        window_received,
         layers: maps.per_head,
         tokens: tokens.to_vec(),
         pooled_attn: maps.pooled_attn,

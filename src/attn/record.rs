@@ -1,5 +1,7 @@
 //! What `--json` exports per example and the HTML page browses.
 
+use super::faithfulness::Faithfulness;
+use super::heads::role_rules;
 use super::rollout::Square;
 use crate::fsutil::atomic_write;
 use anyhow::Result;
@@ -31,8 +33,16 @@ pub struct ExampleRecord {
     pub layers: Vec<Vec<Square>>,
     /// The readable window the figures show, and its maps [layer][head].
     pub window_start: usize,
+    /// The positions the window shows, in order (stretches around the evidence;
+    /// absent from older files, whose windows ran on from `window_start`).
+    #[serde(default)]
+    pub window_positions: Vec<usize>,
     pub window_tokens: Vec<String>,
     pub window_maps: Vec<Vec<Square>>,
+    /// [layer][head] -> the weight each window key receives from every query
+    /// that sees it (all of the text's, not only the window's), × uniform.
+    #[serde(default)]
+    pub window_received: Vec<Vec<Vec<f32>>>,
     /// How many keys each window row sees (1 / the uniform weight): the page's
     /// colour scale, as the PNG heatmaps', is weight × this.
     #[serde(default)]
@@ -45,9 +55,13 @@ pub fn write_json(records: &[ExampleRecord], path: &Path) -> Result<()> {
     atomic_write(path, &serde_json::to_vec(&json)?)
 }
 
-/// figures/attn.html: the page needs the readable windows only; the full
-/// matrices would make it tens of MB.
-pub fn write_html(records: &[ExampleRecord], path: &Path) -> Result<()> {
+/// figures/attn.html: the page needs the readable windows only (the full
+/// matrices would make it tens of MB), and the head cards when measured.
+pub fn write_html(
+    records: &[ExampleRecord],
+    faithfulness: Option<&Faithfulness>,
+    path: &Path,
+) -> Result<()> {
     let light: Vec<ExampleRecord> = records
         .iter()
         .map(|e| ExampleRecord {
@@ -55,5 +69,15 @@ pub fn write_html(records: &[ExampleRecord], path: &Path) -> Result<()> {
             ..e.clone()
         })
         .collect();
-    crate::viz::html::write_attention_page(&serde_json::json!({ "examples": light }), path)
+    let page = match faithfulness {
+        Some(f) => serde_json::json!({
+            "examples": light,
+            "heads": f.heads,
+            "heads_examples": f.examples,
+            "ig_toward": f.ig_toward,
+            "role_rules": role_rules(),
+        }),
+        None => serde_json::json!({ "examples": light }),
+    };
+    crate::viz::html::write_attention_page(&page, path)
 }

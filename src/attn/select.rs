@@ -40,7 +40,12 @@ pub fn choose(saved: &SavedRun, choice: &Choice, device: &Device) -> Result<Vec<
                 .collect());
         }
         Choice::Indices(indices) => {
-            let rows = saved.split("val")?.ids.len();
+            // From the run's summary when it has one: a bad index is refused
+            // before the split is rebuilt, which takes a while.
+            let rows = match saved.val_rows() {
+                Some(rows) => rows,
+                None => saved.split("val")?.ids.len(),
+            };
             if let Some(&bad) = indices.iter().find(|&&i| i >= rows) {
                 bail!("--index {bad} is out of range: the validation split has {rows} examples");
             }

@@ -31,6 +31,24 @@ fn interpolate(stops: &[(u8, u8, u8)], t: f32) -> RGBColor {
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
 
+/// ColorBrewer's OrRd from pure white: a weight at or below uniform draws nothing.
+pub const SEQUENTIAL: [(u8, u8, u8); 9] = [
+    (255, 255, 255),
+    (254, 232, 200),
+    (253, 212, 158),
+    (253, 187, 132),
+    (252, 141, 89),
+    (239, 101, 72),
+    (215, 48, 31),
+    (179, 0, 0),
+    (127, 0, 0),
+];
+
+/// t in [0, 1] -> colour: white to dark red.
+pub fn sequential(t: f32) -> RGBColor {
+    interpolate(&SEQUENTIAL, t.clamp(0.0, 1.0))
+}
+
 pub const HIGHLIGHT: [(u8, u8, u8); 2] = [(255, 255, 255), (245, 130, 20)];
 
 /// A highlight behind text: white at 0, strong orange at 1.
@@ -98,6 +116,8 @@ mod tests {
         assert_eq!(ink(diverging(-1.0)), white);
         assert_eq!(ink(viridis(0.0)), white);
         assert_eq!(ink(viridis(1.0)), black);
+        assert_eq!(ink(sequential(1.0)), white);
+        assert_eq!(ink(sequential(0.0)), black);
         assert_eq!(ink(diverging(0.0)), black);
         assert_eq!(ink(highlight(0.0)), black);
         assert_eq!(ink(highlight(1.0)), black);

@@ -1,7 +1,8 @@
-//! Attention heatmaps: one matrix with token labels, a colour bar, and the
-//! attention_mask as its own strip (pads are cropped from the matrix).
+//! Attention heatmaps: one matrix with token labels, a colour bar, the weight
+//! each key receives as a strip above its column, and the attention_mask as its
+//! own strip (pads are cropped from the matrix).
 
-use super::colormap::{diverging, viridis};
+use super::colormap::{sequential, viridis};
 use super::font::ensure_font;
 use anyhow::{anyhow, Result};
 use plotters::prelude::*;
@@ -15,6 +16,9 @@ pub struct Heatmap<'a> {
     pub weights: &'a [f32],
     pub tokens: &'a [String],
     pub scale: Scale<'a>,
+    /// Per column, the weight that key receives (mean over the queries that see
+    /// it, × uniform), drawn above it on the same scale; None draws no strip.
+    pub received: Option<&'a [f32]>,
 }
 
 /// How a weight becomes a colour.
@@ -22,24 +26,35 @@ pub struct Heatmap<'a> {
 pub enum Scale<'a> {
     /// Viridis from 0 to the map's largest weight: exact zeros stand out (masks).
     Linear,
-    /// weight × (keys the row sees), on a log scale centred at 1 = uniform:
-    /// white is uniform, red up to 16x it, blue down to 1/16; masked (exact 0) grey.
-    /// One entry per row: how many keys that query may attend to.
-    VsUniform(&'a [f32]),
+    /// weight × (keys the row sees), 1 = uniform: white at or below uniform (so
+    /// the noise under it disappears), then white to dark red up to ABOVE_CAP;
+    /// masked (exact 0) grey. One entry per row: how many keys that query may see.
+    AboveUniform(&'a [f32]),
 }
 
-/// The log-ratio scale's reach: 2^4 = 16x either way.
-pub const LOG2_REACH: f32 = 4.0;
+/// Where the above-uniform scale saturates: this many times uniform.
+pub const ABOVE_CAP: f32 = 8.0;
+
+/// A weight × uniform as a colour: white at or below 1, dark red at ABOVE_CAP and over.
+pub fn above_uniform(x: f32) -> RGBColor {
+    sequential((x - 1.0) / (ABOVE_CAP - 1.0))
+}
+
+const MASKED: RGBColor = RGBColor(200, 200, 200);
 
 impl Scale<'_> {
     fn color(&self, w: f32, row: usize, max: f32) -> RGBColor {
         match self {
             Scale::Linear => viridis(w / max),
-            Scale::VsUniform(_) if w <= 0.0 => RGBColor(200, 200, 200),
-            Scale::VsUniform(keys) => diverging((w * keys[row]).log2() / LOG2_REACH),
+            Scale::AboveUniform(_) if w <= 0.0 => MASKED,
+            Scale::AboveUniform(keys) => above_uniform(w * keys[row]),
         }
     }
 }
+
+/// The received strip's height and the gap under it, in pixels.
+const STRIP_PX: i32 = 16;
+const STRIP_GAP: i32 = 6;
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 
@@ -47,14 +62,50 @@ fn err(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow!("drawing: {e}")
 }
 
-/// Draw one matrix into `area`, labels included; returns the colour scale's max
-/// and the matrix's side in pixels (its colour bar spans the same height).
-fn draw_matrix(area: &Area, map: &Heatmap, label_px: u32, font_px: u32) -> Result<(f32, i32)> {
+/// Where a matrix sits: its colour scale's max, its top and its side in pixels
+/// (its colour bar spans the same height).
+struct Placed {
+    max: f32,
+    top: i32,
+    side: i32,
+}
+
+/// Draw one matrix into `area`, labels and received strip included.
+fn draw_matrix(area: &Area, map: &Heatmap, label_px: u32, font_px: u32) -> Result<Placed> {
     let n = map.tokens.len();
     let (w, h) = area.dim_in_pixel();
-    let side = (w.min(h).saturating_sub(label_px + 10)) as i32;
+    let strip = if map.received.is_some() {
+        STRIP_PX + STRIP_GAP
+    } else {
+        0
+    };
+    let side = (w
+        .min(h.saturating_sub(strip as u32))
+        .saturating_sub(label_px + 10)) as i32;
     let cell = (side as f32 / n.max(1) as f32).max(1.0);
-    let (x0, y0) = (label_px as i32, 4);
+    let (x0, y0) = (label_px as i32, 4 + strip);
+    if let Some(received) = map.received {
+        for (j, &x) in received.iter().enumerate() {
+            let (xa, xb) = (
+                x0 + (j as f32 * cell) as i32,
+                x0 + ((j + 1) as f32 * cell) as i32,
+            );
+            area.draw(&Rectangle::new(
+                [(xa, 4), (xb, 4 + STRIP_PX)],
+                above_uniform(x).filled(),
+            ))
+            .map_err(err)?;
+        }
+        area.draw(&Rectangle::new(
+            [(x0, 4), (x0 + side, 4 + STRIP_PX)],
+            BLACK.stroke_width(1),
+        ))
+        .map_err(err)?;
+        let style = TextStyle::from(("sans-serif", 12).into_font())
+            .pos(Pos::new(HPos::Right, VPos::Center));
+        area.draw(&Text::new("received", (x0 - 4, 4 + STRIP_PX / 2), style))
+            .map_err(err)?;
+    }
     let max = map
         .weights
         .iter()
@@ -87,32 +138,29 @@ fn draw_matrix(area: &Area, map: &Heatmap, label_px: u32, font_px: u32) -> Resul
                 .map_err(err)?;
         }
     }
-    Ok((max, side))
+    Ok(Placed { max, top: y0, side })
 }
 
-/// A vertical colour bar from y = 4 (the matrix's top) down `side` pixels.
-fn draw_colorbar(area: &Area, scale: Scale, max: f32, side: i32) -> Result<()> {
-    let (top, bottom) = (4, 4 + side);
+/// A vertical colour bar beside a placed matrix, as tall as it.
+fn draw_colorbar(area: &Area, scale: Scale, at: &Placed) -> Result<()> {
+    let (top, bottom) = (at.top, at.top + at.side);
     let steps = 100;
     // t in [0, 1] from bottom to top, as a colour and as a label.
     let color = |t: f32| match scale {
         Scale::Linear => viridis(t),
-        Scale::VsUniform(_) => diverging(2.0 * t - 1.0),
+        Scale::AboveUniform(_) => sequential(t),
     };
     let label = |t: f32| match scale {
-        Scale::Linear => format!("{:.3}", max * t),
-        Scale::VsUniform(_) => {
-            let ratio = (LOG2_REACH * (2.0 * t - 1.0)).exp2();
-            if ratio >= 1.0 {
-                format!("{ratio:.0}x")
-            } else {
-                format!("1/{:.0}", 1.0 / ratio)
-            }
-        }
+        Scale::Linear => format!("{:.3}", at.max * t),
+        Scale::AboveUniform(_) => match 1.0 + t * (ABOVE_CAP - 1.0) {
+            x if t == 0.0 => format!("≤{x:.0}x"),
+            x if t == 1.0 => format!("≥{x:.0}x"),
+            x => format!("{x:.1}x"),
+        },
     };
     let name = match scale {
         Scale::Linear => "weight",
-        Scale::VsUniform(_) => "x uniform",
+        Scale::AboveUniform(_) => "x uniform",
     };
     for s in 0..steps {
         let t = 1.0 - s as f32 / steps as f32;
@@ -205,8 +253,8 @@ pub fn draw_heatmap(map: &Heatmap, mask: &[u32], path: &Path) -> Result<()> {
     let root = titled_lines(&root, &map.title, 20, 1100)?;
     let (body, strip) = root.split_vertically(990);
     let (matrix, bar) = body.split_horizontally(990);
-    let (max, side) = draw_matrix(&matrix, map, 130, label_font_px(map.tokens.len()))?;
-    draw_colorbar(&bar, map.scale, max, side)?;
+    let placed = draw_matrix(&matrix, map, 130, label_font_px(map.tokens.len()))?;
+    draw_colorbar(&bar, map.scale, &placed)?;
     draw_mask_strip(&strip, mask)?;
     root.present()
         .map_err(|e| anyhow!("writing {}: {e}", path.display()))
@@ -230,8 +278,8 @@ pub fn draw_grid(title: &str, heads: &[Heatmap], path: &Path) -> Result<()> {
             _ => 0,
         };
         let (matrix, bar) = area.split_horizontally(560);
-        let (max, side) = draw_matrix(&matrix, map, if font > 0 { 80 } else { 10 }, font)?;
-        draw_colorbar(&bar, map.scale, max, side)?;
+        let placed = draw_matrix(&matrix, map, if font > 0 { 80 } else { 10 }, font)?;
+        draw_colorbar(&bar, map.scale, &placed)?;
     }
     root.present()
         .map_err(|e| anyhow!("writing {}: {e}", path.display()))

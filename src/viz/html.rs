@@ -1,8 +1,8 @@
 //! One self-contained HTML page (data, script and style inline; no network) to
 //! browse examples, layers and heads.
 
-use super::colormap::{DIVERGING, HIGHLIGHT, INK_SWITCH, VIRIDIS};
-use super::heatmap::LOG2_REACH;
+use super::colormap::{DIVERGING, HIGHLIGHT, INK_SWITCH, SEQUENTIAL, VIRIDIS};
+use super::heatmap::ABOVE_CAP;
 use anyhow::Result;
 use serde::Serialize;
 use std::path::Path;
@@ -19,7 +19,8 @@ pub fn write_attention_page<T: Serialize>(data: &T, path: &Path) -> Result<()> {
         .replace("/*DIVERGING*/", &serde_json::to_string(&DIVERGING)?)
         .replace("/*HIGHLIGHT*/", &serde_json::to_string(&HIGHLIGHT)?)
         .replace("/*INK_SWITCH*/", &INK_SWITCH.to_string())
-        .replace("/*LOG2_REACH*/", &LOG2_REACH.to_string())
+        .replace("/*SEQUENTIAL*/", &serde_json::to_string(&SEQUENTIAL)?)
+        .replace("/*ABOVE_CAP*/", &ABOVE_CAP.to_string())
         .replace("/*DATA*/", &json);
     crate::fsutil::atomic_write(path, page.as_bytes())
 }

@@ -5,6 +5,7 @@ pub mod curves;
 pub mod faithfulness;
 pub(crate) mod font;
 pub mod gain;
+pub mod heads;
 pub mod heatmap;
 pub mod highlight;
 pub mod html;
