@@ -262,6 +262,12 @@ pub struct TrainCmd {
     /// (on IMDb ~1.5 s each, 2 cores); 1 validates the whole split once per epoch.
     #[arg(long, default_value_t = TrainOptions::default().val_points)]
     pub val_points: usize,
+    /// Validation reviews on which every attention head is measured at each
+    /// validation point (entropy, top-5 keys × uniform, evidence precision by
+    /// gradient × input), kept in history.jsonl for figures/heads_over_training.png;
+    /// 0 measures none.
+    #[arg(long, default_value_t = TrainOptions::default().head_sample)]
+    pub head_sample: usize,
     /// How training batches are formed (docs/attention-recipes.md measures both).
     #[arg(long, value_enum, default_value_t = Batches::from_bucket(TrainOptions::default().bucket))]
     pub batches: Batches,
@@ -643,6 +649,7 @@ impl TrainCmd {
             lr: self.lr,
             patience: self.patience,
             val_points: self.val_points,
+            head_sample: self.head_sample,
             seed: self.seed,
             val_frac: self.val_frac,
             bucket: self.batches == Batches::Bucketed,

@@ -66,6 +66,18 @@ fn training_learns_the_task_and_writes_the_briefs_artifacts() {
         assert_eq!(record.val_curve.len(), 10, "{record:?}");
         let end = record.val_curve.last().unwrap();
         assert_eq!(end.epoch, record.epoch as f64);
+        // Every head measured at every validation point, each number in range.
+        for point in &record.val_curve {
+            assert_eq!(point.heads.len(), 2, "1 layer of 2 heads: {point:?}");
+            for h in &point.heads {
+                assert!(h.entropy > 0.0 && h.entropy <= 1.0 + 1e-6, "{h:?}");
+                assert!(
+                    h.top5_x_uniform.is_finite() && h.top5_x_uniform >= 0.0,
+                    "{h:?}"
+                );
+                assert!((0.0..=1.0).contains(&h.precision_at_5), "{h:?}");
+            }
+        }
     }
     let lowest = records
         .iter()
@@ -92,6 +104,7 @@ fn training_learns_the_task_and_writes_the_briefs_artifacts() {
     );
     for file in [
         "figures/curves.png",
+        "figures/heads_over_training.png",
         "metrics/run_summary.json",
         "runs/enc/model.safetensors",
         "runs/enc/config.json",

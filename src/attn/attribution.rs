@@ -77,6 +77,20 @@ fn margin_gradient(
     Ok((grad, margins, target))
 }
 
+/// Gradient × input alone, towards the predicted class: one backward pass, the
+/// evidence the trainer judges its heads by while it trains (IG costs `steps` more).
+pub fn gradient_times_input(model: &Classifier, ids: &[u32], device: &Device) -> Result<Vec<f32>> {
+    let text = model
+        .token_embeddings(&Tensor::new(ids, device)?.unsqueeze(0)?)?
+        .detach(); // (1, L, D)
+    let (grad, _, _) = margin_gradient(model, &text, None)?;
+    (text * grad)?
+        .sum(D::Minus1)?
+        .flatten_all()?
+        .to_dtype(DType::F32)?
+        .to_vec1()
+}
+
 /// Both attributions of one text (unpadded ids, [CLS] … [SEP]); `special` marks
 /// the positions kept in the baseline.
 pub fn attribute(
@@ -180,6 +194,11 @@ mod tests {
                 fine.margin_gap
             );
             assert!(err <= coarse.completeness_error() + 1e-6, "{baseline:?}");
+            // The same backward pass at the text, alone rather than beside its baseline.
+            let alone = gradient_times_input(&model, &ids, &dev).unwrap();
+            for (a, b) in alone.iter().zip(&fine.grad_input) {
+                assert!((a - b).abs() <= 1e-5 * b.abs().max(1e-3), "{a} vs {b}");
+            }
         }
     }
 }

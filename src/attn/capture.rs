@@ -5,7 +5,7 @@
 use super::rollout::{crop, head_mean, rollout, vec_mat, Square};
 use crate::data::collate::Batch;
 use crate::inference::probabilities;
-use crate::model::{Forward, Masks, Pool};
+use crate::model::{Classifier, Forward, Masks, Pool};
 use crate::saved_run::SavedRun;
 use anyhow::Result;
 
@@ -78,15 +78,18 @@ impl Maps {
 impl Capture {
     /// With the run's own masks, or `masks` (the mask comparisons switch one off).
     pub fn run(saved: &SavedRun, batch: &Batch, masks: Option<Masks>) -> Result<Self> {
+        Self::of(&saved.model, batch, masks)
+    }
+
+    /// The same for any model: the trainer watches its heads with it.
+    pub fn of(model: &Classifier, batch: &Batch, masks: Option<Masks>) -> Result<Self> {
         let fwd = Forward {
             masks,
             ..Forward::eval().keep_attn()
         };
-        let out = saved
-            .model
-            .forward(&batch.input_ids, &batch.attention_mask, fwd)?;
+        let out = model.forward(&batch.input_ids, &batch.attention_mask, fwd)?;
         let (_, heads, len, _) = out.attn[0].dims4()?;
-        let causal = masks.unwrap_or(saved.model.masks()).causal;
+        let causal = masks.unwrap_or(model.masks()).causal;
         Ok(Self {
             layers: out
                 .attn
@@ -156,10 +159,14 @@ pub fn normalised_entropy(weights: &[f32], n: usize, causal: bool) -> f32 {
 }
 
 pub fn token_strings(saved: &SavedRun, ids: &[u32]) -> Vec<String> {
+    tokens_of(&saved.tokenizer, ids)
+}
+
+/// Each id as its vocabulary entry ("#id" for an id the vocabulary lacks).
+pub fn tokens_of(tokenizer: &tokenizers::Tokenizer, ids: &[u32]) -> Vec<String> {
     ids.iter()
         .map(|&id| {
-            saved
-                .tokenizer
+            tokenizer
                 .id_to_token(id)
                 .unwrap_or_else(|| format!("#{id}"))
         })

@@ -2,7 +2,8 @@
 //! (`capture`), draw what the model looks at (`draw`: per-layer maps, every head,
 //! pooled attention, rollout from `rollout`), explain each one (`explain`), and
 //! export the records (`record`); `compare` shows the masks switched off,
-//! `faithfulness` tests whether the ranked tokens matter, `command` is the CLI mode.
+//! `faithfulness` tests whether the ranked tokens matter, `heads` gives each head
+//! its role, `watch` follows the heads while the model trains, `command` is the CLI mode.
 
 pub mod attribution;
 pub mod capture;
@@ -16,6 +17,7 @@ pub mod pairs;
 pub mod record;
 pub mod rollout;
 pub mod select;
+pub mod watch;
 
 use crate::data::collate::collate_unlabelled;
 use crate::fsutil::atomic_write;

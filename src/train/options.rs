@@ -57,6 +57,10 @@ pub struct TrainOptions {
     /// (runs saved before the option: 1).
     #[serde(default = "unit_multiple")]
     pub qk_lr_mult: f64,
+    /// Validation reviews on which every head is measured at each validation
+    /// point (history.jsonl); 0 measures none, as runs saved before the option.
+    #[serde(default)]
+    pub head_sample: usize,
 }
 
 fn unit_multiple() -> f64 {
@@ -86,6 +90,7 @@ impl Default for TrainOptions {
             init: None,
             strip_markup: true,
             qk_lr_mult: defaults::QK_LR_MULT,
+            head_sample: 100,
         }
     }
 }

@@ -5,12 +5,13 @@
 use super::evaluate::Evaluation;
 use super::metrics::ClassScores;
 use super::options::TrainOptions;
-use super::state::{curves, EpochRecord, LoopState};
+use super::state::{curves, head_lines, EpochRecord, LoopState};
 use crate::data::dataset::Splits;
 use crate::device::peak_rss_gb;
 use crate::fsutil::atomic_write;
 use crate::runner::folder::{RunFiles, FINAL_METRICS_FILE, HISTORY_FILE, RUN_SUMMARY_FILE};
 use crate::viz::curves::draw_curves;
+use crate::viz::forming::draw_heads_over_training;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +57,9 @@ pub struct BestWeights {
     pub test: Evaluation,
 }
 
+/// The figure of the heads forming, beside curves.png.
+pub const HEADS_OVER_TRAINING: &str = "heads_over_training.png";
+
 pub fn write_outputs(
     files: &RunFiles,
     opts: &TrainOptions,
@@ -91,6 +95,15 @@ pub fn write_outputs(
             &title,
             &figures_dir.join("curves.png"),
         )?;
+        let contrast = head_lines(&state.history, |h| h.top5_x_uniform);
+        if !contrast.is_empty() {
+            draw_heads_over_training(
+                &contrast,
+                &head_lines(&state.history, |h| h.precision_at_5),
+                opts.head_sample.min(splits.val.len()),
+                &figures_dir.join(HEADS_OVER_TRAINING),
+            )?;
+        }
     }
     // The run folder's own history.jsonl is written as each epoch ends; metrics/
     // gets the same lines with the summary that quotes them, never a stale copy.

@@ -9,6 +9,7 @@ use super::evaluate::{evaluate, watched_rows, Evaluation};
 use super::options::TrainOptions;
 use super::report::{write_outputs, BestWeights};
 use super::state::{CurvePoint, EpochRecord, LoopState, ValPoint};
+use crate::attn::watch::HeadWatch;
 use crate::data::collate::{collate, epoch_batches, padding_fraction};
 use crate::data::dataset::Splits;
 use crate::data::tokenize::{build_tokenizer, load_tokenizer, TokenizerSpec};
@@ -161,6 +162,10 @@ struct Trainer<'a> {
     /// for the validations inside an epoch.
     watched: Vec<usize>,
     watch: EncodedSplit,
+    /// The validation reviews every head is measured on at each validation
+    /// point, and the seconds that has taken in this process.
+    heads: HeadWatch,
+    head_seconds: f64,
     steps_per_epoch: usize,
     /// Trains through autograd; `eval_model` shares its weights, detached.
     model: Classifier,
@@ -220,6 +225,7 @@ impl<'a> Trainer<'a> {
         );
         let watched = watched_rows(data.val.ids.len(), opts.val_points);
         let watch = data.val.subset(&watched);
+        let heads = HeadWatch::new(&data.val, tokenizer, opts.model.pool, opts.head_sample);
         Ok(Self {
             opts,
             splits,
@@ -228,6 +234,8 @@ impl<'a> Trainer<'a> {
             data,
             watched,
             watch,
+            heads,
+            head_seconds: 0.0,
             steps_per_epoch,
             model,
             eval_model,
@@ -351,7 +359,7 @@ impl<'a> Trainer<'a> {
     /// A validation inside the epoch, on the watched rows only.
     fn validate_inside(&mut self) -> Result<()> {
         let val = self.evaluate(&self.watch)?;
-        let improved = self.record_validation(val.loss, val.scores.accuracy);
+        let improved = self.record_validation(val.loss, val.scores.accuracy)?;
         self.save_last()?;
         if improved {
             self.save_best()?;
@@ -369,9 +377,16 @@ impl<'a> Trainer<'a> {
         Ok(())
     }
 
-    /// Add a validation point after the current step; note the step as the best
-    /// if its watched loss is the lowest so far. Returns whether it was.
-    fn record_validation(&mut self, loss: f64, acc: f64) -> bool {
+    /// Add a validation point after the current step, every head measured on the
+    /// head sample; note the step as the best if its watched loss is the lowest
+    /// so far. Returns whether it was.
+    fn record_validation(&mut self, loss: f64, acc: f64) -> Result<bool> {
+        let started = Instant::now();
+        let heads = match self.heads.is_empty() {
+            true => Vec::new(),
+            false => self.heads.measure(&self.eval_model, self.device)?,
+        };
+        self.head_seconds += started.elapsed().as_secs_f64();
         let state = &mut self.state;
         state.sums.val_curve.push(ValPoint {
             epoch: state.epoch as f64 + state.batch as f64 / self.steps_per_epoch as f64,
@@ -379,6 +394,7 @@ impl<'a> Trainer<'a> {
             loss,
             acc,
             train_loss: state.sums.epoch.mean_loss(),
+            heads,
         });
         let improved = state.best_val_loss.is_none_or(|best| loss < best);
         if improved {
@@ -387,7 +403,7 @@ impl<'a> Trainer<'a> {
             state.best_step = Some(state.step);
             state.sums.improved = true;
         }
-        improved
+        Ok(improved)
     }
 
     /// The current weights as the best so far. The checkpoint written just
@@ -405,7 +421,7 @@ impl<'a> Trainer<'a> {
     fn end_epoch(&mut self) -> Result<()> {
         let val = self.evaluate(&self.data.val)?;
         let (watched_loss, watched_acc) = val.on_rows(&self.watched, &self.data.val.labels);
-        let improved = self.record_validation(watched_loss, watched_acc);
+        let improved = self.record_validation(watched_loss, watched_acc)?;
         let state = &mut self.state;
         let s = std::mem::take(&mut state.sums);
         let record = EpochRecord {
@@ -436,6 +452,13 @@ impl<'a> Trainer<'a> {
             record.tokens_per_s,
             if improved { "  (best so far)" } else { "" }
         );
+        if !self.heads.is_empty() {
+            println!(
+                "  every head measured on {} validation reviews at each validation point: {:.1} s so far",
+                self.heads.len(),
+                self.head_seconds
+            );
+        }
         if s.improved {
             state.epochs_since_best = 0;
         } else {

@@ -4,6 +4,7 @@
 use crate::rng::Rng;
 use crate::runner::checkpoint::{Resumable, Tally};
 use crate::viz::curves::{EpochCurves, Points};
+use crate::viz::forming::Lines;
 use serde::{Deserialize, Serialize};
 
 /// One finished epoch, as history.jsonl records it.
@@ -31,6 +32,21 @@ pub struct EpochRecord {
     pub best_step: Option<usize>,
 }
 
+/// One head at one validation point, over the head sample's validation reviews
+/// (`attn::watch`): what `figures/heads_over_training.png` draws.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct HeadPoint {
+    /// 1-based, as the figures number them.
+    pub layer: usize,
+    pub head: usize,
+    /// Entropy / ln(keys seen), mean over queries and reviews: 1 is uniform.
+    pub entropy: f64,
+    /// The weight its 5 most-received non-special keys receive, × uniform.
+    pub top5_x_uniform: f64,
+    /// The share of those keys among the review's top 10% by |gradient × input|.
+    pub precision_at_5: f64,
+}
+
 /// Mean training loss and accuracy over the steps that end at `epoch`
 /// (fractional: 1.5 is half-way through the second epoch).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -49,6 +65,10 @@ pub struct ValPoint {
     pub loss: f64,
     pub acc: f64,
     pub train_loss: f64,
+    /// Every head over the head sample (`--head-sample`); empty in runs that
+    /// measured none, and then left out of the file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub heads: Vec<HeadPoint>,
 }
 
 /// Running sums of the epoch in progress.
@@ -122,6 +142,23 @@ pub fn curves(history: &[EpochRecord]) -> EpochCurves {
         val_acc,
         best,
     }
+}
+
+/// Each head's points of one statistic over the validation points, in step
+/// order; empty when the history measured no head.
+pub fn head_lines(history: &[EpochRecord], value: fn(&HeadPoint) -> f64) -> Lines {
+    let mut out: Lines = Vec::new();
+    for point in history.iter().flat_map(|r| &r.val_curve) {
+        for h in &point.heads {
+            let key = (h.layer, h.head);
+            let xy = (point.step as f64, value(h));
+            match out.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, points)) => points.push(xy),
+                None => out.push((key, vec![xy])),
+            }
+        }
+    }
+    out
 }
 
 /// Validation loss and accuracy points, and the point of the kept weights:

@@ -4,6 +4,7 @@ mod colormap;
 pub mod curves;
 pub mod faithfulness;
 pub(crate) mod font;
+pub mod forming;
 pub mod gain;
 pub mod heads;
 pub mod heatmap;
