@@ -1,16 +1,17 @@
 //! A finished run folder opened for use: model, tokenizer, labels and options,
 //! shared by `eval`, `predict` and `profile --run`.
 
-use crate::data::dataset::label_ids;
+use crate::data::dataset::{label_ids, Dataset};
 use crate::data::table::read_table;
-use crate::data::tokenize::load_tokenizer;
+use crate::data::tokenize::{encode, load_tokenizer, Truncate};
 use crate::inference::predict_probs;
 use crate::model::{store, Classifier, Config};
 use crate::runner::checkpoint::read_state;
 use crate::runner::folder::{
-    serves_a_model, RunFiles, LABELS_FILE, RUN_SUMMARY_FILE, TOKENIZER_FILE, TRAIN_ARGS_FILE,
+    serves_a_model, RunFiles, LABELS_FILE, METRICS_DIR, RUN_SUMMARY_FILE, TOKENIZER_FILE,
+    TRAIN_ARGS_FILE,
 };
-use crate::train::data::{encode_split, encode_texts, load_data, EncodedSplit};
+use crate::train::data::{encode_split, encode_texts, load_data, prepared, EncodedSplit};
 use crate::train::evaluate::{evaluate, Evaluation};
 use crate::train::options::TrainOptions;
 use crate::train::state::LoopState;
@@ -108,18 +109,37 @@ impl SavedRun {
         let spinner = crate::progress::spinner(format!(
             "rebuilding the {name} split from the run's data options (reading and tokenizing)"
         ));
-        let splits = load_data(&self.options)?;
-        let data = match name {
-            "val" => &splits.val,
-            "test" => &splits.test,
-            other => anyhow::bail!("unknown split {other:?}: use test or val"),
-        };
-        let encoded = encode_split(&self.tokenizer, data, &self.options)?;
+        let encoded = encode_split(&self.tokenizer, &self.dataset(name)?, &self.options)?;
         spinner.finish_and_clear();
         if name == "val" {
             let _ = self.val.set(encoded.clone());
         }
         Ok(encoded)
+    }
+
+    /// The split with every text whole, no truncation: what `eval --by-length` cuts.
+    pub fn whole_split(&self, name: &str) -> Result<EncodedSplit> {
+        let spinner = crate::progress::spinner(format!(
+            "rebuilding the {name} split with its texts whole (reading and tokenizing)"
+        ));
+        let data = self.dataset(name)?;
+        let texts = prepared(&data.texts, &self.options);
+        let ids = encode(&self.tokenizer, &texts, usize::MAX, Truncate::Head)?.ids;
+        spinner.finish_and_clear();
+        Ok(EncodedSplit {
+            ids,
+            labels: data.labels,
+        })
+    }
+
+    /// The run's validation or test texts and labels, split again with its seed.
+    fn dataset(&self, name: &str) -> Result<Dataset> {
+        let mut splits = load_data(&self.options)?;
+        Ok(match name {
+            "val" => std::mem::take(&mut splits.val),
+            "test" => std::mem::take(&mut splits.test),
+            other => anyhow::bail!("unknown split {other:?}: use test or val"),
+        })
     }
 
     /// How many rows the validation split has, as the run's summary recorded it
@@ -128,6 +148,35 @@ impl SavedRun {
         let text = std::fs::read_to_string(self.dir.join(RUN_SUMMARY_FILE)).ok()?;
         let summary: serde_json::Value = serde_json::from_str(&text).ok()?;
         summary["rows"][1].as_u64().map(|n| n as usize)
+    }
+
+    /// Add `value` under `key` to the run summaries that exist: the run's own,
+    /// and `<out>/metrics/`'s when it describes this run.
+    pub fn record_in_summaries(
+        &self,
+        out: &Path,
+        key: &str,
+        value: &serde_json::Value,
+    ) -> Result<()> {
+        let paths = [
+            self.dir.join(RUN_SUMMARY_FILE),
+            out.join(METRICS_DIR).join(RUN_SUMMARY_FILE),
+        ];
+        for path in paths.iter().filter(|p| p.is_file()) {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let mut summary: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("parsing {}", path.display()))?;
+            let same_run = summary["run"]
+                .as_str()
+                .and_then(|r| Path::new(r).canonicalize().ok())
+                == Some(self.dir.clone());
+            if let (true, Some(map)) = (same_run, summary.as_object_mut()) {
+                map.insert(key.into(), value.clone());
+                crate::fsutil::atomic_write(path, &serde_json::to_vec_pretty(&summary)?)?;
+            }
+        }
+        Ok(())
     }
 
     /// A labelled file, its labels read with this run's label names.

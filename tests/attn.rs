@@ -220,3 +220,52 @@ fn attn_draws_maps_heads_rollout_and_explanations_for_picked_examples() {
     .unwrap();
     assert!(format!("{err:#}").contains("--index 10000 is out of range"));
 }
+
+/// `eval --by-length`: every cut at every length scored, in the run summaries and drawn.
+#[test]
+fn eval_by_length_scores_cut_texts_and_records_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_task(dir.path(), &["great", "awful"], 200);
+    let files = RunFiles::new(dir.path(), "enc");
+    run::train(
+        tiny_options(&data),
+        &files,
+        &candle_core::Device::Cpu,
+        &Control::default(),
+    )
+    .unwrap();
+    let request = |by_length, data| xray::eval::EvalRequest {
+        run: files.run.canonicalize().unwrap(),
+        split: "test".into(),
+        data,
+        by_length,
+        out: dir.path().to_path_buf(),
+        device: xray::device::DeviceArg::Cpu,
+    };
+    let err = xray::eval::run(request(true, Some(data.clone()))).unwrap_err();
+    assert!(format!("{err:#}").contains("--by-length cuts the run's own split"));
+    xray::eval::run(request(true, None)).unwrap();
+    assert!(dir.path().join("figures/accuracy_by_length.png").is_file());
+    for summary in [
+        files.run.join("run_summary.json"),
+        dir.path().join("metrics/run_summary.json"),
+    ] {
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+        let rows = json["by_length"]["rows"].as_array().unwrap();
+        let lengths = xray::train::lengths::LENGTHS.len();
+        assert_eq!(rows.len(), 2 * lengths + 1, "{summary:?}");
+        for row in rows {
+            for key in ["loss", "accuracy", "ece"] {
+                let x = row[key].as_f64().unwrap();
+                assert!(x.is_finite() && x >= 0.0, "{row}");
+            }
+        }
+        // The task's marker word is in every text: whole texts are read right.
+        assert_eq!(rows[2 * lengths]["cut"], "full");
+        assert!(
+            rows[2 * lengths]["accuracy"].as_f64().unwrap() > 0.9,
+            "{rows:?}"
+        );
+    }
+}

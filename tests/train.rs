@@ -316,6 +316,16 @@ fn the_cli_exits_130_on_interrupt_and_resumes() {
         .unwrap();
     assert_success(&out);
     assert!(dir.path().join("metrics/final_metrics.json").is_file());
+    // An empty text is refused as a usage error, not answered.
+    let out = std::process::Command::new(xray)
+        .args(["predict", "a fine film", "  "])
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("text 2 is empty"), "{err}");
 }
 
 /// An option out of range is a usage error (exit 2, SPEC), caught before

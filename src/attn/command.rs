@@ -7,10 +7,10 @@ use super::heads::{role_rules, TOP_KEYS};
 use super::{record, xray_attention, Choice};
 use crate::device::{select_device, DeviceArg};
 use crate::fsutil::atomic_write;
-use crate::runner::folder::{FIGURES_DIR, METRICS_DIR, RUN_SUMMARY_FILE};
+use crate::runner::folder::{FIGURES_DIR, METRICS_DIR};
 use crate::saved_run::SavedRun;
-use anyhow::{Context, Result};
-use std::path::{Path, PathBuf};
+use anyhow::Result;
+use std::path::PathBuf;
 
 /// What `xray attn` is asked.
 pub struct AttnRequest {
@@ -67,11 +67,7 @@ pub fn run(cmd: AttnRequest) -> Result<()> {
         crate::viz::heads::draw_head_cards(f, &path)?;
         written.push(path);
         let metrics = out.join(METRICS_DIR);
-        let summaries = [
-            saved.dir.join(RUN_SUMMARY_FILE),
-            metrics.join(RUN_SUMMARY_FILE),
-        ];
-        record_in_run_summaries(&summaries, &saved.dir, f)?;
+        saved.record_in_summaries(out, "faithfulness", &serde_json::to_value(f)?)?;
         let json = serde_json::to_vec_pretty(f)?;
         for path in [
             saved.dir.join("faithfulness.json"),
@@ -160,29 +156,4 @@ fn print_table(f: &Faithfulness) {
         100.0 * r.top_is_evidence,
         tokens.join(" ")
     );
-}
-
-/// Add the faithfulness figures to the run summaries that exist (the run's own,
-/// and metrics/ when it describes the same run).
-fn record_in_run_summaries(
-    paths: &[std::path::PathBuf],
-    run: &Path,
-    f: &Faithfulness,
-) -> Result<()> {
-    for path in paths.iter().filter(|p| p.is_file()) {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let mut summary: serde_json::Value =
-            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        let same_run = summary["run"]
-            .as_str()
-            .and_then(|r| Path::new(r).canonicalize().ok())
-            .as_deref()
-            == Some(run);
-        if let (true, Some(map)) = (same_run, summary.as_object_mut()) {
-            map.insert("faithfulness".into(), serde_json::to_value(f)?);
-            atomic_write(path, &serde_json::to_vec_pretty(&summary)?)?;
-        }
-    }
-    Ok(())
 }

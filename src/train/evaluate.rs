@@ -43,7 +43,8 @@ impl Evaluation {
     }
 }
 
-fn nll(probs: &[f32], label: u32) -> f64 {
+/// The cross-entropy of one prediction.
+pub fn nll(probs: &[f32], label: u32) -> f64 {
     -(probs[label as usize].max(1e-12) as f64).ln()
 }
 

@@ -10,5 +10,6 @@ pub mod heads;
 pub mod heatmap;
 pub mod highlight;
 pub mod html;
+pub mod lengths;
 pub mod pretrain;
 pub mod sweep;

@@ -1,0 +1,143 @@
+//! figures/accuracy_by_length.png: accuracy (left) and calibration error
+//! (right) of texts cut to their first k tokens and to a random k-token span,
+//! against k; the whole texts drawn as a dashed line, chance as a grey one.
+
+use super::font::ensure_font;
+use anyhow::{anyhow, Result};
+use plotters::prelude::*;
+use std::path::Path;
+
+/// What one panel draws: (k, value) for the first-k and the span cuts, and the
+/// whole texts' value.
+pub struct ByLength {
+    pub first: Vec<(f64, f64)>,
+    pub span: Vec<(f64, f64)>,
+    pub full: f64,
+}
+
+const FIRST: RGBColor = RGBColor(31, 119, 180);
+const SPAN: RGBColor = RGBColor(255, 127, 14);
+const FULL: RGBColor = RGBColor(44, 160, 44);
+type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+
+fn panel(
+    area: &Area,
+    title: &str,
+    y_desc: &str,
+    d: &ByLength,
+    y: (f64, f64),
+    floor: Option<f64>,
+) -> Result<()> {
+    let ks = d.first.iter().chain(&d.span).map(|&(k, _)| k);
+    let (lo, hi) = ks.fold((f64::MAX, 1.0f64), |(a, b), k| (a.min(k), b.max(k)));
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 20))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d((lo / 1.3..hi * 1.3).log_scale(), y.0..y.1)
+        .map_err(|e| anyhow!("{e}"))?;
+    chart
+        .configure_mesh()
+        .x_desc("tokens kept (log scale)")
+        .y_desc(y_desc)
+        .x_label_formatter(&|k| format!("{k:.0}"))
+        .label_style(("sans-serif", 15))
+        .draw()
+        .map_err(|e| anyhow!("{e}"))?;
+    let lines = [
+        ("first k tokens", FIRST, &d.first),
+        ("a random k-token span", SPAN, &d.span),
+    ];
+    for (label, color, points) in lines {
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(3)))
+            .map_err(|e| anyhow!("{e}"))?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(3)));
+        chart
+            .draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))
+            .map_err(|e| anyhow!("{e}"))?;
+    }
+    let across = |v: f64| vec![(lo / 1.3, v), (hi * 1.3, v)];
+    chart
+        .draw_series(DashedLineSeries::new(
+            across(d.full),
+            9,
+            6,
+            FULL.stroke_width(2),
+        ))
+        .map_err(|e| anyhow!("{e}"))?
+        .label(format!("whole texts ({:.3})", d.full))
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], FULL.stroke_width(2)));
+    if let Some(chance) = floor {
+        let grey = RGBColor(150, 150, 150);
+        chart
+            .draw_series(DashedLineSeries::new(
+                across(chance),
+                4,
+                4,
+                grey.stroke_width(1),
+            ))
+            .map_err(|e| anyhow!("{e}"))?
+            .label(format!("chance ({chance:.2})"))
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], grey.stroke_width(1)));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::LowerRight)
+        .label_font(("sans-serif", 14))
+        .draw()
+        .map_err(|e| anyhow!("{e}"))?;
+    Ok(())
+}
+
+/// Both panels: accuracy against chance (1 / classes), and calibration error.
+pub fn draw_by_length(
+    accuracy: &ByLength,
+    ece: &ByLength,
+    classes: usize,
+    title: &str,
+    path: &Path,
+) -> Result<()> {
+    ensure_font();
+    let root = BitMapBackend::new(path, (1400, 620)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+    let root = root
+        .titled(title, ("sans-serif", 22))
+        .map_err(|e| anyhow!("{e}"))?;
+    let (left, right) = root.split_horizontally(700);
+    let chance = 1.0 / classes.max(1) as f64;
+    let lowest = accuracy
+        .first
+        .iter()
+        .chain(&accuracy.span)
+        .map(|&(_, a)| a)
+        .fold(accuracy.full, f64::min);
+    panel(
+        &left,
+        "accuracy",
+        "accuracy",
+        accuracy,
+        ((lowest.min(chance) - 0.05).max(0.0), 1.0),
+        Some(chance),
+    )?;
+    let highest = ece
+        .first
+        .iter()
+        .chain(&ece.span)
+        .map(|&(_, e)| e)
+        .fold(ece.full, f64::max);
+    panel(
+        &right,
+        "expected calibration error (15 bins; lower is better)",
+        "ECE",
+        ece,
+        (0.0, (highest * 1.2).max(0.05)),
+        None,
+    )?;
+    root.present()
+        .map_err(|e| anyhow!("writing {}: {e}", path.display()))
+}
