@@ -43,6 +43,7 @@ pub fn run(cmd: EvalRequest) -> Result<()> {
         "run": saved.dir,
         "data": source,
         "examples": data.labels.len(),
+        "temperature": saved.model.temperature(),
         "loss": result.loss,
         "accuracy": result.scores.accuracy,
         "macro_f1": result.scores.macro_f1,

@@ -7,7 +7,7 @@ use crate::model::Classifier;
 use anyhow::Result;
 use candle_core::{Device, Tensor, D};
 
-/// Class probabilities for every sequence, in input order.
+/// Class probabilities for every sequence, in input order, at the model's temperature.
 pub fn predict_probs(
     model: &Classifier,
     ids: &[Vec<u32>],
@@ -24,7 +24,10 @@ pub fn predict_probs(
         let seqs: Vec<&[u32]> = batch.iter().map(|&i| ids[i].as_slice()).collect();
         let b = collate_unlabelled(&seqs, device)?;
         let logits = model.logits(&b.input_ids, &b.attention_mask)?;
-        for (&i, row) in batch.iter().zip(probabilities(&logits)?) {
+        for (&i, row) in batch
+            .iter()
+            .zip(probabilities(&model.calibrated(&logits)?)?)
+        {
             probs[i] = row;
         }
         bar.inc(batch.len() as u64);

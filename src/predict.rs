@@ -33,7 +33,8 @@ pub fn run(cmd: PredictRequest) -> Result<()> {
                 .map(|(l, &x)| (l.clone(), serde_json::json!(x)))
                 .collect();
             let line = serde_json::json!({
-                "text": text, "label": label, "probability": prob, "probabilities": all
+                "text": text, "label": label, "probability": prob, "probabilities": all,
+                "temperature": saved.model.temperature()
             });
             println!("{line}");
         } else {

@@ -11,6 +11,7 @@ use crate::runner::folder::{
     serves_a_model, RunFiles, LABELS_FILE, METRICS_DIR, RUN_SUMMARY_FILE, TOKENIZER_FILE,
     TRAIN_ARGS_FILE,
 };
+use crate::train::calibrate::read_temperature;
 use crate::train::data::{encode_split, encode_texts, load_data, prepared, EncodedSplit};
 use crate::train::evaluate::{evaluate, Evaluation};
 use crate::train::options::TrainOptions;
@@ -82,7 +83,8 @@ impl SavedRun {
         // Nothing that opens a saved run trains it: on detached weights a forward
         // records no gradient graph (attn's attributions differentiate with
         // respect to their own input embeddings, not the weights).
-        let model = store::detached_model(&varmap, &config, device)?;
+        let model = store::detached_model(&varmap, &config, device)?
+            .with_temperature(read_temperature(dir)?);
         let labels_path = dir.join(LABELS_FILE);
         let labels: Vec<String> = serde_json::from_str(
             &std::fs::read_to_string(&labels_path)

@@ -102,7 +102,35 @@ fn training_learns_the_task_and_writes_the_briefs_artifacts() {
             "val_loss"
         ]
     );
+    // The temperature fitted on validation is what a saved run's probabilities
+    // use: softmax(logits / T), the prediction unchanged.
+    let run = dir.path().join("runs/enc");
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("metrics/run_summary.json")).unwrap(),
+    )
+    .unwrap();
+    let calibration = summary["calibration"].as_array().unwrap();
+    assert_eq!(calibration.len(), 2, "{summary}");
+    assert_eq!(calibration[0]["fitted_on"], "val");
+    let t = xray::train::calibrate::read_temperature(&run).unwrap();
+    assert_eq!(calibration[0]["temperature"].as_f64(), Some(t));
+    assert!(calibration[0]["nll_after"].as_f64() <= calibration[0]["nll_before"].as_f64());
+    let cpu = candle_core::Device::Cpu;
+    let saved = xray::saved_run::SavedRun::open(&run, &cpu).unwrap();
+    assert_eq!(saved.model.temperature(), t);
+    let ids = saved.split("test").unwrap().ids[..8].to_vec();
+    let served = xray::inference::predict_probs(&saved.model, &ids, 8, &cpu).unwrap();
+    let (raw, _, _) = xray::model::store::load_model(&run, &cpu).unwrap();
+    let raw = xray::inference::predict_probs(&raw, &ids, 8, &cpu).unwrap();
+    for (s, r) in served.iter().zip(&raw) {
+        let expected = xray::train::calibrate::rescale(r, t);
+        for (a, b) in s.iter().zip(&expected) {
+            assert!((a - b).abs() < 1e-4, "{s:?} vs {expected:?} at T {t}");
+        }
+        assert_eq!(xray::inference::argmax(s), xray::inference::argmax(r));
+    }
     for file in [
+        "runs/enc/calibration.json",
         "figures/curves.png",
         "figures/heads_over_training.png",
         "metrics/run_summary.json",

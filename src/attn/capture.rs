@@ -97,7 +97,7 @@ impl Capture {
                 .map(|a| a.flatten_all()?.to_vec1())
                 .collect::<candle_core::Result<_>>()?,
             pooling: out.pooling.to_vec2()?,
-            probs: probabilities(&out.logits)?,
+            probs: probabilities(&model.calibrated(&out.logits)?)?,
             heads,
             len,
             causal,

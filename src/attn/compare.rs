@@ -73,7 +73,8 @@ fn prob_shift(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
-/// Draw both comparisons for `ids` (cut to MAX_TOKENS), write their numbers as
+/// Draw both comparisons for `ids` (cut to MAX_TOKENS, and to half the model's
+/// max_len), write their numbers as
 /// `attn_compare.md` (to read) and `attn_compare.json` (the video's facts);
 /// returns the files written.
 pub fn compare_masks(
@@ -82,7 +83,9 @@ pub fn compare_masks(
     figures: &Path,
     device: &Device,
 ) -> Result<Vec<PathBuf>> {
-    let mut ids = ids[..ids.len().min(MAX_TOKENS)].to_vec();
+    // Half the model's length at most: the padding comparison doubles it.
+    let keep = MAX_TOKENS.min(saved.config.max_len / 2);
+    let mut ids = ids[..ids.len().min(keep)].to_vec();
     if let (Some(last), Some(&sep)) = (
         ids.last_mut(),
         saved.tokenizer.token_to_id("[SEP]").as_ref(),

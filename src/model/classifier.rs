@@ -14,6 +14,9 @@ pub struct Classifier {
     body: Body,
     head: Linear,
     pooling: Pooling,
+    /// Divides the logits wherever probabilities are shown (temperature scaling,
+    /// fitted after training; 1 = none). The logits themselves stay raw.
+    temperature: f64,
 }
 
 /// What one forward pass returns. Every caller (training, eval, attention X-ray,
@@ -42,7 +45,28 @@ impl Classifier {
                 config.init_std,
             )?,
             pooling: Pooling::new(vb.pp("pool"), config)?,
+            temperature: 1.0,
         })
+    }
+
+    /// The same model, its probabilities at temperature `t`.
+    pub fn with_temperature(self, t: f64) -> Self {
+        Self {
+            temperature: t,
+            ..self
+        }
+    }
+
+    pub fn temperature(&self) -> f64 {
+        self.temperature
+    }
+
+    /// (B, n_classes) logits -> the logits its probabilities are the softmax of.
+    pub fn calibrated(&self, logits: &Tensor) -> Result<Tensor> {
+        if self.temperature == 1.0 {
+            return Ok(logits.clone());
+        }
+        logits / self.temperature
     }
 
     /// The masks this architecture is meant to run with.

@@ -28,6 +28,8 @@ pub const PRETRAIN_ARGS_FILE: &str = "pretrain_args.json";
 pub const HISTORY_FILE: &str = "history.jsonl";
 pub const FINAL_METRICS_FILE: &str = "final_metrics.json";
 pub const RUN_SUMMARY_FILE: &str = "run_summary.json";
+/// The temperature fitted on the validation split after training.
+pub const CALIBRATION_FILE: &str = "calibration.json";
 /// A pretraining run's bodies along the way (`snapshots/step-N/`).
 pub const SNAPSHOTS_DIR: &str = "snapshots";
 

@@ -2,6 +2,7 @@
 //! keys), metrics/run_summary.json, figures/curves.png, in the run folder and under
 //! the output root, and `runs/latest` pointing at the run.
 
+use super::calibrate::Calibration;
 use super::evaluate::Evaluation;
 use super::metrics::ClassScores;
 use super::options::TrainOptions;
@@ -49,12 +50,18 @@ pub struct RunSummary {
     pub train_padding_fraction: f64,
     pub peak_rss_gb: f64,
     pub history: Vec<EpochRecord>,
+    /// The temperature fitted on the validation split, and what it does there
+    /// and on the test split (absent in runs trained before it).
+    #[serde(default)]
+    pub calibration: Vec<Calibration>,
 }
 
 /// The kept weights evaluated on the whole validation split and on the test split.
 pub struct BestWeights {
     pub val: Evaluation,
     pub test: Evaluation,
+    /// Fitted on `val`, then applied to `test`.
+    pub calibration: [Calibration; 2],
 }
 
 /// The figure of the heads forming, beside curves.png.
@@ -70,7 +77,8 @@ pub fn write_outputs(
     wall_time_s: f64,
 ) -> Result<FinalMetrics> {
     let metrics = final_metrics(state, best)?;
-    let summary = RunSummary::new(files, opts, splits, state, &best.test, padding, wall_time_s);
+    let mut summary = RunSummary::new(files, opts, splits, state, &best.test, padding, wall_time_s);
+    summary.calibration = best.calibration.to_vec();
     let title = format!(
         "{} ({:?}): loss and accuracy per epoch",
         splits.name, opts.model.arch
@@ -179,6 +187,7 @@ impl RunSummary {
             train_padding_fraction: padding,
             peak_rss_gb: peak_rss_gb(),
             history: state.history.clone(),
+            calibration: Vec::new(),
         }
     }
 }

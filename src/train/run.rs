@@ -4,6 +4,7 @@
 //! last checkpoints), then `finish` evaluates the best checkpoint on the
 //! validation and test splits and writes the reports.
 
+use super::calibrate::Calibration;
 use super::data::{EncodedSplit, EncodedSplits};
 use super::evaluate::{evaluate, watched_rows, Evaluation};
 use super::options::TrainOptions;
@@ -493,8 +494,17 @@ impl<'a> Trainer<'a> {
     fn finish(self) -> Result<Outcome> {
         load_weights(&self.weights.varmap, &self.files.run.join(WEIGHTS_FILE))?;
         let val = self.evaluate(&self.data.val)?;
+        let fitted = Calibration::fitted("val", &val.probs, &self.data.val.labels);
+        fitted.write(&self.files.run)?;
         faults::point(Fault::Final);
         let test = self.evaluate(&self.data.test)?;
+        let applied = Calibration::at(
+            "test",
+            fitted.temperature,
+            &test.probs,
+            &self.data.test.labels,
+        );
+        println!("calibrated: {}; {}", fitted.line(), applied.line());
         let lengths = self.data.train.lengths();
         let batches = epoch_batches(
             &lengths,
@@ -507,7 +517,11 @@ impl<'a> Trainer<'a> {
             self.opts,
             self.splits,
             &self.state,
-            &BestWeights { val, test },
+            &BestWeights {
+                val,
+                test,
+                calibration: [fitted, applied],
+            },
             padding_fraction(&batches, &lengths),
             self.wall.elapsed().as_secs_f64(),
         )?;
