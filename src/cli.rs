@@ -268,6 +268,11 @@ pub struct TrainCmd {
     /// 0 measures none.
     #[arg(long, default_value_t = TrainOptions::default().head_sample)]
     pub head_sample: usize,
+    /// The share of training reviews replaced, each time they are drawn, by a
+    /// random span of 16 to 128 of their tokens (the label kept): the model then
+    /// also learns from short texts (`eval --by-length` measures them). 0: none.
+    #[arg(long, default_value_t = TrainOptions::default().spans)]
+    pub spans: f64,
     /// How training batches are formed (docs/attention-recipes.md measures both).
     #[arg(long, value_enum, default_value_t = Batches::from_bucket(TrainOptions::default().bucket))]
     pub batches: Batches,
@@ -668,6 +673,7 @@ impl TrainCmd {
             patience: self.patience,
             val_points: self.val_points,
             head_sample: self.head_sample,
+            spans: self.spans,
             seed: self.seed,
             val_frac: self.val_frac,
             bucket: self.batches == Batches::Bucketed,

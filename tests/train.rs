@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_success, tiny_options, write_task};
+use common::{assert_success, tiny_options, write_task, write_task_filled};
 use std::path::{Path, PathBuf};
 use xray::model::{Activation, Arch, Config, NormKind, Pool};
 use xray::runner::control::Control;
@@ -220,12 +220,30 @@ fn same_seed_gives_the_same_history_and_metrics() {
 #[test]
 fn an_interrupted_run_resumes_to_the_same_result() {
     let dir = tempfile::tempdir().unwrap();
-    let data = write_task(dir.path(), &["great", "awful"], 200);
+    // Texts of 10 to 30 words, and --spans: the spans (16 tokens and up) each
+    // epoch draws must be drawn again on resume.
+    let data = write_task_filled(dir.path(), &["great", "awful"], 200, 10);
+    let tiny = tiny_options(&data);
     let opts = TrainOptions {
         epochs: 2,
-        ..tiny_options(&data)
+        spans: 0.5,
+        model: Config {
+            max_len: 40,
+            ..tiny.model
+        },
+        ..tiny
     };
     let whole = finished(train(&opts, dir.path(), "whole", &Control::default()));
+    let plain = TrainOptions {
+        spans: 0.0,
+        ..opts.clone()
+    };
+    finished(train(&plain, dir.path(), "plain", &Control::default()));
+    assert_ne!(
+        history(&dir.path().join("runs/whole")),
+        history(&dir.path().join("runs/plain")),
+        "--spans 0.5 changed nothing"
+    );
     // 180 training rows / 16 = 12 steps per epoch: stop in the middle of epoch 2.
     let stop = Control {
         stop_after_steps: Some(17),
@@ -372,6 +390,10 @@ fn a_bad_option_exits_2_and_a_missing_file_exits_1() {
             .output()
             .unwrap()
     };
+    let out = train(&["--dataset", data.to_str().unwrap(), "--spans", "2"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--spans 2: use a share from 0 to 1"), "{err}");
     let out = train(&["--dataset", data.to_str().unwrap(), "--batch-size", "0"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");

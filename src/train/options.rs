@@ -61,7 +61,15 @@ pub struct TrainOptions {
     /// point (history.jsonl); 0 measures none, as runs saved before the option.
     #[serde(default)]
     pub head_sample: usize,
+    /// The share of training reviews replaced, each time they are drawn, by a
+    /// random span of SPAN_TOKENS of their tokens (the label kept), so that the
+    /// model also learns from short texts; 0, as runs saved before the option.
+    #[serde(default)]
+    pub spans: f64,
 }
+
+/// The lengths a `--spans` span takes, in word tokens: uniform over this range.
+pub const SPAN_TOKENS: std::ops::RangeInclusive<usize> = 16..=128;
 
 fn unit_multiple() -> f64 {
     defaults::QK_LR_MULT
@@ -91,6 +99,7 @@ impl Default for TrainOptions {
             strip_markup: true,
             qk_lr_mult: defaults::QK_LR_MULT,
             head_sample: 100,
+            spans: 0.0,
         }
     }
 }
@@ -141,6 +150,9 @@ impl TrainOptions {
                 "--qk-lr-mult {}: use a multiple from 0.01 to 100, e.g. 3",
                 self.qk_lr_mult
             )
+        })?;
+        require((0.0..=1.0).contains(&self.spans), || {
+            format!("--spans {}: use a share from 0 to 1, e.g. 0.5", self.spans)
         })?;
         require(self.val_frac > 0.0 && self.val_frac < 1.0, || {
             format!(

@@ -7,7 +7,8 @@
 use super::calibrate::Calibration;
 use super::data::{EncodedSplit, EncodedSplits};
 use super::evaluate::{evaluate, watched_rows, Evaluation};
-use super::options::TrainOptions;
+use super::lengths::cut_span;
+use super::options::{TrainOptions, SPAN_TOKENS};
 use super::report::{write_outputs, BestWeights};
 use super::state::{CurvePoint, EpochRecord, LoopState, ValPoint};
 use crate::attn::watch::HeadWatch;
@@ -36,6 +37,7 @@ use anyhow::{Context, Result};
 use candle_core::{DType, Device};
 use candle_nn::VarMap;
 use indicatif::ProgressBar;
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tokenizers::Tokenizer;
@@ -295,11 +297,30 @@ impl<'a> Trainer<'a> {
         Ok(true)
     }
 
+    /// Training row `row` as this epoch draws it: whole, or with probability
+    /// `--spans` a random span of it. The draw depends on the seed, the epoch and
+    /// the row alone, so a resumed run draws the same.
+    fn drawn<'b>(&self, row: usize, ids: &'b [u32]) -> Cow<'b, [u32]> {
+        if self.opts.spans == 0.0 {
+            return Cow::Borrowed(ids);
+        }
+        let key = self.opts.seed.wrapping_mul(0x9E37_79B9)
+            ^ ((self.state.epoch as u64) << 32)
+            ^ row as u64;
+        let mut rng = Rng::new(key ^ 0x5350_414E);
+        if rng.uniform() >= self.opts.spans {
+            return Cow::Borrowed(ids);
+        }
+        let k = SPAN_TOKENS.start() + rng.below(SPAN_TOKENS.end() - SPAN_TOKENS.start() + 1);
+        Cow::Owned(cut_span(ids, k, &mut rng))
+    }
+
     /// One optimizer step on the batch of these training rows, and its bookkeeping.
     fn step(&mut self, rows: &[usize], n_batches: usize, bar: &ProgressBar) -> Result<()> {
         let started = Instant::now();
         let train = &self.data.train;
-        let seqs: Vec<&[u32]> = rows.iter().map(|&i| train.ids[i].as_slice()).collect();
+        let seqs: Vec<Cow<[u32]>> = rows.iter().map(|&i| self.drawn(i, &train.ids[i])).collect();
+        let seqs: Vec<&[u32]> = seqs.iter().map(|s| s.as_ref()).collect();
         let labels: Vec<u32> = rows.iter().map(|&i| train.labels[i]).collect();
         let batch = collate(&seqs, &labels, self.device)?;
         let config = StepConfig {
