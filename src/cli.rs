@@ -508,7 +508,7 @@ pub struct EvalCmd {
     /// Also score the split's texts cut to their first k tokens and to a random
     /// k-token span (k = 8, 16, 32, 64, 128): accuracy, loss and calibration error
     /// per length, in the JSON, the run summaries and figures/accuracy_by_length.png
-    /// (IMDb's test split: about two minutes on 2 cores).
+    /// (the split is scored 11 times over: several minutes for IMDb's test split).
     #[arg(long)]
     pub by_length: bool,
 }

@@ -92,11 +92,13 @@ fn lengths(
     let figures = out.join(FIGURES_DIR);
     std::fs::create_dir_all(&figures).with_context(|| format!("creating {}", figures.display()))?;
     let path = figures.join("accuracy_by_length.png");
+    let ks: Vec<String> = LENGTHS.iter().map(|k| k.to_string()).collect();
     let title = format!(
-        "{} {split} texts cut to k tokens (k = {:?}) · {} examples",
+        "{} {split} texts cut to k tokens (k = {}) · {} examples · temperature {:.3}",
         saved.options.dataset.name(),
-        LENGTHS,
-        whole.labels.len()
+        ks.join(", "),
+        whole.labels.len(),
+        saved.model.temperature()
     );
     draw_by_length(
         &panel(|r| r.accuracy),

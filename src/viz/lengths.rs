@@ -20,34 +20,45 @@ const SPAN: RGBColor = RGBColor(255, 127, 14);
 const FULL: RGBColor = RGBColor(44, 160, 44);
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 
+/// One panel; x is log2(k), labelled with k. The legend goes where `legend` says.
 fn panel(
     area: &Area,
-    title: &str,
-    y_desc: &str,
+    (title, y_desc): (&str, &str),
     d: &ByLength,
     y: (f64, f64),
     floor: Option<f64>,
+    legend: SeriesLabelPosition,
 ) -> Result<()> {
-    let ks = d.first.iter().chain(&d.span).map(|&(k, _)| k);
-    let (lo, hi) = ks.fold((f64::MAX, 1.0f64), |(a, b), k| (a.min(k), b.max(k)));
+    let log = |points: &[(f64, f64)]| -> Vec<(f64, f64)> {
+        points.iter().map(|&(k, v)| (k.log2(), v)).collect()
+    };
+    let (first, span) = (log(&d.first), log(&d.span));
+    let xs = first.iter().chain(&span).map(|&(x, _)| x);
+    let (lo, hi) = xs.fold((f64::MAX, 0.0f64), |(a, b), x| (a.min(x), b.max(x)));
+    let (x0, x1) = (lo - 0.3, hi + 0.3);
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 20))
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(60)
-        .build_cartesian_2d((lo / 1.3..hi * 1.3).log_scale(), y.0..y.1)
+        .build_cartesian_2d(x0..x1, y.0..y.1)
         .map_err(|e| anyhow!("{e}"))?;
     chart
         .configure_mesh()
-        .x_desc("tokens kept (log scale)")
+        .light_line_style(WHITE)
+        .x_labels(((hi - lo) as usize + 1) * 4)
+        .x_label_formatter(&|x| match (x - x.round()).abs() < 1e-6 {
+            true => format!("{:.0}", x.round().exp2()),
+            false => String::new(),
+        })
+        .x_desc("tokens kept")
         .y_desc(y_desc)
-        .x_label_formatter(&|k| format!("{k:.0}"))
         .label_style(("sans-serif", 15))
         .draw()
         .map_err(|e| anyhow!("{e}"))?;
     let lines = [
-        ("first k tokens", FIRST, &d.first),
-        ("a random k-token span", SPAN, &d.span),
+        ("first k tokens", FIRST, &first),
+        ("a random k-token span", SPAN, &span),
     ];
     for (label, color, points) in lines {
         chart
@@ -59,7 +70,7 @@ fn panel(
             .draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))
             .map_err(|e| anyhow!("{e}"))?;
     }
-    let across = |v: f64| vec![(lo / 1.3, v), (hi * 1.3, v)];
+    let across = |v: f64| vec![(x0, v), (x1, v)];
     chart
         .draw_series(DashedLineSeries::new(
             across(d.full),
@@ -87,7 +98,7 @@ fn panel(
         .configure_series_labels()
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerRight)
+        .position(legend)
         .label_font(("sans-serif", 14))
         .draw()
         .map_err(|e| anyhow!("{e}"))?;
@@ -118,11 +129,11 @@ pub fn draw_by_length(
         .fold(accuracy.full, f64::min);
     panel(
         &left,
-        "accuracy",
-        "accuracy",
+        ("accuracy", "accuracy"),
         accuracy,
         ((lowest.min(chance) - 0.05).max(0.0), 1.0),
         Some(chance),
+        SeriesLabelPosition::LowerRight,
     )?;
     let highest = ece
         .first
@@ -132,11 +143,14 @@ pub fn draw_by_length(
         .fold(ece.full, f64::max);
     panel(
         &right,
-        "expected calibration error (15 bins; lower is better)",
-        "ECE",
+        (
+            "expected calibration error (15 bins; lower is better)",
+            "ECE",
+        ),
         ece,
         (0.0, (highest * 1.2).max(0.05)),
         None,
+        SeriesLabelPosition::UpperRight,
     )?;
     root.present()
         .map_err(|e| anyhow!("writing {}: {e}", path.display()))
