@@ -74,7 +74,11 @@ fn lengths(
         saved.options.eval_batch_size,
         device,
     )?;
-    let entry = serde_json::json!({ "split": split, "rows": rows });
+    let entry = serde_json::json!({
+        "split": split,
+        "temperature": saved.model.temperature(),
+        "rows": rows,
+    });
     saved.record_in_summaries(out, "by_length", &entry)?;
     let line = |cut: Cut, value: fn(&LengthRow) -> f64| -> Vec<(f64, f64)> {
         rows.iter()
