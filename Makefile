@@ -66,8 +66,8 @@ test: ## [native] the test suite (as CI runs it)
 train: ## [native] the main job: train on IMDb, write runs/, metrics/, figures/
 	cargo run --release -- train --dataset imdb
 
-attn: ## [native] attention X-ray of the latest run: mask comparisons, HTML page, faithfulness, minimal pairs
-	cargo run --release -- attn --example 3 --compare-causal --html --json --pairs
+attn: ## [native] attention X-ray of the latest run: mask comparisons, HTML page, faithfulness and head cards, minimal pairs
+	cargo run --release -- attn --example 3 --compare-causal --html --json --pairs --faithfulness 500
 
 video: release ## [native] the demo video from figures/ and metrics/: video/xray.mp4 + video/script.md (needs ffmpeg, espeak-ng)
 	target/release/xray video --voice

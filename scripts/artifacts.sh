@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Every committed artifact from one default run (`make artifacts`, issue 33):
 #   1. the main job, `xray train --dataset imdb`: runs/NAME, metrics/final_metrics.json,
-#      metrics/run_summary.json, metrics/history.jsonl, figures/curves.png;
+#      metrics/run_summary.json, metrics/history.jsonl, figures/curves.png,
+#      figures/heads_over_training.png;
 #   2. its X-ray: figures/attn_*, figures/attn.html, figures/faithfulness.png,
-#      metrics/faithfulness.json, the mask comparisons and minimal pairs;
+#      figures/heads.png, metrics/faithfulness.json, the mask comparisons and minimal
+#      pairs; then its test texts by length: figures/accuracy_by_length.png and the
+#      rows in metrics/run_summary.json;
 #   3. notebooks/walkthrough.ipynb executed against that run, outputs saved;
 #   4. the video in English and Spanish (video/xray.mp4, video/xray_es.mp4) and
 #      video/stills.png, three of its frames;
@@ -32,6 +35,7 @@ step "1/5 the main job: xray train --dataset imdb ${ARGS:-}"
 
 step "2/5 the X-ray of $run"
 "$xray" attn --run "$run" --example 3 --compare-causal --pairs --faithfulness 500 --html --json
+"$xray" eval --run "$run" --by-length > target/artifacts-by-length.json
 
 step "3/5 the notebook against $run"
 # The Makefile's target (its venv and pinned nbclient), pointed at this run.
