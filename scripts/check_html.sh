@@ -30,16 +30,20 @@ hover=$(grep -c 'id="hover">strongest cell: query ' "$work/dom.html" || true)
 cards=$(grep -c '<div class="card">' "$work/dom.html" || true)
 wanted_cards=0
 grep -q '"heads":\[{' "$page" && wanted_cards=1
+# The slider of the heads forming, when the run measured its heads in training.
+forming=$(grep -c '<table class="reads">' "$work/dom.html" || true)
+wanted_forming=0
+grep -q '"forming":{"points"' "$page" && wanted_forming=1
 # Pages written before the column labels and the hover (no window_positions in
 # their data) are checked as they were.
 wanted_labels=1
 grep -q '"window_positions":' "$page" || wanted_labels=0
 "$browser" "${flags[@]}" --virtual-time-budget=3000 --screenshot="$work/shot.png" "file://$page" 2>> "$work/stderr.log"
 bytes=$(stat -c %s "$work/shot.png")
-echo "check_html: $spans highlighted tokens, $options menu options, $entropy head-entropy cells, column labels $columns, hover $hover, $cards head cards, screenshot $bytes bytes"
+echo "check_html: $spans highlighted tokens, $options menu options, $entropy head-entropy cells, column labels $columns, hover $hover, $cards head cards, forming $forming, screenshot $bytes bytes"
 # A blank 1400x900 page compresses to a few KB; the heatmap alone is far larger.
 if [ "$spans" -lt 3 ] || [ "$options" -lt 3 ] || [ "$entropy" -lt 2 ] || [ "$methods" -lt 1 ] \
-  || [ "$columns" -lt "$wanted_labels" ] || [ "$hover" -lt "$wanted_labels" ] || [ "$cards" -lt "$wanted_cards" ] \
+  || [ "$columns" -lt "$wanted_labels" ] || [ "$hover" -lt "$wanted_labels" ] || [ "$cards" -lt "$wanted_cards" ] || [ "$forming" -lt "$wanted_forming" ] \
   || [ "$bytes" -lt 20000 ]; then
   echo "check_html: FAILED: the page did not render offline (see $work/stderr.log)" >&2
   cat "$work/stderr.log" >&2

@@ -8,13 +8,14 @@ use crate::inference::predict_probs;
 use crate::model::{store, Classifier, Config};
 use crate::runner::checkpoint::read_state;
 use crate::runner::folder::{
-    serves_a_model, RunFiles, LABELS_FILE, METRICS_DIR, RUN_SUMMARY_FILE, TOKENIZER_FILE,
-    TRAIN_ARGS_FILE,
+    serves_a_model, RunFiles, HISTORY_FILE, LABELS_FILE, METRICS_DIR, RUN_SUMMARY_FILE,
+    TOKENIZER_FILE, TRAIN_ARGS_FILE,
 };
 use crate::train::calibrate::read_temperature;
 use crate::train::data::{encode_split, encode_texts, load_data, prepared, EncodedSplit};
 use crate::train::evaluate::{evaluate, Evaluation};
 use crate::train::options::TrainOptions;
+use crate::train::state::EpochRecord;
 use crate::train::state::LoopState;
 use anyhow::{Context, Result};
 use candle_core::Device;
@@ -142,6 +143,17 @@ impl SavedRun {
             "test" => std::mem::take(&mut splits.test),
             other => anyhow::bail!("unknown split {other:?}: use test or val"),
         })
+    }
+
+    /// The run's history.jsonl: one record per finished epoch.
+    pub fn history(&self) -> Result<Vec<EpochRecord>> {
+        let path = self.dir.join(HISTORY_FILE);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).with_context(|| format!("parsing {}", path.display())))
+            .collect()
     }
 
     /// How many rows the validation split has, as the run's summary recorded it

@@ -34,6 +34,10 @@ fn check_page(page: &std::path::Path) {
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("column labels 1, hover 1"), "{text}");
+    assert!(
+        text.contains("head cards, forming ") && !text.contains("forming 0,"),
+        "the slider of the heads forming: {text}"
+    );
 }
 
 #[test]
@@ -202,7 +206,13 @@ fn attn_draws_maps_heads_rollout_and_explanations_for_picked_examples() {
     let cards = figures.join("heads.png");
     xray::viz::heads::draw_head_cards(&f, &cards).unwrap();
     assert!(std::fs::metadata(&cards).unwrap().len() > 10_000);
-    xray::attn::record::write_html(&own.examples, Some(&f), &page).unwrap();
+    xray::attn::record::write_html(
+        &own.examples,
+        Some(&f),
+        xray::attn::watch::forming_of(&saved).unwrap(),
+        &page,
+    )
+    .unwrap();
     check_page(&page);
     // A bad index is refused from the run summary's row count, before the
     // validation split is rebuilt; the count is the split's.

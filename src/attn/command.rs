@@ -55,7 +55,12 @@ pub fn run(cmd: AttnRequest) -> Result<()> {
     }
     if cmd.html {
         let path = figures.join("attn.html");
-        record::write_html(&output.examples, faithfulness.as_ref(), &path)?;
+        record::write_html(
+            &output.examples,
+            faithfulness.as_ref(),
+            super::watch::forming_of(&saved)?,
+            &path,
+        )?;
         written.push(path);
     }
     if let Some(f) = &faithfulness {

@@ -60,6 +60,7 @@ pub fn write_json(records: &[ExampleRecord], path: &Path) -> Result<()> {
 pub fn write_html(
     records: &[ExampleRecord],
     faithfulness: Option<&Faithfulness>,
+    forming: serde_json::Value,
     path: &Path,
 ) -> Result<()> {
     let light: Vec<ExampleRecord> = records
@@ -69,15 +70,12 @@ pub fn write_html(
             ..e.clone()
         })
         .collect();
-    let page = match faithfulness {
-        Some(f) => serde_json::json!({
-            "examples": light,
-            "heads": f.heads,
-            "heads_examples": f.examples,
-            "ig_toward": f.ig_toward,
-            "role_rules": role_rules(),
-        }),
-        None => serde_json::json!({ "examples": light }),
-    };
+    let mut page = serde_json::json!({ "examples": light, "forming": forming });
+    if let Some(f) = faithfulness {
+        page["heads"] = serde_json::to_value(&f.heads)?;
+        page["heads_examples"] = f.examples.into();
+        page["ig_toward"] = f.ig_toward.clone().into();
+        page["role_rules"] = role_rules().into();
+    }
     crate::viz::html::write_attention_page(&page, path)
 }

@@ -404,8 +404,8 @@ impl<'a> Trainer<'a> {
     /// so far. Returns whether it was.
     fn record_validation(&mut self, loss: f64, acc: f64) -> Result<bool> {
         let started = Instant::now();
-        let heads = match self.heads.is_empty() {
-            true => Vec::new(),
+        let (heads, forming) = match self.heads.is_empty() {
+            true => (Vec::new(), Vec::new()),
             false => self.heads.measure(&self.eval_model, self.device)?,
         };
         self.head_seconds += started.elapsed().as_secs_f64();
@@ -417,6 +417,7 @@ impl<'a> Trainer<'a> {
             acc,
             train_loss: state.sums.epoch.mean_loss(),
             heads,
+            forming,
         });
         let improved = state.best_val_loss.is_none_or(|best| loss < best);
         if improved {

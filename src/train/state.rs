@@ -69,6 +69,10 @@ pub struct ValPoint {
     /// measured none, and then left out of the file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub heads: Vec<HeadPoint>,
+    /// What every head reads of the head sample's shortest review of each class
+    /// ([example][layer][head][position], × uniform): attn.html's slider.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forming: Vec<Vec<Vec<Vec<f32>>>>,
 }
 
 /// Running sums of the epoch in progress.
