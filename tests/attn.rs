@@ -185,7 +185,7 @@ fn attn_draws_maps_heads_rollout_and_explanations_for_picked_examples() {
             h.precision_at_5,
             h.sink_share,
             h.positional_share,
-            h.structure_share,
+            h.structure_at_5,
         ] {
             assert!((0.0..=1.0 + 1e-9).contains(&share), "{h:?}");
         }

@@ -131,14 +131,14 @@ fn print_table(f: &Faithfulness) {
         "heads over the same examples: entropy (1 = uniform), the top key's weight and the \
          top {TOP_KEYS} keys' (x uniform), the share of those that are evidence (top 10% by \
          |IG|), the share of weight on [CLS]/[SEP]/punctuation, beside each query (offsets \
-         -1, 0, +1), on structure (x its share of the keys), the role, the keys most often on top"
+         -1, 0, +1), the share of its top keys that are structure, the role, the keys most often on top"
     );
     println!("  roles: {}", role_rules());
     for h in &f.heads {
         let keys: Vec<&str> = h.top_keys.iter().map(|(t, _)| t.as_str()).collect();
         println!(
             "  layer {} head {}: entropy {:.3}  top {:>5.1}x  top-{TOP_KEYS} {:>5.1}x  \
-             precision {:.2}  sink {:.2}  beside {:.2}  structure {:.1}x  {:<10} {}",
+             precision {:.2}  sink {:.2}  beside {:.2}  structure {:.0}%  {:<10} {}",
             h.layer,
             h.head,
             h.entropy,
@@ -147,7 +147,7 @@ fn print_table(f: &Faithfulness) {
             h.precision_at_5,
             h.sink_share,
             h.positional_share,
-            h.structure_x_uniform,
+            100.0 * h.structure_at_5,
             h.role.name(),
             keys.join(" ")
         );

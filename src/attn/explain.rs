@@ -163,15 +163,15 @@ fn roles_table(f: &Faithfulness) -> String {
                 .map(|w| format!("`{}`", w.token))
                 .collect();
             format!(
-                "| {} | {} | **{}** | {:.2} | {:.2} at {:.1}x | {:.2} | {:.1}x | {} |",
+                "| {} | {} | **{}** | {:.2} | {:.2} at {:.1}x | {:.0}% | {:.0}% | {} |",
                 h.layer,
                 h.head,
                 h.role.name(),
                 h.entropy,
                 h.precision_at_5,
                 h.top5_x_uniform,
-                h.positional_share,
-                h.structure_x_uniform,
+                100.0 * h.positional_share,
+                100.0 * h.structure_at_5,
                 words.join(" ")
             )
         })
@@ -182,7 +182,7 @@ fn roles_table(f: &Faithfulness) -> String {
 
 Roles by these thresholds: {}.
 
-| layer | head | role | entropy | precision@{TOP_KEYS} at top-{TOP_KEYS} × uniform | weight beside the query | structure × its share | words it weighs most |
+| layer | head | role | entropy | precision@{TOP_KEYS} at top-{TOP_KEYS} × uniform | weight beside the query | top keys that are structure | words it weighs most |
 | --- | --- | --- | --- | --- | --- | --- | --- |
 {}
 ",

@@ -27,7 +27,8 @@ pub enum Role {
     /// Its weight stays on the query's own position and its neighbours
     /// (Clark et al. 2019, "What does BERT look at?").
     Positional,
-    /// Its weight goes to [CLS], [SEP], punctuation and function words.
+    /// Its weight goes to [CLS], [SEP] and punctuation (a sink), or its top keys
+    /// are punctuation and function words.
     Structure,
     /// Near uniform: it averages.
     Broad,
@@ -41,8 +42,11 @@ pub const READING_PRECISION: f64 = 0.5;
 pub const READING_X: f64 = 2.0;
 /// Positional: at least this share of each query's weight on offsets -1, 0, +1.
 pub const POSITIONAL_SHARE: f64 = 0.5;
-/// Structure: the structure tokens receive at least this many times their share of the keys.
-pub const STRUCTURE_X: f64 = 1.5;
+/// Structure: at least this share of the weight on [CLS], [SEP] and punctuation
+/// (a sink), or at least STRUCTURE_AT_5 of its top keys structure tokens, with those
+/// keys at least READING_X x uniform.
+pub const SINK_SHARE: f64 = 0.5;
+pub const STRUCTURE_AT_5: f64 = 0.6;
 /// Broad: entropy at least this share of uniform's.
 pub const BROAD_ENTROPY: f64 = 0.9;
 
@@ -53,7 +57,9 @@ impl Role {
             Role::Reading
         } else if h.positional_share >= POSITIONAL_SHARE {
             Role::Positional
-        } else if h.structure_x_uniform >= STRUCTURE_X {
+        } else if h.sink_share >= SINK_SHARE
+            || (h.structure_at_5 >= STRUCTURE_AT_5 && h.top5_x_uniform >= READING_X)
+        {
             Role::Structure
         } else if h.entropy >= BROAD_ENTROPY {
             Role::Broad
@@ -83,10 +89,12 @@ pub fn role_rules() -> String {
     format!(
         "reading: precision@{TOP_KEYS} >= {READING_PRECISION} with its top keys >= {READING_X}x \
          uniform; positional: >= {:.0}% of each query's weight on itself and its two neighbours; \
-         structure: [CLS], [SEP], punctuation and function words receive >= {STRUCTURE_X}x their \
-         share of the keys; broad: entropy >= {BROAD_ENTROPY} of uniform; mixed: none of these \
+         structure: >= {:.0}% of the weight on [CLS], [SEP] and punctuation, or >= {:.0}% of its \
+         top keys punctuation or function words, at >= {READING_X}x uniform; broad: entropy >= {BROAD_ENTROPY} of uniform; mixed: none of these \
          (tried in that order)",
-        100.0 * POSITIONAL_SHARE
+        100.0 * POSITIONAL_SHARE,
+        100.0 * SINK_SHARE,
+        100.0 * STRUCTURE_AT_5
     )
 }
 
@@ -123,10 +131,9 @@ pub struct HeadStats {
     pub top_keys: Vec<(String, usize)>,
     /// The share of each query's weight on offsets -1, 0, +1.
     pub positional_share: f64,
-    /// The share of the weight received by structure tokens (`is_structure`).
-    pub structure_share: f64,
-    /// That share over the structure tokens' share of the keys: 1 when uniform.
-    pub structure_x_uniform: f64,
+    /// The share of its TOP_KEYS keys that are punctuation or function words
+    /// (`is_structure`).
+    pub structure_at_5: f64,
     pub role: Role,
     /// The CARD_WORDS words it weighs most (seen at least MIN_OCCURRENCES times).
     pub words: Vec<WordWeight>,
@@ -241,8 +248,6 @@ impl Tally {
             self.head_keys = vec![HashMap::new(); flat.len()];
             self.head_words = vec![HashMap::new(); flat.len()];
         }
-        let structure: Vec<bool> = tokens.iter().map(|t| is_structure(t)).collect();
-        let structure_keys = structure.iter().filter(|&&s| s).count() as f64 / n.max(1) as f64;
         for (k, token) in tokens.iter().enumerate().filter(|(_, t)| !is_special(t)) {
             let entry = self.word_ig.entry(token.clone()).or_default();
             entry.0 += (sign * evidence[k]) as f64;
@@ -268,10 +273,9 @@ impl Tally {
             stats.precision_at_5 +=
                 top.iter().filter(|i| is_evidence(i)).count() as f64 / top.len().max(1) as f64;
             stats.sink_share += sink / total.max(f64::MIN_POSITIVE);
-            let on_structure: f64 = (0..n).filter(|&i| structure[i]).map(|i| got[i]).sum();
-            let structure_share = on_structure / total.max(f64::MIN_POSITIVE);
-            stats.structure_share += structure_share;
-            stats.structure_x_uniform += structure_share / structure_keys.max(f64::MIN_POSITIVE);
+            stats.structure_at_5 += top.iter().filter(|&&i| is_structure(&tokens[i])).count()
+                as f64
+                / top.len().max(1) as f64;
             stats.positional_share += positional_share(w, n);
             for &i in &top {
                 *self.head_keys[k].entry(tokens[i].clone()).or_default() += 1;
@@ -309,8 +313,7 @@ impl Tally {
             stats.precision_at_5 /= n;
             stats.sink_share /= n;
             stats.positional_share /= n;
-            stats.structure_share /= n;
-            stats.structure_x_uniform /= n;
+            stats.structure_at_5 /= n;
             stats.top_keys = most_frequent(keys);
             stats.words = most_weighed(words, &self.word_ig);
             stats.role = Role::of(stats);
@@ -454,6 +457,10 @@ mod tests {
 
     fn role_of(map: Vec<f32>) -> HeadStats {
         let (tokens, ig) = twenty();
+        role_on(map, &tokens, &ig)
+    }
+
+    fn role_on(map: Vec<f32>, tokens: &[String], ig: &[f32]) -> HeadStats {
         let n = tokens.len();
         let entropy = {
             let rows = map.chunks(n).map(|row| {
@@ -475,7 +482,7 @@ mod tests {
             causal: false,
         };
         let mut tally = Tally::default();
-        tally.add(&maps, &ig, 1.0, &vec![1.0 / n as f32; n], &tokens);
+        tally.add(&maps, ig, 1.0, &vec![1.0 / n as f32; n], tokens);
         tally.finish().0.remove(0)
     }
 
@@ -495,7 +502,7 @@ mod tests {
         // Every query on [CLS]: a sink, structure.
         let sink = role_of(row_major(&|_, j| f32::from(j == 0)));
         assert_eq!(sink.role, Role::Structure, "{sink:?}");
-        assert!(sink.structure_x_uniform > STRUCTURE_X);
+        assert!(sink.sink_share > SINK_SHARE);
         // Every query on the five evidence words: reading, 4x uniform on them.
         let marked = [3, 7, 9, 12, 15];
         let reading = role_of(row_major(&|_, j| {
@@ -508,10 +515,24 @@ mod tests {
         assert_eq!(reading.role, Role::Reading, "{reading:?}");
         assert!((reading.precision_at_5 - 1.0).abs() < 1e-9);
         assert!((reading.top5_x_uniform - 4.0).abs() < 1e-5);
+        // Every query on five punctuation and function words: structure.
+        let (mut tokens, ig) = twenty();
+        for (k, t) in [(2, "."), (5, "the"), (11, ","), (14, "and"), (17, "of")] {
+            tokens[k] = t.to_string();
+        }
+        let words = [2, 5, 11, 14, 17];
+        let map = row_major(&|_, j| if words.contains(&j) { 0.2 } else { 0.0 });
+        let structure = role_on(map, &tokens, &ig);
+        assert_eq!(structure.role, Role::Structure, "{structure:?}");
+        assert_eq!(structure.structure_at_5, 1.0);
+        assert!(
+            structure.sink_share < SINK_SHARE,
+            "not a sink: most of it on words"
+        );
         // Uniform: broad.
         let flat = role_of(row_major(&|_, _| 1.0 / n as f32));
         assert_eq!(flat.role, Role::Broad, "{flat:?}");
-        assert!((flat.structure_x_uniform - 1.0).abs() < 1e-6);
+        assert_eq!(flat.structure_at_5, 0.0);
     }
 
     #[test]

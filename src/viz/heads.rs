@@ -44,11 +44,11 @@ fn card(area: &Area, h: &HeadStats, widest: f64, strongest: f64) -> Result<()> {
     ))
     .map_err(err)?;
     let numbers = format!(
-        "precision@{TOP_KEYS} {:.2} at {:.1}x · beside query {:.0}% · structure {:.1}x · entropy {:.2}",
+        "precision@{TOP_KEYS} {:.2} at {:.1}x · beside query {:.0}% · top keys structure {:.0}% · entropy {:.2}",
         h.precision_at_5,
         h.top5_x_uniform,
         100.0 * h.positional_share,
-        h.structure_x_uniform,
+        100.0 * h.structure_at_5,
         h.entropy
     );
     area.draw(&Text::new(
