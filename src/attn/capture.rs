@@ -5,7 +5,7 @@
 use super::rollout::{crop, head_mean, rollout, vec_mat, Square};
 use crate::data::collate::Batch;
 use crate::inference::probabilities;
-use crate::model::{Classifier, Forward, Masks, Pool};
+use crate::model::{Classifier, Forward, Masks, Output, Pool};
 use crate::saved_run::SavedRun;
 use anyhow::Result;
 
@@ -88,6 +88,11 @@ impl Capture {
             ..Forward::eval().keep_attn()
         };
         let out = model.forward(&batch.input_ids, &batch.attention_mask, fwd)?;
+        Self::from_output(model, &out, masks)
+    }
+
+    /// From a forward pass that kept its attention under `masks` (None: the model's own).
+    pub fn from_output(model: &Classifier, out: &Output, masks: Option<Masks>) -> Result<Self> {
         let (_, heads, len, _) = out.attn[0].dims4()?;
         let causal = masks.unwrap_or(model.masks()).causal;
         Ok(Self {

@@ -2,9 +2,10 @@
 //! head's entropy, the weight its top keys receive and how often they are the
 //! evidence, on a fixed sample of validation reviews (history.jsonl keeps them).
 //! The evidence here is gradient × input of the model at that point: one
-//! backward pass a review, where Integrated Gradients would take 34.
+//! forward and backward pass a batch gives the attention and the gradients,
+//! where Integrated Gradients would take 34 a review.
 
-use super::attribution::gradient_times_input;
+use super::attribution::batch_gradient_times_input;
 use super::capture::{tokens_of, Capture, Maps};
 use super::heads::{received, Tally};
 use crate::data::collate::collate_unlabelled;
@@ -98,15 +99,16 @@ impl HeadWatch {
         let chunks = self.ids.chunks(BATCH).zip(self.tokens.chunks(BATCH));
         for (c, (chunk, tokens)) in chunks.enumerate() {
             let seqs: Vec<&[u32]> = chunk.iter().map(Vec::as_slice).collect();
-            let capture = Capture::of(model, &collate_unlabelled(&seqs, device)?, None)?;
+            let batch = collate_unlabelled(&seqs, device)?;
+            let (out, evidence) = batch_gradient_times_input(model, &batch)?;
+            let capture = Capture::from_output(model, &out, None)?;
             for (b, (ids, tokens)) in chunk.iter().zip(tokens).enumerate() {
                 let maps = capture.maps(b, ids.len());
                 if let Some(f) = self.forming.iter().position(|&k| k == c * BATCH + b) {
                     forming[f] = received_per_head(&maps);
                 }
-                let evidence = gradient_times_input(model, ids, device)?;
                 let route = maps.evidence(self.pool).0.to_vec();
-                tally.add(&maps, &evidence, 1.0, &route, tokens);
+                tally.add(&maps, &evidence[b][..ids.len()], 1.0, &route, tokens);
             }
         }
         let (heads, _) = tally.finish();
