@@ -38,6 +38,9 @@ fn panel(area: &Area, title: &str, y_desc: &str, lines: &Lines, y_max: f64) -> R
         .map_err(|e| anyhow!("{e}"))?;
     chart
         .configure_mesh()
+        .light_line_style(WHITE)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| format!("{y:.1}"))
         .x_desc("training step")
         .y_desc(y_desc)
         .label_style(("sans-serif", 15))
