@@ -43,8 +43,9 @@ pub const READING_X: f64 = 2.0;
 /// Positional: at least this share of each query's weight on offsets -1, 0, +1.
 pub const POSITIONAL_SHARE: f64 = 0.5;
 /// Structure: at least this share of the weight on [CLS], [SEP] and punctuation
-/// (a sink), or at least STRUCTURE_AT_5 of its top keys structure tokens, with those
-/// keys at least READING_X x uniform.
+/// (a sink), or at least STRUCTURE_AT_5 of the weight its top keys receive on
+/// structure tokens, with those keys at least READING_X x uniform (a uniform head
+/// scores about the structure tokens' share of a text, ~0.45 in English reviews).
 pub const SINK_SHARE: f64 = 0.5;
 pub const STRUCTURE_AT_5: f64 = 0.6;
 /// Broad: entropy at least this share of uniform's.
@@ -89,8 +90,8 @@ pub fn role_rules() -> String {
     format!(
         "reading: precision@{TOP_KEYS} >= {READING_PRECISION} with its top keys >= {READING_X}x \
          uniform; positional: >= {:.0}% of each query's weight on itself and its two neighbours; \
-         structure: >= {:.0}% of the weight on [CLS], [SEP] and punctuation, or >= {:.0}% of its \
-         top keys punctuation or function words, at >= {READING_X}x uniform; broad: entropy >= {BROAD_ENTROPY} of uniform; mixed: none of these \
+         structure: >= {:.0}% of the weight on [CLS], [SEP] and punctuation, or >= {:.0}% of what \
+         its top keys receive on punctuation and function words, at >= {READING_X}x uniform; broad: entropy >= {BROAD_ENTROPY} of uniform; mixed: none of these \
          (tried in that order)",
         100.0 * POSITIONAL_SHARE,
         100.0 * SINK_SHARE,
@@ -131,8 +132,8 @@ pub struct HeadStats {
     pub top_keys: Vec<(String, usize)>,
     /// The share of each query's weight on offsets -1, 0, +1.
     pub positional_share: f64,
-    /// The share of its TOP_KEYS keys that are punctuation or function words
-    /// (`is_structure`).
+    /// Of the weight its TOP_KEYS keys receive, the share on punctuation and
+    /// function words (`is_structure`).
     pub structure_at_5: f64,
     pub role: Role,
     /// The CARD_WORDS words it weighs most (seen at least MIN_OCCURRENCES times).
@@ -273,9 +274,13 @@ impl Tally {
             stats.precision_at_5 +=
                 top.iter().filter(|i| is_evidence(i)).count() as f64 / top.len().max(1) as f64;
             stats.sink_share += sink / total.max(f64::MIN_POSITIVE);
-            stats.structure_at_5 += top.iter().filter(|&&i| is_structure(&tokens[i])).count()
-                as f64
-                / top.len().max(1) as f64;
+            let on_top: f64 = top.iter().map(|&i| got[i]).sum();
+            let on_structure: f64 = top
+                .iter()
+                .filter(|&&i| is_structure(&tokens[i]))
+                .map(|&i| got[i])
+                .sum();
+            stats.structure_at_5 += on_structure / on_top.max(f64::MIN_POSITIVE);
             stats.positional_share += positional_share(w, n);
             for &i in &top {
                 *self.head_keys[k].entry(tokens[i].clone()).or_default() += 1;
