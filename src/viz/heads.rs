@@ -12,7 +12,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::Path;
 
-const CARD: (u32, u32) = (460, 430);
+const CARD: (u32, u32) = (460, 446);
 const LABEL_PX: i32 = 120;
 const ROW_PX: i32 = 21;
 /// Under this share of the strongest |IG|, a bar is drawn grey: no sign to read.
@@ -43,22 +43,27 @@ fn card(area: &Area, h: &HeadStats, widest: f64, strongest: f64) -> Result<()> {
         ("sans-serif", 20).into_font().style(FontStyle::Bold),
     ))
     .map_err(err)?;
-    let numbers = format!(
-        "precision@{TOP_KEYS} {:.2} at {:.1}x · beside query {:.0}% · top keys structure {:.0}% · entropy {:.2}",
-        h.precision_at_5,
-        h.top5_x_uniform,
-        100.0 * h.positional_share,
-        100.0 * h.structure_at_5,
-        h.entropy
-    );
-    area.draw(&Text::new(
-        numbers,
-        (10, 32),
-        ("sans-serif", 13).into_font(),
-    ))
-    .map_err(err)?;
+    let lines = [
+        format!(
+            "precision@{TOP_KEYS} {:.2} at {:.1}x uniform · entropy {:.2}",
+            h.precision_at_5, h.top5_x_uniform, h.entropy
+        ),
+        format!(
+            "beside the query {:.0}% · top keys' weight on structure {:.0}%",
+            100.0 * h.positional_share,
+            100.0 * h.structure_at_5
+        ),
+    ];
+    for (k, line) in lines.into_iter().enumerate() {
+        area.draw(&Text::new(
+            line,
+            (10, 32 + 17 * k as i32),
+            ("sans-serif", 13).into_font(),
+        ))
+        .map_err(err)?;
+    }
     let (w, _) = area.dim_in_pixel();
-    let (x0, y0, span) = (LABEL_PX, 56, w as i32 - LABEL_PX - 60);
+    let (x0, y0, span) = (LABEL_PX, 72, w as i32 - LABEL_PX - 60);
     let x_of = |x: f64| x0 + (span as f64 * x / widest) as i32;
     let left =
         TextStyle::from(("sans-serif", 14).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
