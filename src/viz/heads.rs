@@ -4,7 +4,7 @@
 //! each coloured by the sign of that word's mean Integrated Gradients.
 
 use super::colormap::diverging;
-use super::font::ensure_font;
+use super::font::{ensure_font, wrap};
 use crate::attn::faithfulness::Faithfulness;
 use crate::attn::heads::{role_rules, HeadStats, CARD_WORDS, MIN_OCCURRENCES, TOP_KEYS};
 use anyhow::{anyhow, Result};
@@ -138,7 +138,7 @@ pub fn draw_head_cards(f: &Faithfulness, path: &Path) -> Result<()> {
         role_rules()
     );
     let (legend_area, grid) = root.split_vertically(60);
-    for (k, line) in wrap(&legend, size.0 as usize / 7).iter().enumerate() {
+    for (k, line) in wrap(&legend, " ", size.0 as usize / 7).iter().enumerate() {
         legend_area
             .draw(&Text::new(
                 line.clone(),
@@ -154,19 +154,4 @@ pub fn draw_head_cards(f: &Faithfulness, path: &Path) -> Result<()> {
     }
     root.present()
         .map_err(|e| anyhow!("writing {}: {e}", path.display()))
-}
-
-/// `text` broken at spaces into lines of at most `width` characters.
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines: Vec<String> = Vec::new();
-    for word in text.split(' ') {
-        match lines.last_mut() {
-            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
-                line.push(' ');
-                line.push_str(word);
-            }
-            _ => lines.push(word.to_string()),
-        }
-    }
-    lines
 }

@@ -3,7 +3,7 @@
 //! own strip (pads are cropped from the matrix).
 
 use super::colormap::{sequential, viridis};
-use super::font::ensure_font;
+use super::font::{ensure_font, wrap};
 use anyhow::{anyhow, Result};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -228,18 +228,8 @@ fn label_font_px(n: usize) -> u32 {
 /// takes to fit `width` pixels (a long title would otherwise be cut at both ends).
 fn titled_lines<'a>(root: &Area<'a>, title: &str, px: u32, width: u32) -> Result<Area<'a>> {
     let fits = (width as f64 / (0.55 * px as f64)) as usize; // DejaVu Sans: ~0.55 em a glyph
-    let mut lines: Vec<String> = Vec::new();
-    for part in title.split(" · ") {
-        match lines.last_mut() {
-            Some(line) if line.chars().count() + 3 + part.chars().count() <= fits => {
-                line.push_str(" · ");
-                line.push_str(part);
-            }
-            _ => lines.push(part.to_string()),
-        }
-    }
     let mut area = root.clone();
-    for line in &lines {
+    for line in &wrap(title, " · ", fits) {
         area = area.titled(line, ("sans-serif", px)).map_err(err)?;
     }
     Ok(area)
