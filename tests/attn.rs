@@ -40,11 +40,11 @@ fn check_page(page: &std::path::Path) {
     );
 }
 
-#[test]
-fn attn_draws_maps_heads_rollout_and_explanations_for_picked_examples() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = write_task(dir.path(), &["great", "awful"], 400);
-    let files = RunFiles::new(dir.path(), "enc");
+/// A tiny run trained under `root` on the marker-word task of `rows` rows:
+/// the task's file and the run's files.
+fn trained(root: &std::path::Path, rows: usize) -> (std::path::PathBuf, RunFiles) {
+    let data = write_task(root, &["great", "awful"], rows);
+    let files = RunFiles::new(root, "enc");
     run::train(
         tiny_options(&data),
         &files,
@@ -52,6 +52,13 @@ fn attn_draws_maps_heads_rollout_and_explanations_for_picked_examples() {
         &Control::default(),
     )
     .unwrap();
+    (data, files)
+}
+
+#[test]
+fn attn_draws_maps_heads_rollout_and_explanations_for_picked_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, files) = trained(dir.path(), 400);
     let saved = SavedRun::open(&files.run, &candle_core::Device::Cpu).unwrap();
     let figures = dir.path().join("figures");
     let written = xray_attention(
@@ -235,15 +242,7 @@ fn attn_draws_maps_heads_rollout_and_explanations_for_picked_examples() {
 #[test]
 fn eval_by_length_scores_cut_texts_and_records_them() {
     let dir = tempfile::tempdir().unwrap();
-    let data = write_task(dir.path(), &["great", "awful"], 200);
-    let files = RunFiles::new(dir.path(), "enc");
-    run::train(
-        tiny_options(&data),
-        &files,
-        &candle_core::Device::Cpu,
-        &Control::default(),
-    )
-    .unwrap();
+    let (data, files) = trained(dir.path(), 200);
     let request = |by_length, data| xray::eval::EvalRequest {
         run: files.run.canonicalize().unwrap(),
         split: "test".into(),

@@ -368,6 +368,7 @@ fn most_weighed(
 
 #[cfg(test)]
 mod tests {
+    use super::super::capture::normalised_entropy;
     use super::*;
 
     #[test]
@@ -460,6 +461,20 @@ mod tests {
         (tokens, ig)
     }
 
+    /// The maps of a one-layer, one-head model over `n` tokens, its entropy measured.
+    fn one_head(map: Vec<f32>, n: usize) -> Maps {
+        let entropy = normalised_entropy(&map, n, false);
+        Maps {
+            per_head: vec![vec![map]],
+            means: vec![],
+            pooled_attn: vec![],
+            rolled: vec![],
+            pooling: vec![1.0 / n as f32; n],
+            entropy: vec![vec![entropy]],
+            causal: false,
+        }
+    }
+
     fn role_of(map: Vec<f32>) -> HeadStats {
         let (tokens, ig) = twenty();
         role_on(map, &tokens, &ig)
@@ -467,25 +482,7 @@ mod tests {
 
     fn role_on(map: Vec<f32>, tokens: &[String], ig: &[f32]) -> HeadStats {
         let n = tokens.len();
-        let entropy = {
-            let rows = map.chunks(n).map(|row| {
-                -row.iter()
-                    .filter(|&&w| w > 0.0)
-                    .map(|&w| (w * w.ln()) as f64)
-                    .sum::<f64>()
-                    / (n as f64).ln()
-            });
-            rows.sum::<f64>() / n as f64
-        };
-        let maps = Maps {
-            per_head: vec![vec![map]],
-            means: vec![],
-            pooled_attn: vec![],
-            rolled: vec![],
-            pooling: vec![1.0 / n as f32; n],
-            entropy: vec![vec![entropy as f32]],
-            causal: false,
-        };
+        let maps = one_head(map, n);
         let mut tally = Tally::default();
         tally.add(&maps, ig, 1.0, &vec![1.0 / n as f32; n], tokens);
         tally.finish().0.remove(0)
@@ -545,15 +542,7 @@ mod tests {
         let (tokens, ig) = twenty();
         let n = tokens.len();
         let on_w3: Vec<f32> = (0..n * n).map(|k| f32::from(k % n == 3)).collect();
-        let maps = Maps {
-            per_head: vec![vec![on_w3]],
-            means: vec![],
-            pooled_attn: vec![],
-            rolled: vec![],
-            pooling: vec![1.0 / n as f32; n],
-            entropy: vec![vec![0.0]],
-            causal: false,
-        };
+        let maps = one_head(on_w3, n);
         let mut tally = Tally::default();
         let route = vec![1.0 / n as f32; n];
         for _ in 0..MIN_OCCURRENCES - 1 {
