@@ -35,11 +35,21 @@ pub const CURVES_FIGURE: &str = "pretrain_curves.png";
 /// `--minutes` into steps.
 const PROBE_STEPS: usize = 6;
 const PROBE_WARMUP: usize = 2;
+/// The most of a `--minutes` budget the held-out evaluations may take.
+const EVAL_SHARE: f64 = 0.1;
 /// Held-out windows per forward: the (N, V) logits of 32 windows at 15% take
 /// 150 MB, and their softmax as much again.
 const EVAL_BATCH: usize = 32;
 /// Snapshots of the body at k/SNAPSHOTS of the budget.
 const SNAPSHOTS: usize = 4;
+
+/// How many of `asked` evaluations of `eval_s` seconds fit in a tenth of a
+/// budget of `budget_s` (at least one): a short budget spent on evaluations
+/// would train nothing.
+fn evals_within(budget_s: f64, eval_s: f64, asked: usize) -> usize {
+    let fit = (EVAL_SHARE * budget_s / eval_s.max(1e-9)) as usize;
+    asked.min(fit).max(1)
+}
 
 pub enum Outcome {
     /// The run folder, with the pretrained model and its history.
@@ -140,6 +150,7 @@ impl<'a> Pretrainer<'a> {
             state: PretrainState {
                 step: 0,
                 total_steps: 0,
+                eval_points: opts.eval_points,
                 dropout_rng: Rng::new(opts.seed.wrapping_add(0xD80F)),
                 tokens: 0,
                 seconds: 0.0,
@@ -175,11 +186,18 @@ impl<'a> Pretrainer<'a> {
             Budget::Tokens(n) => n as f64 / tokens_per_step,
             Budget::Minutes(m) => {
                 let step_s = self.probe_step_seconds()?;
-                let evals = eval_s * self.opts.eval_points as f64;
+                self.state.eval_points = evals_within(m * 60.0, eval_s, self.opts.eval_points);
+                let evals = eval_s * self.state.eval_points as f64;
                 (m * 60.0 - evals).max(0.0) / step_s
             }
         };
         self.state.total_steps = (steps.ceil() as usize).max(1);
+        if self.state.eval_points < self.opts.eval_points {
+            println!(
+                "{} held-out evaluations instead of {}: each takes {eval_s:.1} s, and they may use a tenth of the budget",
+                self.state.eval_points, self.opts.eval_points
+            );
+        }
         println!(
             "budget {:?}: {} steps of {} windows (~{:.1}M tokens, {:.1} passes over the corpus)",
             self.opts.budget,
@@ -344,11 +362,11 @@ impl<'a> Pretrainer<'a> {
     }
 
     fn eval_due(&self) -> bool {
-        let (step, total, points) = (
-            self.state.step,
-            self.state.total_steps,
-            self.opts.eval_points,
-        );
+        let points = match self.state.eval_points {
+            0 => self.opts.eval_points,
+            n => n,
+        };
+        let (step, total) = (self.state.step, self.state.total_steps);
         (1..=points).any(|k| k * total / points == step)
     }
 
@@ -498,4 +516,19 @@ fn held_out_batches(
             rule.batch(&seqs, &mut rng, device)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::evals_within;
+
+    #[test]
+    fn evaluations_take_at_most_a_tenth_of_a_minutes_budget() {
+        // 2 minutes, 5 s per evaluation: 12 s of evaluations, 2 of them.
+        assert_eq!(evals_within(120.0, 5.0, 20), 2);
+        // An hour: all 20 fit (100 s of 3,600).
+        assert_eq!(evals_within(3600.0, 5.0, 20), 20);
+        // One evaluation longer than the budget's tenth: still one, the last.
+        assert_eq!(evals_within(30.0, 10.0, 20), 1);
+    }
 }

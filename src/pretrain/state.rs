@@ -59,6 +59,11 @@ pub struct PretrainState {
     /// Fixed before the first step (from `--tokens`, or `--minutes` and the
     /// measured speed), so a resumed run keeps its schedule.
     pub total_steps: usize,
+    /// Held-out evaluations over the run: `--eval-points`, fewer when they
+    /// would eat more than a tenth of a `--minutes` budget (0 in runs saved
+    /// before this field: read as `--eval-points`).
+    #[serde(default)]
+    pub eval_points: usize,
     pub dropout_rng: Rng,
     pub tokens: usize,
     pub seconds: f64,
