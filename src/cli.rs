@@ -9,7 +9,7 @@ use crate::data::tokenize::{TokenizerSpec, Truncate, DEFAULT_TOKENIZER};
 use crate::device::DeviceArg;
 use crate::eval::EvalRequest;
 use crate::inspect::InspectRequest;
-use crate::model::{Activation, Arch, Config, NormKind, Pool, QkInit};
+use crate::model::{Activation, Arch, AttnFn, Config, NormKind, Pool, QkInit};
 use crate::predict::PredictRequest;
 use crate::pretrain::command::{PretrainRequest, PretrainStart};
 use crate::pretrain::options::{Budget, PretrainOptions};
@@ -321,6 +321,11 @@ pub struct ModelArgs {
     /// gain before the scores (Henry et al. 2020, Dehghani et al. 2023).
     #[arg(long)]
     pub qk_norm: bool,
+    /// What turns a head's scores into weights: softmax gives every key some
+    /// weight; sparsemax and entmax15 (1.5-entmax) give exactly 0 to the keys below
+    /// a threshold, so a heatmap is white where a head does not look.
+    #[arg(long, value_enum, default_value_t = Config::default().attn_fn)]
+    pub attn_fn: AttnFn,
 }
 
 impl ModelArgs {
@@ -339,6 +344,7 @@ impl ModelArgs {
             pool,
             qk_init: self.qk_init,
             qk_norm: self.qk_norm,
+            attn_fn: self.attn_fn,
             ..Default::default()
         }
     }

@@ -11,7 +11,7 @@ use xray::model::ffn::FeedForward;
 use xray::model::mask::attention_bias;
 use xray::model::norm::Norm;
 use xray::model::store::{init_model, seeded_var_builder};
-use xray::model::{Activation, Arch, Config, Forward, Masks, NormKind, Pool};
+use xray::model::{Activation, Arch, AttnFn, Config, Forward, Masks, NormKind, Pool};
 use xray::rng::Rng;
 
 fn random(shape: &[usize], rng: &mut Rng, dtype: DType) -> Tensor {
@@ -48,17 +48,29 @@ fn every_parameter_gets_a_nonzero_gradient() {
             Activation::Gelu,
         ),
     ];
-    // The first three again with QK-norm: its gains get gradients too.
+    // The first three again with QK-norm (its gains get gradients too), and
+    // under each sparse function (q and k get gradients through τ).
     let with_qk_norm = variants
         .iter()
-        .map(|&v| (v, false))
-        .chain(variants[..3].iter().map(|&v| (v, true)));
-    for ((arch, pool, norm, act), qk_norm) in with_qk_norm {
+        .map(|&v| (v, (false, AttnFn::Softmax)))
+        .chain(variants[..3].iter().map(|&v| (v, (true, AttnFn::Softmax))))
+        .chain(
+            variants[..2]
+                .iter()
+                .map(|&v| (v, (false, AttnFn::Sparsemax))),
+        )
+        .chain(
+            variants[..2]
+                .iter()
+                .map(|&v| (v, (false, AttnFn::Entmax15))),
+        );
+    for ((arch, pool, norm, act), (qk_norm, attn_fn)) in with_qk_norm {
         let config = Config {
             norm,
             act,
             attn_dropout: 0.1,
             qk_norm,
+            attn_fn,
             ..tiny_head(arch, pool)
         };
         let (model, varmap) = tiny_model(&config, 1);
@@ -144,13 +156,22 @@ fn with_input(varmap: &VarMap, x: &Var) -> Vec<(String, Var)> {
 
 #[test]
 fn attention_gradients_match_finite_differences() {
-    for qk_norm in [false, true] {
+    for (qk_norm, attn_fn) in ATTENTION_VARIANTS {
         attention_matches_finite_differences(Config {
             qk_norm,
+            attn_fn,
             ..tiny_config(Arch::Decoder)
         });
     }
 }
+
+/// (qk_norm, attn_fn): QK-norm, and each sparse function.
+const ATTENTION_VARIANTS: [(bool, AttnFn); 4] = [
+    (false, AttnFn::Softmax),
+    (true, AttnFn::Softmax),
+    (false, AttnFn::Sparsemax),
+    (false, AttnFn::Entmax15),
+];
 
 fn attention_matches_finite_differences(config: Config) {
     let (vb, varmap) = seeded_var_builder(4, DType::F64, &Device::Cpu);
@@ -174,7 +195,7 @@ fn attention_matches_finite_differences(config: Config) {
             .unwrap();
         (out * &r).unwrap().sum_all().unwrap()
     };
-    let what = format!("MHSA (qk_norm {})", config.qk_norm);
+    let what = format!("MHSA (qk_norm {}, {:?})", config.qk_norm, config.attn_fn);
     assert_matches_finite_differences(&what, loss, &with_input(&varmap, &x));
 }
 
@@ -183,9 +204,10 @@ fn attention_matches_finite_differences(config: Config) {
 /// composed path the finite-difference test above checks, with and without masks.
 #[test]
 fn fused_attention_path_matches_the_composed_path() {
-    for qk_norm in [false, true] {
+    for (qk_norm, attn_fn) in ATTENTION_VARIANTS {
         fused_matches_composed(Config {
             qk_norm,
+            attn_fn,
             ..tiny_config(Arch::Decoder)
         });
     }
@@ -222,17 +244,17 @@ fn fused_matches_composed(config: Config) {
             (out, grads)
         };
         let ((fused, fused_grads), (composed, composed_grads)) = (run(false), run(true));
-        let qk_norm = config.qk_norm;
+        let qk_norm = (config.qk_norm, config.attn_fn);
         assert!(
             max_abs_diff(&fused, &composed) < 1e-5,
-            "{masks:?} qk_norm {qk_norm}"
+            "{masks:?} qk_norm {qk_norm:?}"
         );
         for (name, var) in &vars {
             let (a, b) = (fused_grads.get(var), composed_grads.get(var));
             let diff = max_abs_diff(a.unwrap(), b.unwrap());
             assert!(
                 diff < 1e-4,
-                "{masks:?} qk_norm {qk_norm} {name}: gradient differs by {diff}"
+                "{masks:?} (qk_norm, attn_fn) {qk_norm:?} {name}: gradient differs by {diff}"
             );
         }
     }

@@ -12,7 +12,7 @@ use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
 use common::*;
 use xray::data::collate::{collate, Batch};
-use xray::model::{Activation, Classifier, Config, Forward, NormKind};
+use xray::model::{Activation, AttnFn, Classifier, Config, Forward, NormKind};
 use xray::rng::Rng;
 use xray::runner::grads::{Gradients, TokenRows};
 use xray::runner::step::cross_entropy;
@@ -57,51 +57,55 @@ fn step(model: &Classifier, varmap: &VarMap, batch: &Batch, by_hand: bool) -> (f
 #[test]
 fn the_tape_gives_the_graphs_gradients_to_the_bit() {
     let batch = batch();
-    for (arch, pool) in HEADS {
-        for dropout in [0.0, 0.25] {
-            let config = Config {
-                dropout,
-                ..tiny_head(arch, pool)
-            };
-            let what = format!("{arch:?}/{pool:?}, dropout {dropout}");
-            let (model, varmap) = tiny_model(&config, 3);
-            let (loss_t, grads_t, ran) = step(&model, &varmap, &batch, true);
-            let (loss_g, grads_g, ran_g) = step(&model, &varmap, &batch, false);
-            assert!(
-                ran && !ran_g,
-                "{what}: the tape ran {ran}, without asking {ran_g}"
-            );
-            assert_eq!(loss_t.to_bits(), loss_g.to_bits(), "{what}: loss");
-            for ((name, t), (_, g)) in grads_t.iter().zip(&grads_g) {
-                let (Some(t), Some(g)) = (t, g) else {
-                    panic!(
-                        "{what}: {name} has a gradient on the tape {}, through the graph {}",
-                        t.is_some(),
-                        g.is_some()
-                    );
-                };
-                let differ = t
-                    .iter()
-                    .zip(g)
-                    .filter(|(a, b)| a.to_bits() != b.to_bits())
-                    .count();
-                assert_eq!(
-                    differ,
-                    0,
-                    "{what}: {name}: {differ} of {} values differ",
-                    t.len()
+    let sparse = [AttnFn::Sparsemax, AttnFn::Entmax15].map(|f| (HEADS[0], 0.25, f));
+    let cases = HEADS
+        .iter()
+        .flat_map(|&h| [(h, 0.0, AttnFn::Softmax), (h, 0.25, AttnFn::Softmax)])
+        .chain(sparse);
+    for ((arch, pool), dropout, attn_fn) in cases {
+        let config = Config {
+            dropout,
+            attn_fn,
+            ..tiny_head(arch, pool)
+        };
+        let what = format!("{arch:?}/{pool:?}, dropout {dropout}, {attn_fn:?}");
+        let (model, varmap) = tiny_model(&config, 3);
+        let (loss_t, grads_t, ran) = step(&model, &varmap, &batch, true);
+        let (loss_g, grads_g, ran_g) = step(&model, &varmap, &batch, false);
+        assert!(
+            ran && !ran_g,
+            "{what}: the tape ran {ran}, without asking {ran_g}"
+        );
+        assert_eq!(loss_t.to_bits(), loss_g.to_bits(), "{what}: loss");
+        for ((name, t), (_, g)) in grads_t.iter().zip(&grads_g) {
+            let (Some(t), Some(g)) = (t, g) else {
+                panic!(
+                    "{what}: {name} has a gradient on the tape {}, through the graph {}",
+                    t.is_some(),
+                    g.is_some()
                 );
-            }
-            let blocks = grads_t
+            };
+            let differ = t
                 .iter()
-                .filter(|(n, _)| n.starts_with("blocks."))
+                .zip(g)
+                .filter(|(a, b)| a.to_bits() != b.to_bits())
                 .count();
             assert_eq!(
-                blocks,
-                2 * 14,
-                "{what}: a block's parameters missing from the names"
+                differ,
+                0,
+                "{what}: {name}: {differ} of {} values differ",
+                t.len()
             );
         }
+        let blocks = grads_t
+            .iter()
+            .filter(|(n, _)| n.starts_with("blocks."))
+            .count();
+        assert_eq!(
+            blocks,
+            2 * 14,
+            "{what}: a block's parameters missing from the names"
+        );
     }
 }
 

@@ -5,7 +5,20 @@ mod common;
 
 use candle_core::{IndexOp, Tensor};
 use common::*;
-use xray::model::{Arch, Config, Forward, Masks, Pool};
+use xray::model::{Arch, AttnFn, Config, Forward, Masks, Pool};
+
+/// Every function that turns scores into weights.
+const ATTN_FNS: [AttnFn; 3] = [AttnFn::Softmax, AttnFn::Sparsemax, AttnFn::Entmax15];
+
+/// (qk_norm, attn_fn) pairs the mask tests run: QK-norm and each sparse function.
+fn variants() -> [(bool, AttnFn); 4] {
+    [
+        (false, AttnFn::Softmax),
+        (true, AttnFn::Softmax),
+        (false, AttnFn::Sparsemax),
+        (false, AttnFn::Entmax15),
+    ]
+}
 
 const SHORT: &[u32] = &[1, 7, 9, 4, 2];
 const LONG: &[u32] = &[1, 3, 5, 8, 13, 21, 34, 11, 6, 2];
@@ -29,16 +42,18 @@ fn alone_and_padded(config: &Config, masks: impl Fn(Masks) -> Masks) -> (Tensor,
 
 #[test]
 fn padding_does_not_change_logits() {
-    for ((arch, pool), qk_norm) in HEADS.iter().flat_map(|&h| [(h, false), (h, true)]) {
+    let cases = variants().into_iter().flat_map(|v| HEADS.map(|h| (h, v)));
+    for ((arch, pool), (qk_norm, attn_fn)) in cases {
         let config = Config {
             qk_norm,
+            attn_fn,
             ..tiny_head(arch, pool)
         };
         let (alone, batched) = alone_and_padded(&config, |m| m);
         let diff = max_abs_diff(&alone, &batched);
         assert!(
             diff < 1e-5,
-            "{arch:?}/{pool:?} (qk_norm {qk_norm}): logits moved by {diff} when padded"
+            "{arch:?}/{pool:?} (qk_norm {qk_norm}, {attn_fn:?}): logits moved by {diff} when padded"
         );
     }
 }
@@ -60,8 +75,12 @@ fn without_padding_mask_padding_changes_logits() {
 }
 
 /// Every layer's weights for a batch holding one all-padding row.
-fn weights_with_empty_row(arch: Arch) -> (Vec<Tensor>, Tensor, Tensor) {
-    let (model, _) = tiny_model(&tiny_config(arch), 5);
+fn weights_with_empty_row(arch: Arch, attn_fn: AttnFn) -> (Vec<Tensor>, Tensor, Tensor) {
+    let config = Config {
+        attn_fn,
+        ..tiny_config(arch)
+    };
+    let (model, _) = tiny_model(&config, 5);
     let (ids, mask) = padded_batch(&[SHORT, LONG, &[]], 12);
     let out = model
         .forward(&ids, &mask, Forward::eval().keep_attn())
@@ -71,8 +90,9 @@ fn weights_with_empty_row(arch: Arch) -> (Vec<Tensor>, Tensor, Tensor) {
 
 #[test]
 fn real_queries_give_exactly_zero_weight_to_pad_keys_and_rows_sum_to_one() {
-    for arch in [Arch::Encoder, Arch::Decoder] {
-        let (attn, _, mask) = weights_with_empty_row(arch);
+    let cases = [Arch::Encoder, Arch::Decoder].map(|a| ATTN_FNS.map(|f| (a, f)));
+    for (arch, f) in cases.into_iter().flatten() {
+        let (attn, _, mask) = weights_with_empty_row(arch, f);
         let mask: Vec<Vec<u32>> = mask.to_vec2().unwrap();
         for (layer, weights) in attn.iter().enumerate() {
             let (bsz, heads, l, _) = weights.dims4().unwrap();
@@ -84,7 +104,7 @@ fn real_queries_give_exactly_zero_weight_to_pad_keys_and_rows_sum_to_one() {
                         let mut real_sum = 0.0;
                         for (k, &wk) in row.iter().enumerate() {
                             if mask[b][k] == 0 {
-                                let at = format!("{arch:?} layer {layer} row {b} query {q}");
+                                let at = format!("{arch:?} {f:?} layer {layer} row {b} query {q}");
                                 assert_eq!(wk, 0.0, "{at}: pad key {k} got {wk}");
                             } else {
                                 real_sum += wk;
@@ -92,7 +112,7 @@ fn real_queries_give_exactly_zero_weight_to_pad_keys_and_rows_sum_to_one() {
                         }
                         assert!(
                             (real_sum - 1.0).abs() < 1e-5,
-                            "{arch:?} layer {layer}: row sums to {real_sum}"
+                            "{arch:?} {f:?} layer {layer}: row sums to {real_sum}"
                         );
                     }
                 }
@@ -103,24 +123,22 @@ fn real_queries_give_exactly_zero_weight_to_pad_keys_and_rows_sum_to_one() {
 
 #[test]
 fn no_nan_even_for_all_padding_rows_under_causal_and_padding_masks() {
-    let (attn, logits, _) = weights_with_empty_row(Arch::Decoder);
-    for t in attn.iter().chain([&logits]) {
-        let all: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
-        assert!(
-            all.iter().all(|x| x.is_finite()),
-            "non-finite value in {:?}",
-            t.shape()
-        );
+    for f in ATTN_FNS {
+        let (attn, logits, _) = weights_with_empty_row(Arch::Decoder, f);
+        for t in attn.iter().chain([&logits]) {
+            let all: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
+            assert!(
+                all.iter().all(|x| x.is_finite()),
+                "{f:?}: non-finite value in {:?}",
+                t.shape()
+            );
+        }
     }
 }
 
 /// Hidden states of two texts that agree on positions 0..=T and differ after.
-fn hidden_of_diverging_texts(qk_norm: bool, masks: impl Fn(Masks) -> Masks) -> (Tensor, Tensor) {
+fn hidden_of_diverging_texts(config: Config, masks: impl Fn(Masks) -> Masks) -> (Tensor, Tensor) {
     const T: usize = 4;
-    let config = Config {
-        qk_norm,
-        ..tiny_config(Arch::Decoder)
-    };
     let (model, _) = tiny_model(&config, 3);
     let a: Vec<u32> = vec![1, 7, 9, 4, 2, 30, 31, 32];
     let mut b = a.clone();
@@ -141,19 +159,25 @@ fn hidden_of_diverging_texts(qk_norm: bool, masks: impl Fn(Masks) -> Masks) -> (
 
 #[test]
 fn causal_mask_keeps_earlier_states_independent_of_later_tokens() {
-    for qk_norm in [false, true] {
-        let (a, b) = hidden_of_diverging_texts(qk_norm, |m| m);
+    for (qk_norm, attn_fn) in variants() {
+        let config = Config {
+            qk_norm,
+            attn_fn,
+            ..tiny_config(Arch::Decoder)
+        };
+        let (a, b) = hidden_of_diverging_texts(config, |m| m);
         let diff = max_abs_diff(&a, &b);
         assert!(
             diff < 1e-6,
-            "qk_norm {qk_norm}: states at positions <= t moved by {diff} when later tokens changed"
+            "qk_norm {qk_norm}, {attn_fn:?}: states at positions <= t moved by {diff} when later tokens changed"
         );
     }
 }
 
 #[test]
 fn without_causal_mask_later_tokens_change_earlier_states() {
-    let (a, b) = hidden_of_diverging_texts(false, |m| Masks { causal: false, ..m });
+    let (a, b) =
+        hidden_of_diverging_texts(tiny_config(Arch::Decoder), |m| Masks { causal: false, ..m });
     let diff = max_abs_diff(&a, &b);
     assert!(
         diff > 1e-3,
@@ -163,21 +187,23 @@ fn without_causal_mask_later_tokens_change_earlier_states() {
 
 #[test]
 fn causal_weights_have_an_exactly_zero_upper_triangle() {
-    let (attn, _, _) = weights_with_empty_row(Arch::Decoder);
-    for weights in &attn {
-        let (b, h, l, _) = weights.dims4().unwrap();
-        let flat: Vec<f32> = weights.flatten_all().unwrap().to_vec1().unwrap();
-        for (n, w) in flat.iter().enumerate() {
-            let (q, k) = ((n / l) % l, n % l);
-            if k > q {
-                assert_eq!(
-                    *w,
-                    0.0,
-                    "weight {w} above the diagonal (batch x head {}, q {q}, k {k})",
-                    n / (l * l)
-                );
+    for f in ATTN_FNS {
+        let (attn, _, _) = weights_with_empty_row(Arch::Decoder, f);
+        for weights in &attn {
+            let (b, h, l, _) = weights.dims4().unwrap();
+            let flat: Vec<f32> = weights.flatten_all().unwrap().to_vec1().unwrap();
+            for (n, w) in flat.iter().enumerate() {
+                let (q, k) = ((n / l) % l, n % l);
+                let at = format!("{f:?}, batch x head {}, q {q}, k {k}", n / (l * l));
+                if k > q {
+                    assert_eq!(*w, 0.0, "weight {w} above the diagonal ({at})");
+                }
+                // The first query of a real text has one key: all of its weight.
+                if q == 0 && k == 0 && n / (h * l * l) < 2 {
+                    assert_eq!(*w, 1.0, "the only key gets {w} ({at})");
+                }
             }
+            assert_eq!(flat.len(), b * h * l * l);
         }
-        assert_eq!(flat.len(), b * h * l * l);
     }
 }

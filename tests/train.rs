@@ -5,7 +5,7 @@ mod common;
 
 use common::{assert_success, tiny_options, write_task, write_task_filled};
 use std::path::{Path, PathBuf};
-use xray::model::{Activation, Arch, Config, NormKind, Pool};
+use xray::model::{Activation, Arch, AttnFn, Config, Forward, NormKind, Pool};
 use xray::runner::control::Control;
 use xray::runner::folder::RunFiles;
 use xray::saved_run::SavedRun;
@@ -477,4 +477,34 @@ fn qk_norm_and_the_qk_multiple_are_saved_and_reloaded() {
         !logits.track_op(),
         "inference on a saved run built a gradient graph"
     );
+}
+
+/// A run trained with 1.5-entmax is saved as such, reloads as such (config.json's
+/// `attn_fn`), and its heads give exactly zero weight to some real keys.
+#[test]
+fn a_sparse_attention_run_is_saved_and_reloaded_sparse() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_task(dir.path(), &["great", "awful"], 100);
+    let base = tiny_options(&data);
+    let opts = TrainOptions {
+        epochs: 1,
+        model: Config {
+            attn_fn: AttnFn::Entmax15,
+            ..base.model.clone()
+        },
+        ..base
+    };
+    finished(train(&opts, dir.path(), "sparse", &Control::default()));
+    let cpu = candle_core::Device::Cpu;
+    let saved = SavedRun::open(&dir.path().join("runs/sparse"), &cpu).unwrap();
+    assert_eq!(saved.config.attn_fn, AttnFn::Entmax15);
+    let ids: Vec<u32> = (0..16).map(|i| 1 + i % 17).collect();
+    let b = xray::data::collate::collate_unlabelled(&[&ids], &cpu).unwrap();
+    let out = saved
+        .model
+        .forward(&b.input_ids, &b.attention_mask, Forward::eval().keep_attn())
+        .unwrap();
+    let weights: Vec<f32> = out.attn[0].flatten_all().unwrap().to_vec1().unwrap();
+    let zeros = weights.iter().filter(|&&w| w == 0.0).count();
+    assert!(zeros > 0, "no exact zero among {} weights", weights.len());
 }

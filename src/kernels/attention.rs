@@ -1,4 +1,5 @@
-//! Attention's core in one op: softmax(Q Kᵀ · scale + bias) V for every head,
+//! Attention's core in one op: f(Q Kᵀ · scale + bias) V for every head, f the
+//! softmax or a sparse function (`sparse::AttnFn`),
 //! from the (B·L, 3D) output of the stacked q/k/v projection to the (B·L, D)
 //! context with the heads side by side. Composed, that is three head splits, a
 //! transpose, two batched matmuls, the softmax and a merge: eight graph nodes,
@@ -9,8 +10,8 @@
 //! backward pass.
 
 use super::gemm::{matmul, matmul_into, Mat};
-use super::softmax::{softmax_row, softmax_row_backward, BiasRows};
-use super::{assume_written, contiguous2, simd, Fresh, Heads};
+use super::softmax::BiasRows;
+use super::{assume_written, contiguous2, simd, AttnFn, Fresh, Heads};
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 use std::sync::Mutex;
@@ -18,12 +19,14 @@ use std::sync::Mutex;
 /// qkv: (B·L, 3D), q, k and v side by side; bias: (B or 1, 1, L or 1, L), the
 /// shapes `mask::attention_bias` builds. Returns the context (B·L, D). CPU f32
 /// only: `model::attention`'s composed path is the reference and runs elsewhere.
-pub fn attention(qkv: &Tensor, bias: &Tensor, heads: Heads, scale: f64) -> Result<Tensor> {
-    let op = Attention {
-        heads,
-        scale: scale as f32,
-        weights: Mutex::new(Vec::new()),
-    };
+pub fn attention(
+    qkv: &Tensor,
+    bias: &Tensor,
+    heads: Heads,
+    scale: f64,
+    f: AttnFn,
+) -> Result<Tensor> {
+    let op = Attention::new(heads, scale, f);
     qkv.contiguous()?.apply_op2(&bias.contiguous()?, op)
 }
 
@@ -34,12 +37,9 @@ pub fn attention_keeping(
     bias: &Tensor,
     heads: Heads,
     scale: f64,
+    f: AttnFn,
 ) -> Result<(Tensor, AttentionTape)> {
-    let op = Attention {
-        heads,
-        scale: scale as f32,
-        weights: Mutex::new(Vec::new()),
-    };
+    let op = Attention::new(heads, scale, f);
     let qkv = qkv.contiguous()?;
     let context = qkv.apply_op2_no_bwd(&bias.contiguous()?, &op)?;
     Ok((context, AttentionTape { op, qkv }))
@@ -61,8 +61,20 @@ impl AttentionTape {
 struct Attention {
     heads: Heads,
     scale: f32,
-    /// The forward pass's softmax weights (B, H, L, L), taken by the backward pass.
+    f: AttnFn,
+    /// The forward pass's weights (B, H, L, L), taken by the backward pass.
     weights: Mutex<Vec<f32>>,
+}
+
+impl Attention {
+    fn new(heads: Heads, scale: f64, f: AttnFn) -> Self {
+        Self {
+            heads,
+            scale: scale as f32,
+            f,
+            weights: Mutex::new(Vec::new()),
+        }
+    }
 }
 
 impl Heads {
@@ -110,6 +122,7 @@ impl CustomOp2 for Attention {
             .enumerate()
             .for_each(|(bi, (context, weights))| {
                 let x = &qkv[bi * l * 3 * d..(bi + 1) * l * 3 * d];
+                let mut sorted = Vec::with_capacity(l);
                 for (hi, w) in weights.chunks_mut(l * l).enumerate() {
                     let [q, k, v] = self.heads.qkv(x, hi);
                     // The scores (L, L).
@@ -121,7 +134,8 @@ impl CustomOp2 for Attention {
                         || {
                             for (i, row) in w.chunks_mut(l).enumerate() {
                                 let at = bias_rows.of((bi * h + hi) * l + i) * l;
-                                softmax_row(row, self.scale, Some(&bias[at..at + l]));
+                                let bias = Some(&bias[at..at + l]);
+                                self.f.row(row, self.scale, bias, &mut sorted);
                             }
                         },
                     );
@@ -157,6 +171,7 @@ impl Attention {
         let op = AttentionBackward {
             heads: self.heads,
             scale: self.scale,
+            f: self.f,
             weights,
         };
         qkv.apply_op2_no_bwd(&grad.contiguous()?, &op)
@@ -166,6 +181,7 @@ impl Attention {
 struct AttentionBackward {
     heads: Heads,
     scale: f32,
+    f: AttnFn,
     weights: Vec<f32>,
 }
 
@@ -175,7 +191,7 @@ impl CustomOp2 for AttentionBackward {
     }
 
     /// (qkv, d context) -> d qkv, per head: dV = Pᵀ dO, dP = dO Vᵀ,
-    /// dS = softmax backward of dP, dQ = dS K, dK = dSᵀ Q.
+    /// dS = f's backward of dP, dQ = dS K, dK = dSᵀ Q.
     fn cpu_fwd(
         &self,
         s1: &CpuStorage,
@@ -207,7 +223,7 @@ impl CustomOp2 for AttentionBackward {
                         #[inline(always)]
                         || {
                             for (ds, w) in ds.chunks_mut(l).zip(w.chunks(l)) {
-                                softmax_row_backward(ds, w, self.scale);
+                                self.f.row_backward(ds, w, self.scale);
                             }
                         },
                     );
@@ -230,8 +246,9 @@ mod tests {
     use crate::model::mask::{attention_bias, Masks};
     use candle_core::{DType, Device, D};
 
-    /// The textbook composition on the same (B·L, 3D) input.
-    fn composed(qkv: &Tensor, bias: &Tensor, hd: Heads, scale: f64) -> Tensor {
+    /// The textbook composition on the same (B·L, 3D) input (the sparse
+    /// functions as the model's composed path writes them, in tensor ops).
+    fn composed(qkv: &Tensor, bias: &Tensor, hd: Heads, scale: f64, f: AttnFn) -> Tensor {
         let d = hd.width();
         let part = |i: usize| {
             qkv.narrow(1, i * d, d)
@@ -241,8 +258,14 @@ mod tests {
                 .unwrap()
         };
         let (q, k, v) = (part(0), part(1), part(2));
-        let scores = (q.matmul(&k.t().unwrap()).unwrap() * scale).unwrap();
-        let weights = candle_nn::ops::softmax(&scores.broadcast_add(bias).unwrap(), D::Minus1);
+        let scores = q.matmul(&k.t().unwrap()).unwrap();
+        let weights = match f {
+            AttnFn::Softmax => {
+                let scores = (scores * scale).unwrap().broadcast_add(bias).unwrap();
+                candle_nn::ops::softmax(&scores, D::Minus1)
+            }
+            _ => crate::model::attn_fn::weights(&scores, Some(bias), scale, f),
+        };
         weights
             .and_then(|w| w.matmul(&v))
             .and_then(|c| c.transpose(1, 2)) // (B, L, H, Dh)
@@ -250,7 +273,8 @@ mod tests {
             .unwrap()
     }
 
-    /// Padding in the second example, every mask combination, several heads.
+    /// Padding in the second example, every mask combination, several heads,
+    /// each function from scores to weights.
     #[test]
     fn fused_attention_matches_the_composed_one_under_every_mask() {
         let hd = Heads {
@@ -263,19 +287,21 @@ mod tests {
         let attention_mask =
             Tensor::new(&[[1u32, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]], &Device::Cpu).unwrap();
         let no_mask = Tensor::zeros((1, 1, 1, 6), DType::F32, &Device::Cpu).unwrap();
-        for (padding, causal) in [(false, false), (true, false), (false, true), (true, true)] {
+        let fns = [AttnFn::Softmax, AttnFn::Sparsemax, AttnFn::Entmax15];
+        let masks = [(false, false), (true, false), (false, true), (true, true)];
+        for (f, (padding, causal)) in fns.iter().flat_map(|&f| masks.map(|m| (f, m))) {
             let masks = Masks { padding, causal };
             let bias = attention_bias(&attention_mask, masks, DType::F32)
                 .unwrap()
                 .unwrap_or(no_mask.clone());
             let (value, grad) = compare(
-                || attention(qkv.as_tensor(), &bias, hd, 0.5).unwrap(),
-                || composed(qkv.as_tensor(), &bias, hd, 0.5),
+                || attention(qkv.as_tensor(), &bias, hd, 0.5, f).unwrap(),
+                || composed(qkv.as_tensor(), &bias, hd, 0.5, f),
                 &[&qkv],
             );
             assert!(
                 value < 1e-5 && grad < 1e-4,
-                "{masks:?}: value {value}, grad {grad}"
+                "{f:?} {masks:?}: value {value}, grad {grad}"
             );
         }
     }
@@ -290,7 +316,9 @@ mod tests {
         };
         let qkv = Tensor::zeros((4, 8), DType::F32, &Device::Cpu).unwrap();
         let bias = Tensor::zeros((1, 1, 1, 4), DType::F32, &Device::Cpu).unwrap();
-        let err = attention(&qkv, &bias, hd, 1.0).unwrap_err().to_string();
+        let err = attention(&qkv, &bias, hd, 1.0, AttnFn::Softmax)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("expected (4, 12)"), "{err}");
     }
 }

@@ -21,6 +21,7 @@ mod residual;
 mod rms_norm;
 mod simd;
 mod softmax;
+mod sparse;
 
 pub use attention::{attention, attention_keeping, AttentionTape};
 pub use cross_entropy::cross_entropy;
@@ -32,6 +33,7 @@ pub use residual::{dropout_add, dropout_add_backward};
 pub use rms_norm::{rms_norm, rms_norm_backward};
 pub(crate) use simd::vectorized;
 pub use softmax::softmax_last;
+pub use sparse::AttnFn;
 
 use candle_core::{CpuStorage, Layout, Result, Tensor};
 use rayon::prelude::*;

@@ -1,13 +1,14 @@
-//! Multi-head self-attention: softmax(Q·Kᵀ/√Dh + mask)·V per head, heads side by
-//! side, then the output projection. Written step by step below (the composed
+//! Multi-head self-attention: f(Q·Kᵀ/√Dh + mask)·V per head, f the softmax or a
+//! sparse function (`attn_fn`), heads side by side, then the output projection. Written step by step below (the composed
 //! path); on the CPU in f32, when nothing needs the weights, the same computation
 //! runs as one kernel (`kernels::attention`, tested against the composed path).
 
+use super::attn_fn;
 use super::config::Config;
 use super::forward::Forward;
 use super::linear::Linear;
 use super::mask::bias_or_zeros;
-use crate::kernels;
+use crate::kernels::{self, AttnFn};
 use candle_core::{Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 
@@ -55,6 +56,7 @@ pub struct MultiHeadSelfAttention {
     pub(super) n_heads: usize,
     pub(super) d_head: usize,
     pub(super) attn_dropout: f32,
+    pub(super) attn_fn: AttnFn,
 }
 
 /// (N, D) rows, heads side by side -> each head's slice divided by its RMS and
@@ -87,6 +89,7 @@ impl MultiHeadSelfAttention {
             n_heads: config.n_heads,
             d_head: config.d_head(),
             attn_dropout: config.attn_dropout,
+            attn_fn: config.attn_fn,
         })
     }
 
@@ -116,7 +119,7 @@ impl MultiHeadSelfAttention {
                 }
             };
             let bias = bias_or_zeros(bias, l, rows)?;
-            let context = kernels::attention(&qkv, &bias, heads, scale)?; // (B·L, D)
+            let context = kernels::attention(&qkv, &bias, heads, scale, self.attn_fn)?; // (B·L, D)
             return Ok((self.o.forward(&context)?, None));
         }
         let (q, k) = self.queries_keys(rows)?;
@@ -124,9 +127,7 @@ impl MultiHeadSelfAttention {
         let v = heads.split(&self.v.forward(rows)?)?;
         let scores = q.matmul(&k.t()?)?; // (B, H, L, L)
 
-        // Ours, with a backward pass (candle's fused softmax has none), and with
-        // the 1/sqrt(Dh) scale and the mask folded into the same pass.
-        let weights = kernels::softmax_last(&scores, bias, scale)?;
+        let weights = attn_fn::weights(&scores, bias, scale, self.attn_fn)?;
         let dropped = fwd.mode.dropout(&weights, self.attn_dropout)?;
         let context = heads.merge(&dropped.matmul(&v)?)?; // (B·L, D): heads side by side
         Ok((self.o.forward(&context)?, fwd.keep_attn.then_some(weights)))

@@ -1,5 +1,6 @@
 //! The model's hyper-parameters: everything needed to rebuild it (saved as config.json).
 
+use crate::kernels::AttnFn;
 use crate::usage::{require, require_in};
 use anyhow::{ensure, Result};
 use serde::{Deserialize, Serialize};
@@ -140,6 +141,9 @@ pub struct Config {
     /// by a learned gain (`attn.q_norm.weight`, `attn.k_norm.weight`, d_head,
     /// starting at 1) before the scores (Henry et al. 2020, Dehghani et al. 2023).
     pub qk_norm: bool,
+    /// What turns a head's scores into weights: softmax, or sparsemax / 1.5-entmax,
+    /// which give exactly 0 to the keys below a threshold (`kernels::AttnFn`).
+    pub attn_fn: AttnFn,
 }
 
 impl Default for Config {
@@ -162,6 +166,7 @@ impl Default for Config {
             init_std: 0.02,
             qk_init: QkInit::Scaled,
             qk_norm: false,
+            attn_fn: AttnFn::Softmax,
         }
     }
 }

@@ -1,11 +1,12 @@
 //! The hand-written Transformer classifier, one concept per file:
-//! `config` -> `embed` -> `block` (`norm`, `attention`, `ffn`) -> `body` (what every
+//! `config` -> `embed` -> `block` (`norm`, `attention` with its weights in `attn_fn`, `ffn`) -> `body` (what every
 //! head shares) -> `pooling` -> `classifier` (or `language_model`, the pretraining head), with the masks in `mask`, dropout in
 //! `dropout`, the options of one pass in `forward`, parameters in `store`, the block
 //! stack's hand-written backward in `tape`. The CPU kernels underneath live in
 //! `crate::kernels`.
 
 pub mod attention;
+pub mod attn_fn;
 pub mod block;
 pub mod body;
 pub mod classifier;
@@ -22,6 +23,7 @@ pub mod pooling;
 pub mod store;
 pub mod tape;
 
+pub use crate::kernels::AttnFn;
 pub use attention::Path;
 pub use body::{Body, Hidden};
 pub use classifier::{Classifier, Output};

@@ -210,7 +210,8 @@ impl BlockTape {
         let scale = 1.0 / (attn.d_head as f64).sqrt();
         let normed = kernels::rms_norm(&x, &p.norm_attn.0.value, p.norm_attn.1)?;
         let qkv = kernels::linear(&normed, &p.qkv.weight, &p.qkv.bias)?; // (B·L, 3D)
-        let (context, attention) = kernels::attention_keeping(&qkv, bias, heads, scale)?; // (B·L, D)
+        let (context, attention) =
+            kernels::attention_keeping(&qkv, bias, heads, scale, attn.attn_fn)?; // (B·L, D)
         let a = kernels::linear(&context, &p.o.0.value, &p.o.1.value)?;
         let (x1, drop_attn) = mode.residual_keeping(&x, &a, block.dropout)?;
         let normed_ffn = kernels::rms_norm(&x1, &p.norm_ffn.0.value, p.norm_ffn.1)?;
