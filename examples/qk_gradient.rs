@@ -1,5 +1,5 @@
-//! Why [CLS] pooling and length-bucketed batches leave the heads uniform (issue 30,
-//! docs/attention-recipes.md): the gradient that reaches each layer's q, k and v
+//! Why [CLS] pooling and length-bucketed batches leave the heads uniform
+//! (docs/attention-recipes.md): the gradient that reaches each layer's q, k and v
 //! projections, batch by batch, for length-bucketed and for random batches of IMDb.
 //!
 //! Adam moves a weight by about mean(g) / rms(g) per step, so what drives q and k is

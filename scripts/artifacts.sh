@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every committed artifact from one default run (`make artifacts`, issue 33):
+# Every committed artifact from one default run (`make artifacts`):
 #   1. the main job, `xray train --dataset imdb`: runs/NAME, metrics/final_metrics.json,
 #      metrics/run_summary.json, metrics/history.jsonl, figures/curves.png,
 #      figures/heads_over_training.png;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The CUDA build, `cargo build --release --features cuda`, on a machine without a
-# GPU or a CUDA toolkit (issue 35): NVIDIA's compiler, headers and libraries come
+# GPU or a CUDA toolkit: NVIDIA's compiler, headers and libraries come
 # from PyPI (scripts/cuda-requirements.txt, pinned), and the driver library
 # libcuda, which only a GPU machine has, is linked against a stub built here from
 # cudarc's own list of driver functions. At run time the real libcuda.so.1 (the

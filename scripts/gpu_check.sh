@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# On a machine with an NVIDIA GPU (issue 35): build with CUDA, then check that
+# On a machine with an NVIDIA GPU: build with CUDA, then check that
 # a GPU run computes what a CPU run computes and time it against the brief's
 # "< 2 min per epoch". Writes gpu-check/ (logs, metrics, a summary).
 #   1. scripts/cuda_build.sh (CUDA 13.4 from PyPI; CUDA_COMPUTE_CAP=90 for H100/H200);

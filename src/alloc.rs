@@ -11,7 +11,7 @@ const MI_OPTION_PURGE_DELAY: i32 = 15;
 
 /// mimalloc hands freed memory back to the OS 10 ms after the free, and a step
 /// frees and re-allocates the same large buffers every few milliseconds, so each
-/// step paid page faults and kernel page zeroing again (~10% of a forward pass).
+/// step paid page faults and kernel page zeroing again.
 /// Never purging keeps them; peak memory is unchanged. Call once, at start.
 pub fn keep_freed_memory() {
     // SAFETY: a plain option setter, valid at any time.

@@ -1,4 +1,4 @@
-//! Issue 35: what a CUDA device computes, computed on the CPU. Inside
+//! What a CUDA device computes, computed on the CPU. Inside
 //! `kernels::composed_only` every op takes its composed path (candle ops, as on
 //! a GPU; dropout masks still drawn from the run's RNG); one training step there
 //! must give the loss, every parameter's gradient and the weights after AdamW

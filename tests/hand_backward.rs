@@ -1,4 +1,4 @@
-//! Issue 34, step 2: the blocks' backward by hand (`model::tape`). A training
+//! The blocks' backward by hand (`model::tape`). A training
 //! step through the tape must give the loss and every parameter's gradient of
 //! the same step through candle's graph to the bit (both sum the same terms in
 //! the same order, so any difference is a term lost or changed), for every

@@ -1,6 +1,6 @@
 //! The default recipe's attention reads: trained briefly on a task that one marker
 //! word decides, some head puts at least 5x the uniform weight on that word. This
-//! is what makes the heatmaps show the evidence (issue 30: under [CLS] pooling and
+//! is what makes the heatmaps show the evidence (under [CLS] pooling and
 //! length-bucketed batches the IMDb heads stayed near uniform). On this task, mean
 //! pooling with random batches and q and k started at 0.02 (`--qk-init shared`)
 //! finds the word in 1 of 4 seeds; with `scaled`, in 6 of 6 with random batches

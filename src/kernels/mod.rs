@@ -146,9 +146,9 @@ pub(crate) fn tiled(row: &[f32], n: usize) -> Vec<f32> {
 
 /// An output of n floats that its kernel writes in full before it reads any of
 /// them: the products of `gemm::matmul_into`, element-wise fills. Zero-filling
-/// them first was a `memset` per output, 4.7% of a training step's samples on
-/// a Xeon; skipping it saves about a third of that (the kernels' own writes
-/// then take the cache misses the fill took).
+/// them first was a `memset` per output, a visible share of a training step's
+/// profile; skipping it saves part of that (the kernels' own writes then take
+/// the cache misses the fill took; docs/results-log.md has the numbers).
 pub(crate) struct Fresh {
     buf: Vec<f32>,
     n: usize,

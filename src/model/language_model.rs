@@ -1,8 +1,8 @@
 //! The pretraining head on the shared body: the final states at the chosen
 //! positions -> logits over the vocabulary through the token embedding table
 //! itself (tied, as in BERT and GPT-2), plus a bias `lm.bias`. Only the chosen
-//! positions reach the (N, V) logits: at 15% of the tokens the head costs a
-//! sixth of what every position would.
+//! positions reach the (N, V) logits, so the head's cost follows the share of
+//! tokens asked about, not the length.
 
 use super::body::Body;
 use super::config::Config;

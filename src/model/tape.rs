@@ -3,8 +3,8 @@
 //! needs (a tape), and the backward walks the tape in reverse calling the
 //! kernels' backward functions, each parameter's gradient written once into the
 //! step's gradient store. Through candle's graph every intermediate of a block
-//! costs a zero-filled gradient buffer and an add: 7.5% of a 2-thread training
-//! step, and some of the 5% its threads spent waiting.
+//! costs a zero-filled gradient buffer and an add, and a 2-thread step's
+//! threads wait on the graph's bookkeeping (measured in docs/results-log.md).
 //!
 //! The layers around the stack stay in candle's graph: the stack's output is a
 //! leaf of the graph above it (final norm, pooling, head, loss), and the gradient
