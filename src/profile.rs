@@ -123,7 +123,7 @@ pub fn model_for_profile(
 ) -> Result<(Classifier, VarMap, Config)> {
     match run {
         Some(dir) => {
-            crate::saved_run::check_finished(dir)?;
+            crate::train::state::check_finished(dir)?;
             store::load_model(dir, device)
         }
         None => {

@@ -6,17 +6,14 @@ use crate::data::table::read_table;
 use crate::data::tokenize::{encode, load_tokenizer, Truncate};
 use crate::inference::predict_probs;
 use crate::model::{store, Classifier, Config};
-use crate::runner::checkpoint::read_state;
 use crate::runner::folder::{
-    serves_a_model, RunFiles, HISTORY_FILE, LABELS_FILE, METRICS_DIR, RUN_SUMMARY_FILE,
-    TOKENIZER_FILE, TRAIN_ARGS_FILE,
+    HISTORY_FILE, LABELS_FILE, METRICS_DIR, RUN_SUMMARY_FILE, TOKENIZER_FILE,
 };
 use crate::train::calibrate::read_temperature;
 use crate::train::data::{encode_split, encode_texts, load_data, prepared, EncodedSplit};
 use crate::train::evaluate::{evaluate, Evaluation};
 use crate::train::options::TrainOptions;
-use crate::train::state::EpochRecord;
-use crate::train::state::LoopState;
+use crate::train::state::{check_finished, EpochRecord};
 use anyhow::{Context, Result};
 use candle_core::Device;
 use std::path::{Path, PathBuf};
@@ -32,49 +29,6 @@ pub struct SavedRun {
     pub tokenizer: Tokenizer,
     /// The encoded validation split, built once: `attn` needs it for examples and faithfulness.
     val: std::sync::OnceLock<EncodedSplit>,
-}
-
-/// `--run DIR`, or `<root>/runs/latest`.
-pub fn resolve_run(run: Option<&Path>, root: &Path) -> Result<PathBuf> {
-    let dir = run.map_or_else(|| RunFiles::latest_link(root), Path::to_path_buf);
-    dir.canonicalize().with_context(|| {
-        format!(
-            "no run folder at {}: train one first (xray train --dataset imdb) or pass --run DIR",
-            dir.display()
-        )
-    })
-}
-
-/// `serves_a_model`, or an error that says what the folder holds and what to do.
-pub fn check_finished(dir: &Path) -> Result<()> {
-    if serves_a_model(dir) {
-        return Ok(());
-    }
-    if !dir.join(TRAIN_ARGS_FILE).is_file() {
-        anyhow::bail!(
-            "{} holds no trained model ({} is missing): pass a finished run, or finish a \
-             pretraining run with xray pretrain --resume {}",
-            dir.display(),
-            store::WEIGHTS_FILE,
-            dir.display()
-        );
-    }
-    let there = match read_state::<LoopState>(dir)? {
-        Some(s) => format!(
-            "it holds a checkpoint at epoch {}, batch {} (last/); finish the epoch with: \
-             xray train --resume {}",
-            s.epoch + 1,
-            s.batch,
-            dir.display()
-        ),
-        None => "it holds no checkpoint either: it was stopped before its first one; \
-                 train it again"
-            .into(),
-    };
-    anyhow::bail!(
-        "{} has not finished an epoch yet, so it has no trained model to serve: {there}",
-        dir.display(),
-    )
 }
 
 impl SavedRun {

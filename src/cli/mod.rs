@@ -101,6 +101,6 @@ pub struct RunArg {
 impl RunArg {
     /// `--run DIR`, or `<out>/runs/latest`, resolved to a real folder.
     pub fn resolve(&self) -> anyhow::Result<PathBuf> {
-        crate::saved_run::resolve_run(self.run.as_deref(), &self.root.dir)
+        crate::runner::folder::resolve_run(self.run.as_deref(), &self.root.dir)
     }
 }

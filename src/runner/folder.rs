@@ -155,3 +155,14 @@ pub fn default_run_name(dataset: &str, arch: crate::model::Arch) -> String {
         rem % 60
     )
 }
+
+/// `--run DIR`, or `<root>/runs/latest`.
+pub fn resolve_run(run: Option<&Path>, root: &Path) -> Result<PathBuf> {
+    let dir = run.map_or_else(|| RunFiles::latest_link(root), Path::to_path_buf);
+    dir.canonicalize().with_context(|| {
+        format!(
+            "no run folder at {}: train one first (xray train --dataset imdb) or pass --run DIR",
+            dir.display()
+        )
+    })
+}

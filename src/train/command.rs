@@ -6,8 +6,8 @@ use super::run::{self, Outcome};
 use crate::device::{select_device, DeviceArg};
 use crate::runner::checkpoint::{has_checkpoint, written};
 use crate::runner::control::{Control, EXIT_INTERRUPTED};
+use crate::runner::folder::resolve_run;
 use crate::runner::folder::{default_run_name, RunFiles, RUNS_DIR};
-use crate::saved_run::resolve_run;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 

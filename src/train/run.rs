@@ -31,7 +31,7 @@ use crate::runner::folder::{
 use crate::runner::optim::Schedule;
 use crate::runner::step::{check_finite, train_step, StepConfig};
 use crate::runner::weights::Weights;
-use crate::saved_run::check_finished;
+use crate::train::state::check_finished;
 use crate::usage::require;
 use anyhow::{Context, Result};
 use candle_core::{DType, Device};

@@ -1,11 +1,15 @@
 //! Where a training run stands, as its checkpoint and history.jsonl keep it:
 //! the epochs so far, the curves inside them, the best validation.
 
+use crate::model::store;
 use crate::rng::Rng;
-use crate::runner::checkpoint::{Resumable, Tally};
+use crate::runner::checkpoint::{read_state, Resumable, Tally};
+use crate::runner::folder::{serves_a_model, TRAIN_ARGS_FILE};
 use crate::viz::curves::{EpochCurves, Points};
 use crate::viz::forming::Lines;
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 /// One finished epoch, as history.jsonl records it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -208,4 +212,36 @@ fn train_points(history: &[EpochRecord]) -> (Points, Points) {
         })
         .map(|(x, loss, acc)| ((x, loss), (x, acc)))
         .unzip()
+}
+
+/// `serves_a_model`, or an error that says what the folder holds and what to do.
+pub fn check_finished(dir: &Path) -> Result<()> {
+    if serves_a_model(dir) {
+        return Ok(());
+    }
+    if !dir.join(TRAIN_ARGS_FILE).is_file() {
+        anyhow::bail!(
+            "{} holds no trained model ({} is missing): pass a finished run, or finish a \
+             pretraining run with xray pretrain --resume {}",
+            dir.display(),
+            store::WEIGHTS_FILE,
+            dir.display()
+        );
+    }
+    let there = match read_state::<LoopState>(dir)? {
+        Some(s) => format!(
+            "it holds a checkpoint at epoch {}, batch {} (last/); finish the epoch with: \
+             xray train --resume {}",
+            s.epoch + 1,
+            s.batch,
+            dir.display()
+        ),
+        None => "it holds no checkpoint either: it was stopped before its first one; \
+                 train it again"
+            .into(),
+    };
+    anyhow::bail!(
+        "{} has not finished an epoch yet, so it has no trained model to serve: {there}",
+        dir.display(),
+    )
 }
