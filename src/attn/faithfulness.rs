@@ -10,13 +10,17 @@
 
 use super::attribution::{attribute, Baseline, IG_STEPS};
 use super::capture::{is_special, token_strings, top_k, Capture, Maps};
-use super::heads::{HeadStats, Role, RouteStats, Tally};
+use super::heads::{
+    role_rules, HeadStats, Role, RouteStats, Tally, CARD_WORDS, MIN_OCCURRENCES, TOP_KEYS,
+};
 use crate::data::collate::collate_unlabelled;
 use crate::data::dataset::stratified_split;
 use crate::inference::predict_probs;
 use crate::rng::Rng;
 use crate::saved_run::SavedRun;
 use crate::train::data::EncodedSplit;
+use crate::viz::faithfulness::{Curves, Deletion};
+use crate::viz::heads::{Bar, Card, Cards};
 use anyhow::Result;
 use candle_core::Device;
 use serde::{Deserialize, Serialize};
@@ -90,6 +94,66 @@ impl Faithfulness {
 
     pub fn method(&self, name: &str) -> Option<&Curve> {
         self.methods.iter().find(|c| c.method == name)
+    }
+
+    /// What figures/faithfulness.png draws: every method's curves.
+    pub fn curves(&self) -> Curves<'_> {
+        let methods = self.methods.iter().map(|c| Deletion {
+            method: &c.method,
+            comprehensiveness: &c.comprehensiveness,
+            sufficiency: &c.sufficiency,
+        });
+        Curves {
+            fractions: &self.fractions,
+            methods: methods.collect(),
+            examples: self.examples,
+        }
+    }
+
+    /// What figures/heads.png draws: every head's card, titled with its role
+    /// and the numbers that gave it, its most-weighed words as bars.
+    pub fn cards(&self) -> Cards {
+        let card = |h: &HeadStats| Card {
+            layer: h.layer,
+            head: h.head,
+            title: format!("layer {} · head {} · {}", h.layer, h.head, h.role.name()),
+            lines: [
+                format!(
+                    "precision@{TOP_KEYS} {:.2} at {:.1}x uniform · entropy {:.2}",
+                    h.precision_at_5, h.top5_x_uniform, h.entropy
+                ),
+                format!(
+                    "beside the query {:.0}% · top keys' weight on structure {:.0}%",
+                    100.0 * h.positional_share,
+                    100.0 * h.structure_at_5
+                ),
+            ],
+            bars: h
+                .words
+                .iter()
+                .map(|w| Bar {
+                    word: w.token.clone(),
+                    x_uniform: w.x_uniform,
+                    ig: w.ig,
+                })
+                .collect(),
+        };
+        Cards {
+            title: format!(
+                "What each head reads, over {} validation reviews: the {CARD_WORDS} words it weighs \
+                 most (mean weight × uniform over each word's occurrences, seen ≥ {MIN_OCCURRENCES} times)",
+                self.examples
+            ),
+            legend: format!(
+                "bar colour: the word's mean Integrated Gradients, red towards {}, blue away, grey \
+                 near 0 · roles: {}",
+                self.ig_toward,
+                role_rules()
+            ),
+            rows: CARD_WORDS,
+            empty: format!("no word seen {MIN_OCCURRENCES} times in the sample"),
+            cards: self.heads.iter().map(card).collect(),
+        }
     }
 }
 

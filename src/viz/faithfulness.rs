@@ -3,7 +3,6 @@
 //! kept alone (sufficiency, right); random ranking drawn dashed as the floor.
 
 use super::font::ensure_font;
-use crate::attn::faithfulness::{Curve, Faithfulness};
 use anyhow::{anyhow, Result};
 use plotters::prelude::*;
 use std::path::Path;
@@ -20,7 +19,27 @@ const RANDOM: RGBColor = RGBColor(120, 120, 120);
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 
-fn panel(area: &Area, f: &Faithfulness, title: &str, values: fn(&Curve) -> &[f64]) -> Result<()> {
+/// One method's curves: the drop at each share of tokens, deleted and kept alone.
+pub struct Deletion<'a> {
+    pub method: &'a str,
+    pub comprehensiveness: &'a [f64],
+    pub sufficiency: &'a [f64],
+}
+
+/// The shares of tokens on the x axis, and each method's curves.
+pub struct Curves<'a> {
+    pub fractions: &'a [f64],
+    pub methods: Vec<Deletion<'a>>,
+    /// Reviews measured, for the title.
+    pub examples: usize,
+}
+
+fn panel<'a>(
+    area: &Area,
+    f: &Curves<'a>,
+    title: &str,
+    values: fn(&Deletion<'a>) -> &'a [f64],
+) -> Result<()> {
     let all = f.methods.iter().flat_map(|c| values(c).iter().copied());
     let (lo, hi) = all.fold((0.0f64, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
     let pad = 0.08 * (hi - lo).max(1e-3);
@@ -32,7 +51,7 @@ fn panel(area: &Area, f: &Faithfulness, title: &str, values: fn(&Curve) -> &[f64
         .y_label_area_size(65)
         .build_cartesian_2d(-0.2..(sizes as f64 - 0.8), (lo - pad)..(hi + pad))
         .map_err(|e| anyhow!("{e}"))?;
-    let fractions = f.fractions.clone();
+    let fractions = f.fractions.to_vec();
     chart
         .configure_mesh()
         .x_labels(sizes)
@@ -70,7 +89,7 @@ fn panel(area: &Area, f: &Faithfulness, title: &str, values: fn(&Curve) -> &[f64
         };
         series
             .map_err(|e| anyhow!("{e}"))?
-            .label(curve.method.clone())
+            .label(curve.method)
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(3)));
         chart
             .draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))
@@ -87,7 +106,7 @@ fn panel(area: &Area, f: &Faithfulness, title: &str, values: fn(&Curve) -> &[f64
     Ok(())
 }
 
-pub fn draw_faithfulness(f: &Faithfulness, path: &Path) -> Result<()> {
+pub fn draw_faithfulness(f: &Curves, path: &Path) -> Result<()> {
     ensure_font();
     let root = BitMapBackend::new(path, (1400, 620)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
@@ -103,13 +122,13 @@ pub fn draw_faithfulness(f: &Faithfulness, path: &Path) -> Result<()> {
         &left,
         f,
         "comprehensiveness: top tokens deleted (higher = more faithful)",
-        |c| &c.comprehensiveness,
+        |c| c.comprehensiveness,
     )?;
     panel(
         &right,
         f,
         "sufficiency: only top tokens kept (lower = more faithful)",
-        |c| &c.sufficiency,
+        |c| c.sufficiency,
     )?;
     root.present()
         .map_err(|e| anyhow!("writing {}: {e}", path.display()))

@@ -5,8 +5,6 @@
 
 use super::colormap::diverging;
 use super::font::{ensure_font, wrap};
-use crate::attn::faithfulness::Faithfulness;
-use crate::attn::heads::{role_rules, HeadStats, CARD_WORDS, MIN_OCCURRENCES, TOP_KEYS};
 use anyhow::{anyhow, Result};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -19,6 +17,35 @@ const ROW_PX: i32 = 21;
 const NEUTRAL: f64 = 0.05;
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+
+/// Every head's card, with the figure's title and legend: what the X-ray
+/// hands this figure, as text and numbers.
+pub struct Cards {
+    pub title: String,
+    pub legend: String,
+    /// The most bars a card holds (the cards' height).
+    pub rows: usize,
+    /// What a card without bars says instead.
+    pub empty: String,
+    pub cards: Vec<Card>,
+}
+
+/// One head's card: where it sits (1-based), its title, two lines of numbers,
+/// and its words as bars.
+pub struct Card {
+    pub layer: usize,
+    pub head: usize,
+    pub title: String,
+    pub lines: [String; 2],
+    pub bars: Vec<Bar>,
+}
+
+/// A word, the weight it receives (x uniform), and its signed attribution.
+pub struct Bar {
+    pub word: String,
+    pub x_uniform: f64,
+    pub ig: f64,
+}
 
 fn err(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow!("drawing: {e}")
@@ -35,28 +62,16 @@ fn bar_colour(ig: f64, strongest: f64) -> RGBColor {
 }
 
 /// One head's card: its title lines, then its words as bars on the shared scale.
-fn card(area: &Area, h: &HeadStats, widest: f64, strongest: f64) -> Result<()> {
-    let title = format!("layer {} · head {} · {}", h.layer, h.head, h.role.name());
+fn card(area: &Area, c: &Card, cards: &Cards, widest: f64, strongest: f64) -> Result<()> {
     area.draw(&Text::new(
-        title,
+        c.title.clone(),
         (10, 6),
         ("sans-serif", 20).into_font().style(FontStyle::Bold),
     ))
     .map_err(err)?;
-    let lines = [
-        format!(
-            "precision@{TOP_KEYS} {:.2} at {:.1}x uniform · entropy {:.2}",
-            h.precision_at_5, h.top5_x_uniform, h.entropy
-        ),
-        format!(
-            "beside the query {:.0}% · top keys' weight on structure {:.0}%",
-            100.0 * h.positional_share,
-            100.0 * h.structure_at_5
-        ),
-    ];
-    for (k, line) in lines.into_iter().enumerate() {
+    for (k, line) in c.lines.iter().enumerate() {
         area.draw(&Text::new(
-            line,
+            line.clone(),
             (10, 32 + 17 * k as i32),
             ("sans-serif", 13).into_font(),
         ))
@@ -69,10 +84,10 @@ fn card(area: &Area, h: &HeadStats, widest: f64, strongest: f64) -> Result<()> {
         TextStyle::from(("sans-serif", 14).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
     let right =
         TextStyle::from(("sans-serif", 12).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
-    for (r, word) in h.words.iter().enumerate() {
+    for (r, word) in c.bars.iter().enumerate() {
         let y = y0 + r as i32 * ROW_PX;
         let mid = y + ROW_PX / 2;
-        area.draw(&Text::new(word.token.clone(), (x0 - 6, mid), left.clone()))
+        area.draw(&Text::new(word.word.clone(), (x0 - 6, mid), left.clone()))
             .map_err(err)?;
         let end = x_of(word.x_uniform).max(x0 + 1);
         area.draw(&Rectangle::new(
@@ -87,17 +102,16 @@ fn card(area: &Area, h: &HeadStats, widest: f64, strongest: f64) -> Result<()> {
         ))
         .map_err(err)?;
     }
-    if h.words.is_empty() {
-        let note = format!("no word seen {MIN_OCCURRENCES} times in the sample");
+    if c.bars.is_empty() {
         area.draw(&Text::new(
-            note,
+            cards.empty.clone(),
             (x0, y0 + 10),
             ("sans-serif", 14).into_font(),
         ))
         .map_err(err)?;
     }
     // Uniform: where a word the head ignores would sit.
-    let (x1, bottom) = (x_of(1.0), y0 + CARD_WORDS as i32 * ROW_PX);
+    let (x1, bottom) = (x_of(1.0), y0 + cards.rows as i32 * ROW_PX);
     area.draw(&PathElement::new(
         [(x1, y0), (x1, bottom)],
         BLACK.mix(0.6).stroke_width(1),
@@ -112,33 +126,26 @@ fn card(area: &Area, h: &HeadStats, widest: f64, strongest: f64) -> Result<()> {
     Ok(())
 }
 
-/// Draw every head's card into `path`, reading heads' layers as they come.
-pub fn draw_head_cards(f: &Faithfulness, path: &Path) -> Result<()> {
+/// Draw every head's card into `path`, layers as rows.
+pub fn draw_head_cards(cards: &Cards, path: &Path) -> Result<()> {
     ensure_font();
-    let layers = f.heads.iter().map(|h| h.layer).max().unwrap_or(0);
-    let heads = f.heads.iter().map(|h| h.head).max().unwrap_or(0);
+    let layers = cards.cards.iter().map(|c| c.layer).max().unwrap_or(0);
+    let heads = cards.cards.iter().map(|c| c.head).max().unwrap_or(0);
     if layers == 0 {
         return Err(anyhow!("no head statistics to draw in {}", path.display()));
     }
-    let words = f.heads.iter().flat_map(|h| &h.words);
-    let widest = words.clone().map(|w| w.x_uniform).fold(1.0, f64::max);
-    let strongest = words.map(|w| w.ig.abs()).fold(0.0, f64::max);
+    let bars = cards.cards.iter().flat_map(|c| &c.bars);
+    let widest = bars.clone().map(|b| b.x_uniform).fold(1.0, f64::max);
+    let strongest = bars.map(|b| b.ig.abs()).fold(0.0, f64::max);
     let size = (CARD.0 * heads as u32, CARD.1 * layers as u32 + 110);
     let root = BitMapBackend::new(path, size).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
-    let title = format!(
-        "What each head reads, over {} validation reviews: the {CARD_WORDS} words it weighs most \
-         (mean weight × uniform over each word's occurrences, seen ≥ {MIN_OCCURRENCES} times)",
-        f.examples
-    );
-    let root = root.titled(&title, ("sans-serif", 20)).map_err(err)?;
-    let legend = format!(
-        "bar colour: the word's mean Integrated Gradients, red towards {}, blue away, grey near 0 · roles: {}",
-        f.ig_toward,
-        role_rules()
-    );
+    let root = root.titled(&cards.title, ("sans-serif", 20)).map_err(err)?;
     let (legend_area, grid) = root.split_vertically(60);
-    for (k, line) in wrap(&legend, " ", size.0 as usize / 7).iter().enumerate() {
+    for (k, line) in wrap(&cards.legend, " ", size.0 as usize / 7)
+        .iter()
+        .enumerate()
+    {
         legend_area
             .draw(&Text::new(
                 line.clone(),
@@ -148,9 +155,9 @@ pub fn draw_head_cards(f: &Faithfulness, path: &Path) -> Result<()> {
             .map_err(err)?;
     }
     let cells = grid.split_evenly((layers, heads));
-    for h in &f.heads {
-        let area = &cells[(h.layer - 1) * heads + h.head - 1];
-        card(area, h, widest, strongest)?;
+    for c in &cards.cards {
+        let area = &cells[(c.layer - 1) * heads + c.head - 1];
+        card(area, c, cards, widest, strongest)?;
     }
     root.present()
         .map_err(|e| anyhow!("writing {}: {e}", path.display()))
