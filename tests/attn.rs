@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{tiny_options, write_task};
+use common::{tiny_options, write_task, PROBE};
 use xray::attn::compare::{MaskSummary, COMPARE_JSON};
 use xray::attn::faithfulness::measure;
 use xray::attn::heads::Role;
@@ -50,6 +50,7 @@ fn trained(root: &std::path::Path, rows: usize) -> (std::path::PathBuf, RunFiles
         &files,
         &candle_core::Device::Cpu,
         &Control::default(),
+        PROBE,
     )
     .unwrap();
     (data, files)

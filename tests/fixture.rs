@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{tiny_options, write_task};
+use common::{tiny_options, write_task, PROBE};
 use std::path::{Path, PathBuf};
 use xray::runner::control::Control;
 use xray::runner::folder::RunFiles;
@@ -62,7 +62,14 @@ fn predict(run: &Path) -> Vec<Vec<f32>> {
 
 fn resume(root: &Path) -> FinalMetrics {
     let files = RunFiles::new(root, "fixture");
-    match run::resume(&files, &candle_core::Device::Cpu, &Control::default()).unwrap() {
+    match run::resume(
+        &files,
+        &candle_core::Device::Cpu,
+        &Control::default(),
+        PROBE,
+    )
+    .unwrap()
+    {
         Outcome::Finished(m) => m,
         Outcome::Interrupted(dir) => panic!("stopped early in {}", dir.display()),
     }
@@ -118,7 +125,7 @@ fn write_fixture() {
         stop_after_steps: Some(8), // 108 training rows: 7 steps an epoch
         ..Control::default()
     };
-    let outcome = run::train(opts, &files, &candle_core::Device::Cpu, &stop).unwrap();
+    let outcome = run::train(opts, &files, &candle_core::Device::Cpu, &stop, PROBE).unwrap();
     assert!(matches!(outcome, Outcome::Interrupted(_)));
     let out = fixture();
     let _ = std::fs::remove_dir_all(&out);

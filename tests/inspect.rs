@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{tiny_options, write_task};
+use common::{tiny_options, write_task, PROBE};
 use serde_json::Value;
 use xray::model::MASK_FILL;
 use xray::runner::control::Control;
@@ -22,7 +22,14 @@ fn inspect_reports_the_batch_its_masks_and_every_stage() {
     let data = write_task(dir.path(), &["great", "awful"], 200);
     let files = RunFiles::new(dir.path(), "enc");
     let device = candle_core::Device::Cpu;
-    run::train(tiny_options(&data), &files, &device, &Control::default()).unwrap();
+    run::train(
+        tiny_options(&data),
+        &files,
+        &device,
+        &Control::default(),
+        PROBE,
+    )
+    .unwrap();
     let saved = SavedRun::open(&files.run, &device).unwrap();
 
     let texts = [

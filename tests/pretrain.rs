@@ -6,7 +6,7 @@
 mod common;
 
 use candle_core::{DType, Device};
-use common::{max_abs_diff, named_vars, tiny_options, write_task};
+use common::{max_abs_diff, named_vars, tiny_options, write_task, PROBE};
 use std::path::{Path, PathBuf};
 use xray::data::dataset::DatasetSpec;
 use xray::model::store::{
@@ -221,6 +221,7 @@ fn init_carries_the_body_alone_and_the_classifier_learns() {
         &RunFiles::new(dir.path(), "ft"),
         &Device::Cpu,
         &Control::default(),
+        PROBE,
     )
     .unwrap();
     let TrainOutcome::Finished(metrics) = outcome else {

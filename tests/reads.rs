@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{tiny_options, write_task_filled};
+use common::{tiny_options, write_task_filled, PROBE};
 use xray::attn::capture::{token_strings, Capture};
 use xray::attn::heads::received;
 use xray::data::collate::collate_unlabelled;
@@ -25,7 +25,7 @@ const MARKERS: [&str; 2] = ["great", "awful"];
 fn marker_weight(opts: TrainOptions, root: &std::path::Path) -> Vec<((usize, usize), f64)> {
     let files = RunFiles::new(root, "reads");
     let cpu = candle_core::Device::Cpu;
-    run::train(opts, &files, &cpu, &Control::default()).unwrap();
+    run::train(opts, &files, &cpu, &Control::default(), PROBE).unwrap();
     let saved = SavedRun::open(&root.join("runs/reads"), &cpu).unwrap();
     let test = saved.split("test").unwrap();
     let seqs: Vec<&[u32]> = test.ids.iter().map(|s| s.as_slice()).collect();

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_success, tiny_options, write_task, write_task_filled};
+use common::{assert_success, tiny_options, write_task, write_task_filled, PROBE};
 use std::path::{Path, PathBuf};
 use xray::model::{Activation, Arch, AttnFn, Config, Forward, NormKind, Pool};
 use xray::runner::control::Control;
@@ -20,6 +20,7 @@ fn train(opts: &TrainOptions, root: &Path, name: &str, control: &Control) -> Out
         &RunFiles::new(root, name),
         &candle_core::Device::Cpu,
         control,
+        PROBE,
     )
     .unwrap()
 }
@@ -254,8 +255,15 @@ fn an_interrupted_run_resumes_to_the_same_result() {
         Outcome::Interrupted(_)
     ));
     let files = RunFiles::new(dir.path(), "cut");
-    let resumed =
-        finished(run::resume(&files, &candle_core::Device::Cpu, &Control::default()).unwrap());
+    let resumed = finished(
+        run::resume(
+            &files,
+            &candle_core::Device::Cpu,
+            &Control::default(),
+            PROBE,
+        )
+        .unwrap(),
+    );
     assert_eq!(resumed, whole);
     assert_eq!(
         history(&dir.path().join("runs/cut")),
@@ -277,6 +285,7 @@ fn a_nan_loss_stops_the_run_with_a_clear_message() {
         &RunFiles::new(dir.path(), "nan"),
         &candle_core::Device::Cpu,
         &Control::default(),
+        PROBE,
     )
     .err()
     .expect("an infinite learning rate must fail");

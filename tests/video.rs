@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_success, tiny_options, write_task};
+use common::{assert_success, tiny_options, write_task, PROBE};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -23,7 +23,14 @@ fn run_root() -> &'static Path {
         let data = write_task(dir.path(), &["great", "awful"], 400);
         let files = RunFiles::new(dir.path(), "enc");
         let device = candle_core::Device::Cpu;
-        run::train(tiny_options(&data), &files, &device, &Control::default()).unwrap();
+        run::train(
+            tiny_options(&data),
+            &files,
+            &device,
+            &Control::default(),
+            PROBE,
+        )
+        .unwrap();
         let out = Command::new(XRAY)
             .args([
                 "attn",

@@ -13,7 +13,8 @@ use crate::data::dataset::stratified_split;
 use crate::model::{Classifier, Pool};
 use crate::saved_run::SavedRun;
 use crate::train::data::EncodedSplit;
-use crate::train::state::HeadPoint;
+use crate::train::probe::HeadProbe;
+use crate::train::state::{Forming, HeadPoint};
 use anyhow::Result;
 use candle_core::Device;
 use tokenizers::Tokenizer;
@@ -22,11 +23,6 @@ use tokenizers::Tokenizer;
 const BATCH: usize = 32;
 /// Positions of each forming example kept (the page shows them whole).
 pub const FORMING_TOKENS: usize = 40;
-
-/// What every head reads of the forming examples at one validation point:
-/// [example][layer][head][position], the weight each of the example's first
-/// FORMING_TOKENS positions receives, × uniform.
-pub type Forming = Vec<Vec<Vec<Vec<f32>>>>;
 
 /// The fixed sample, chosen once, and its tokens.
 pub struct HeadWatch {
@@ -78,22 +74,26 @@ impl HeadWatch {
             })
             .collect()
     }
+}
 
-    pub fn len(&self) -> usize {
+/// The trainer's probe (`train::probe`): a HeadWatch of the run's validation split.
+pub fn probe(
+    val: &EncodedSplit,
+    tokenizer: &Tokenizer,
+    pool: Pool,
+    n: usize,
+) -> Box<dyn HeadProbe> {
+    Box::new(HeadWatch::new(val, tokenizer, pool, n))
+}
+
+impl HeadProbe for HeadWatch {
+    fn reviews(&self) -> usize {
         self.ids.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
     }
 
     /// Every head of `model` over the sample, layer by layer, and what each
     /// reads of the forming examples.
-    pub fn measure(
-        &self,
-        model: &Classifier,
-        device: &Device,
-    ) -> Result<(Vec<HeadPoint>, Forming)> {
+    fn measure(&self, model: &Classifier, device: &Device) -> Result<(Vec<HeadPoint>, Forming)> {
         let mut tally = Tally::default();
         let mut forming: Forming = vec![Vec::new(); self.forming.len()];
         let chunks = self.ids.chunks(BATCH).zip(self.tokens.chunks(BATCH));

@@ -116,6 +116,7 @@ impl TrainCmd {
             root: self.root.dir,
             control: self.checkpoint.control()?,
             device: common.device,
+            probe: Some(crate::attn::watch::probe),
         })
     }
 

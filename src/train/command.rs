@@ -2,6 +2,7 @@
 //! exit code the shell expects (130 after an interruption).
 
 use super::options::TrainOptions;
+use super::probe::ProbeMaker;
 use super::run::{self, Outcome};
 use crate::device::{select_device, DeviceArg};
 use crate::runner::checkpoint::{has_checkpoint, written};
@@ -11,13 +12,14 @@ use crate::runner::folder::{default_run_name, RunFiles, RUNS_DIR};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
-/// What `xray train` is asked: a new run or a resume, under which root, and how
-/// it may be stopped.
+/// What `xray train` is asked: a new run or a resume, under which root, how it
+/// may be stopped, and what measures its heads at each validation point.
 pub struct TrainRequest {
     pub start: TrainStart,
     pub root: PathBuf,
     pub control: Control,
     pub device: DeviceArg,
+    pub probe: Option<ProbeMaker>,
 }
 
 pub enum TrainStart {
@@ -43,12 +45,18 @@ pub fn run(cmd: TrainRequest) -> Result<i32> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            run::resume(&RunFiles::new(root, &name), &device, control)?
+            run::resume(&RunFiles::new(root, &name), &device, control, cmd.probe)?
         }
         TrainStart::New { opts, name } => {
             let name =
                 name.unwrap_or_else(|| default_run_name(&opts.dataset.name(), opts.model.arch));
-            run::train(*opts, &RunFiles::new(root, &name), &device, control)?
+            run::train(
+                *opts,
+                &RunFiles::new(root, &name),
+                &device,
+                control,
+                cmd.probe,
+            )?
         }
     };
     match outcome {

@@ -9,9 +9,9 @@ use super::data::{EncodedSplit, EncodedSplits};
 use super::evaluate::{evaluate, watched_rows, Evaluation};
 use super::lengths::cut_span;
 use super::options::{TrainOptions, SPAN_TOKENS};
+use super::probe::{HeadProbe, ProbeMaker};
 use super::report::{write_outputs, BestWeights};
 use super::state::{CurvePoint, EpochRecord, LoopState, ValPoint};
-use crate::attn::watch::HeadWatch;
 use crate::data::collate::{collate, epoch_batches, padding_fraction};
 use crate::data::dataset::Splits;
 use crate::data::tokenize::{build_tokenizer, load_tokenizer, TokenizerSpec};
@@ -57,14 +57,17 @@ pub enum Outcome {
 
 /// Start a new run in `files.run`. Options, data and tokenizer are checked
 /// before the folder exists (`start_in` clears it again if the start fails).
+/// `probe` measures the heads at each validation point (`--head-sample`); without
+/// one, nothing is measured.
 pub fn train(
     opts: TrainOptions,
     files: &RunFiles,
     device: &Device,
     control: &Control,
+    probe: Option<ProbeMaker>,
 ) -> Result<Outcome> {
     opts.check()?;
-    start_in(&files.run, || start(opts, files, device, control))
+    start_in(&files.run, || start(opts, files, device, control, probe))
 }
 
 fn start(
@@ -72,6 +75,7 @@ fn start(
     files: &RunFiles,
     device: &Device,
     control: &Control,
+    probe: Option<ProbeMaker>,
 ) -> Result<Outcome> {
     let splits = super::data::load_data(&opts)?;
     super::data::check_classes(&splits)?;
@@ -90,7 +94,9 @@ fn start(
         &files.run.join(LABELS_FILE),
         &serde_json::to_vec_pretty(&splits.label_names)?,
     )?;
-    Trainer::new(&opts, &splits, &tokenizer, files, device, Start::New)?.run(control)
+    Trainer::new(&opts, &splits, &tokenizer, files, device, Start::New)?
+        .with_probe(probe, &tokenizer)
+        .run(control)
 }
 
 /// `--init DIR`: the pretrained run's tokenizer and architecture; this run
@@ -135,11 +141,18 @@ fn pretrained(dir: &Path, opts: &mut TrainOptions) -> Result<Tokenizer> {
 }
 
 /// Continue the run in `files.run` from its last checkpoint, with its saved options.
-pub fn resume(files: &RunFiles, device: &Device, control: &Control) -> Result<Outcome> {
+pub fn resume(
+    files: &RunFiles,
+    device: &Device,
+    control: &Control,
+    probe: Option<ProbeMaker>,
+) -> Result<Outcome> {
     let opts = TrainOptions::read(&files.run)?;
     let splits = super::data::load_data(&opts)?;
     let tokenizer = load_tokenizer(&files.run.join(TOKENIZER_FILE))?;
-    Trainer::new(&opts, &splits, &tokenizer, files, device, Start::Resume)?.run(control)
+    Trainer::new(&opts, &splits, &tokenizer, files, device, Start::Resume)?
+        .with_probe(probe, &tokenizer)
+        .run(control)
 }
 
 enum Start {
@@ -167,7 +180,7 @@ struct Trainer<'a> {
     watch: EncodedSplit,
     /// The validation reviews every head is measured on at each validation
     /// point, and the seconds that has taken in this process.
-    heads: HeadWatch,
+    heads: Option<Box<dyn HeadProbe>>,
     head_seconds: f64,
     steps_per_epoch: usize,
     /// Trains through autograd; `eval_model` shares its weights, detached.
@@ -228,7 +241,6 @@ impl<'a> Trainer<'a> {
         );
         let watched = watched_rows(data.val.ids.len(), opts.val_points);
         let watch = data.val.subset(&watched);
-        let heads = HeadWatch::new(&data.val, tokenizer, opts.model.pool, opts.head_sample);
         Ok(Self {
             opts,
             splits,
@@ -237,7 +249,7 @@ impl<'a> Trainer<'a> {
             data,
             watched,
             watch,
-            heads,
+            heads: None,
             head_seconds: 0.0,
             steps_per_epoch,
             model,
@@ -247,6 +259,15 @@ impl<'a> Trainer<'a> {
             state,
             wall,
         })
+    }
+
+    /// Measure the heads at each validation point with `probe`'s sample of
+    /// `--head-sample` validation reviews (none when either is missing).
+    fn with_probe(mut self, probe: Option<ProbeMaker>, tokenizer: &Tokenizer) -> Self {
+        let (pool, n) = (self.opts.model.pool, self.opts.head_sample);
+        let probe = probe.map(|make| make(&self.data.val, tokenizer, pool, n));
+        self.heads = probe.filter(|p| p.reviews() > 0);
+        self
     }
 
     fn run(mut self, control: &Control) -> Result<Outcome> {
@@ -404,9 +425,9 @@ impl<'a> Trainer<'a> {
     /// so far. Returns whether it was.
     fn record_validation(&mut self, loss: f64, acc: f64) -> Result<bool> {
         let started = Instant::now();
-        let (heads, forming) = match self.heads.is_empty() {
-            true => (Vec::new(), Vec::new()),
-            false => self.heads.measure(&self.eval_model, self.device)?,
+        let (heads, forming) = match &self.heads {
+            None => (Vec::new(), Vec::new()),
+            Some(probe) => probe.measure(&self.eval_model, self.device)?,
         };
         self.head_seconds += started.elapsed().as_secs_f64();
         let state = &mut self.state;
@@ -475,10 +496,10 @@ impl<'a> Trainer<'a> {
             record.tokens_per_s,
             if improved { "  (best so far)" } else { "" }
         );
-        if !self.heads.is_empty() {
+        if let Some(probe) = &self.heads {
             println!(
                 "  every head measured on {} validation reviews at each validation point: {:.1} s so far",
-                self.heads.len(),
+                probe.reviews(),
                 self.head_seconds
             );
         }

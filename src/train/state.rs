@@ -36,6 +36,11 @@ pub struct EpochRecord {
     pub best_step: Option<usize>,
 }
 
+/// What every head reads of the forming examples at one validation point:
+/// [example][layer][head][position], the weight each of the example's first
+/// positions receives, × uniform.
+pub type Forming = Vec<Vec<Vec<Vec<f32>>>>;
+
 /// One head at one validation point, over the head sample's validation reviews
 /// (`attn::watch`): what `figures/heads_over_training.png` draws.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -76,7 +81,7 @@ pub struct ValPoint {
     /// What every head reads of the head sample's shortest review of each class
     /// ([example][layer][head][position], × uniform): attn.html's slider.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub forming: Vec<Vec<Vec<Vec<f32>>>>,
+    pub forming: Forming,
 }
 
 /// Running sums of the epoch in progress.

@@ -9,6 +9,11 @@ use xray::data::tokenize::{fixed_vocab_tokenizer, save_tokenizer};
 use xray::model::store::init_model;
 use xray::model::{Arch, Classifier, Config, Pool};
 use xray::train::options::TrainOptions;
+use xray::train::probe::ProbeMaker;
+
+/// The X-ray's head probe, which `xray train` hands the loop: every test run
+/// measures its heads at each validation point, as the command does.
+pub const PROBE: Option<ProbeMaker> = Some(xray::attn::watch::probe);
 
 pub fn tiny_config(arch: Arch) -> Config {
     Config {
