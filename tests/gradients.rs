@@ -49,18 +49,19 @@ fn every_parameter_gets_a_nonzero_gradient() {
         ),
     ];
     // The first three again with QK-norm (its gains get gradients too), and
-    // under each sparse function (q and k get gradients through τ).
+    // under each sparse function (q and k, and attention pooling's query, get
+    // gradients through τ).
     let with_qk_norm = variants
         .iter()
         .map(|&v| (v, (false, AttnFn::Softmax)))
         .chain(variants[..3].iter().map(|&v| (v, (true, AttnFn::Softmax))))
         .chain(
-            variants[..2]
+            variants[..3]
                 .iter()
                 .map(|&v| (v, (false, AttnFn::Sparsemax))),
         )
         .chain(
-            variants[..2]
+            variants[..3]
                 .iter()
                 .map(|&v| (v, (false, AttnFn::Entmax15))),
         );

@@ -7,19 +7,24 @@
 //!   route by which words reach the head;
 //! - `attention`: a learned query scores every final state, softmax over real
 //!   tokens (the same finite mask as attention), so its weights are the evidence;
+//!   under a sparse `attn_fn` the heads' function instead, so that the pooling
+//!   selects a few tokens and gives the rest exactly 0;
 //! - `words`: the same, but the query scores each token's own embedding, before
 //!   any attention mixed it: the weights can only pick words, not a position
 //!   whose state already summarises the text;
 //! - `last`: the decoder's last real token, the only one that saw the whole text.
 
+use super::attn_fn;
 use super::config::{Config, Pool};
 use super::mask::padding_bias;
-use crate::kernels;
+use crate::kernels::{self, AttnFn};
 use candle_core::{DType, Result, Tensor, D};
 use candle_nn::{Init, VarBuilder};
 
 pub struct Pooling {
     pool: Pool,
+    /// What turns the learned pooling's scores into weights: the heads' function.
+    attn_fn: AttnFn,
     /// (D): the learned query of `attention` and `words`, `pool.query` in the checkpoint.
     query: Option<Tensor>,
 }
@@ -36,6 +41,7 @@ impl Pooling {
             .transpose()?;
         Ok(Self {
             pool: config.pool,
+            attn_fn: config.attn_fn,
             query,
         })
     }
@@ -56,8 +62,12 @@ impl Pooling {
             Tensor::arange(0f32, l as f32, real.device())?.unsqueeze(0) // (1, L)
         };
         let weights = match (self.pool, &self.query) {
-            (Pool::Attention, Some(query)) => return attention_pool(hidden, query, attention_mask),
-            (Pool::Words, Some(query)) => return words_pool(tokens, query, attention_mask),
+            (Pool::Attention, Some(query)) => {
+                return attention_pool(hidden, query, attention_mask, self.attn_fn)
+            }
+            (Pool::Words, Some(query)) => {
+                return words_pool(tokens, query, attention_mask, self.attn_fn)
+            }
             (Pool::Attention | Pool::Words, None) => {
                 candle_core::bail!("attention pooling without its query")
             }
@@ -77,10 +87,15 @@ impl Pooling {
 /// softmax over real tokens of hidden · query: (B, L). No 1/√D: the query is
 /// learned, so its norm is the temperature, and with the scale a one-epoch run
 /// left the weights uniform (every token within 1.0x of 1/n on IMDb).
-fn attention_pool(hidden: &Tensor, query: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+fn attention_pool(
+    hidden: &Tensor,
+    query: &Tensor,
+    attention_mask: &Tensor,
+    f: AttnFn,
+) -> Result<Tensor> {
     let (b, l, d) = hidden.dims3()?;
     let scores = hidden.reshape((b * l, d))?.matmul(&query.unsqueeze(1)?)?; // (B·L, 1)
-    masked_softmax(&scores.reshape((b, l))?, attention_mask)
+    masked_weights(&scores.reshape((b, l))?, attention_mask, f)
 }
 
 /// softmax over real tokens of √D · RMSNorm(token embedding) · query: (B, L).
@@ -88,18 +103,24 @@ fn attention_pool(hidden: &Tensor, query: &Tensor, attention_mask: &Tensor) -> R
 /// query's learning rate: AdamW moves each coordinate by about lr a step
 /// whatever the gradient, and at 1x one IMDb epoch leaves the weights near
 /// uniform (the same happens to `attention`).
-fn words_pool(tokens: &Tensor, query: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+fn words_pool(
+    tokens: &Tensor,
+    query: &Tensor,
+    attention_mask: &Tensor,
+    f: AttnFn,
+) -> Result<Tensor> {
     let temperature = (tokens.dim(D::Minus1)? as f64).sqrt();
     let scores = (kernels::rms_norm(tokens, query, 1e-6)?.sum(D::Minus1)? * temperature)?; // (B, L)
-    masked_softmax(&scores, attention_mask)
+    masked_weights(&scores, attention_mask, f)
 }
 
-/// scores (B, L) -> softmax over each row's real tokens, exactly 0 on [PAD].
-fn masked_softmax(scores: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+/// scores (B, L) -> f over each row's real tokens (softmax, or a sparse
+/// function), exactly 0 on [PAD].
+fn masked_weights(scores: &Tensor, attention_mask: &Tensor, f: AttnFn) -> Result<Tensor> {
     let (b, l) = scores.dims2()?;
     let scores = scores.reshape((b, 1, 1, l))?; // the shape of one attention row per item
     let bias = padding_bias(attention_mask, scores.dtype())?; // (B, 1, 1, L)
-    kernels::softmax_last(&scores, Some(&bias), 1.0)?.reshape((b, l))
+    attn_fn::weights(&scores, Some(&bias), 1.0, f)?.reshape((b, l))
 }
 
 #[cfg(test)]
@@ -157,8 +178,13 @@ mod tests {
 
     /// A learned pooling (d_model 8) whose query is random instead of its zero start.
     fn with_random_query(pool: Pool, dev: &Device) -> Pooling {
+        with_random_query_and(pool, AttnFn::Softmax, dev)
+    }
+
+    fn with_random_query_and(pool: Pool, attn_fn: AttnFn, dev: &Device) -> Pooling {
         let config = Config {
             pool,
+            attn_fn,
             d_model: 8,
             n_heads: 2,
             ..Config::default()
@@ -195,5 +221,33 @@ mod tests {
         assert_eq!(a, b, "the final states moved the word weights");
         assert_eq!(a[0][0], a[0][2], "one word, two weights");
         assert_ne!(a[0][0], a[0][1]);
+    }
+
+    /// Under a sparse function the learned pooling selects: some real tokens
+    /// get exactly 0, padding too, and each row still sums to 1.
+    #[test]
+    fn sparse_pooling_gives_some_real_tokens_exactly_zero() {
+        let dev = Device::Cpu;
+        let mask = Tensor::new(&[[1u32; 12], [1; 12]], &dev).unwrap();
+        let hidden = Tensor::randn(0f32, 1.0, (2, 12, 8), &dev).unwrap();
+        for f in [AttnFn::Sparsemax, AttnFn::Entmax15] {
+            for pool in [Pool::Attention, Pool::Words] {
+                let got = with_random_query_and(pool, f, &dev)
+                    .weights(&hidden, &hidden, &mask)
+                    .unwrap()
+                    .to_vec2::<f32>()
+                    .unwrap();
+                for row in &got {
+                    assert!(
+                        (row.iter().sum::<f32>() - 1.0).abs() < 1e-5,
+                        "{f:?} {pool:?}"
+                    );
+                    assert!(
+                        row.contains(&0.0),
+                        "{f:?} {pool:?}: no exact zero in {row:?}"
+                    );
+                }
+            }
+        }
     }
 }
