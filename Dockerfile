@@ -28,7 +28,8 @@ RUN pip install --no-cache-dir jupyterlab==4.6.6
 # A non-root user whose home holds the Hugging Face cache volume.
 RUN useradd --create-home --uid 1000 xray \
     && mkdir -p /home/xray/.cache/huggingface /workspace \
-    && chown -R xray:xray /home/xray/.cache /workspace
+    && chown -R xray:xray /home/xray/.cache /workspace \
+    && chmod -R a+rwX /home/xray/.cache
 COPY --from=builder /usr/local/bin/xray /usr/local/bin/xray
 # Numeric, so the host and Kubernetes can tell it is not root.
 USER 1000:1000

@@ -19,8 +19,12 @@ GPU_FLAGS  :=
 DEVICE     := cpu
 endif
 
-# The project at /workspace, the Hugging Face cache on a named volume.
-DOCKER_RUN := docker run --rm $(GPU_FLAGS) -v "$(CURDIR)":/workspace \
+# The project at /workspace, the Hugging Face cache on a named volume. The
+# container runs as the host user, so what it writes into the project is the
+# user's (the image's own uid fails for any other host uid); HOME in /tmp, which
+# any uid may write.
+AS_HOST_USER := --user $(shell id -u):$(shell id -g) -e HOME=/tmp
+DOCKER_RUN := docker run --rm $(GPU_FLAGS) $(AS_HOST_USER) -v "$(CURDIR)":/workspace \
 	-v $(HF_VOLUME):/home/xray/.cache/huggingface
 
 # Inside this project's workspace, use the shared offline Hub cache when it is there.
@@ -41,7 +45,7 @@ sh: ## [docker] a shell in the image, project at /workspace
 	$(DOCKER_RUN) -it $(TAG) bash
 
 jupyter: ## [docker] JupyterLab on http://localhost:8888 (PORT=...), for notebooks/walkthrough.ipynb
-	docker run -d --rm --name $(CONTAINER) $(GPU_FLAGS) -p $(PORT):8888 \
+	docker run -d --rm --name $(CONTAINER) $(GPU_FLAGS) $(AS_HOST_USER) -p $(PORT):8888 \
 		-v "$(CURDIR)":/workspace -v $(HF_VOLUME):/home/xray/.cache/huggingface \
 		$(TAG) jupyter lab --ip=0.0.0.0 --port=8888 --no-browser --notebook-dir=/workspace
 	@echo "JupyterLab is starting; its URL with the token: docker logs $(CONTAINER)"
