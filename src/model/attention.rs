@@ -45,18 +45,26 @@ impl Path {
     }
 }
 
-/// Fields read by the hand-written backward (`tape`) too.
 pub struct MultiHeadSelfAttention {
-    pub(super) q: Linear,
-    pub(super) k: Linear,
-    pub(super) v: Linear,
-    pub(super) o: Linear,
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    o: Linear,
     /// QK-norm's gains for q and k (Dh each), with the RMS epsilon.
-    pub(super) qk_norm: Option<(Tensor, Tensor, f64)>,
-    pub(super) n_heads: usize,
-    pub(super) d_head: usize,
-    pub(super) attn_dropout: f32,
-    pub(super) attn_fn: AttnFn,
+    qk_norm: Option<(Tensor, Tensor, f64)>,
+    n_heads: usize,
+    d_head: usize,
+    attn_dropout: f32,
+    attn_fn: AttnFn,
+}
+
+/// The attention layer as the hand-written backward (`tape`) reads it.
+pub struct AttnView<'a> {
+    pub qkv: [&'a Linear; 3],
+    pub o: &'a Linear,
+    pub heads: usize,
+    pub d_head: usize,
+    pub attn_fn: AttnFn,
 }
 
 /// (N, D) rows, heads side by side -> each head's slice divided by its RMS and
@@ -131,6 +139,19 @@ impl MultiHeadSelfAttention {
         let dropped = fwd.mode.dropout(&weights, self.attn_dropout)?;
         let context = heads.merge(&dropped.matmul(&v)?)?; // (B·L, D): heads side by side
         Ok((self.o.forward(&context)?, fwd.keep_attn.then_some(weights)))
+    }
+
+    /// The layer as the tape reads it; None under QK-norm or attention dropout,
+    /// which the tape does not cover.
+    pub fn tape_view(&self) -> Option<AttnView<'_>> {
+        let covered = self.qk_norm.is_none() && self.attn_dropout == 0.0;
+        covered.then_some(AttnView {
+            qkv: [&self.q, &self.k, &self.v],
+            o: &self.o,
+            heads: self.n_heads,
+            d_head: self.d_head,
+            attn_fn: self.attn_fn,
+        })
     }
 
     /// q and k (B·L, D), through QK-norm when the config asks for it.

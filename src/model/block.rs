@@ -1,21 +1,32 @@
 //! One pre-norm Transformer block:
 //! x = x + Dropout(MHSA(Norm(x), mask)); x = x + Dropout(FFN(Norm(x))).
 
-use super::attention::MultiHeadSelfAttention;
+use super::attention::{AttnView, MultiHeadSelfAttention};
 use super::config::Config;
 use super::ffn::FeedForward;
 use super::forward::Forward;
+use super::linear::Linear;
 use super::norm::Norm;
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
-/// Fields read by the hand-written backward (`tape`) too.
 pub struct Block {
-    pub(super) norm_attn: Norm,
-    pub(super) attn: MultiHeadSelfAttention,
-    pub(super) norm_ffn: Norm,
-    pub(super) ffn: FeedForward,
-    pub(super) dropout: f32,
+    norm_attn: Norm,
+    attn: MultiHeadSelfAttention,
+    norm_ffn: Norm,
+    ffn: FeedForward,
+    dropout: f32,
+}
+
+/// A block as the hand-written backward (`tape`) reads it: each norm's gain and
+/// epsilon, the attention layer, the FFN's two layers, the residual dropout.
+pub struct TapeView<'a> {
+    pub norm_attn: (&'a Tensor, f64),
+    pub attn: AttnView<'a>,
+    pub norm_ffn: (&'a Tensor, f64),
+    pub up: &'a Linear,
+    pub down: &'a Linear,
+    pub dropout: f32,
 }
 
 impl Block {
@@ -26,6 +37,33 @@ impl Block {
             norm_ffn: Norm::new(vb.pp("norm_ffn"), config)?,
             ffn: FeedForward::new(vb.pp("ffn"), config)?,
             dropout: config.dropout,
+        })
+    }
+
+    /// This block as the tape reads it; None when the tape does not cover it
+    /// (LayerNorm, SiLU, QK-norm, attention dropout: through candle's graph).
+    pub fn tape_view(&self) -> Option<TapeView<'_>> {
+        let (
+            Norm::Rms {
+                weight: na,
+                eps: ea,
+            },
+            Norm::Rms {
+                weight: nf,
+                eps: ef,
+            },
+        ) = (&self.norm_attn, &self.norm_ffn)
+        else {
+            return None;
+        };
+        let (up, down) = self.ffn.gelu_layers()?;
+        Some(TapeView {
+            norm_attn: (na, *ea),
+            attn: self.attn.tape_view()?,
+            norm_ffn: (nf, *ef),
+            up,
+            down,
+            dropout: self.dropout,
         })
     }
 

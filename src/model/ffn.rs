@@ -5,11 +5,10 @@ use super::linear::Linear;
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
-/// Fields read by the hand-written backward (`tape`) too.
 pub struct FeedForward {
-    pub(super) up: Linear,
-    pub(super) down: Linear,
-    pub(super) act: Activation,
+    up: Linear,
+    down: Linear,
+    act: Activation,
 }
 
 impl FeedForward {
@@ -20,6 +19,12 @@ impl FeedForward {
             down: Linear::new(vb.pp("down"), h, d, config.init_std)?,
             act: config.act,
         })
+    }
+
+    /// The up and down layers, as the tape reads them; None under SiLU, which
+    /// the tape does not cover.
+    pub fn gelu_layers(&self) -> Option<(&Linear, &Linear)> {
+        (self.act == Activation::Gelu).then_some((&self.up, &self.down))
     }
 
     /// (N, D) rows -> (N, D)

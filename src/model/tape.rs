@@ -16,12 +16,10 @@
 //! candle's graph, as does any pass that does not ask for the tape.
 
 use super::block::Block;
-use super::config::Activation;
 use super::dropout::Mode;
 use super::forward::Forward;
 use super::linear::Linear;
 use super::mask::bias_or_zeros;
-use super::norm::Norm;
 use crate::kernels::{self, AttentionTape, Heads};
 use candle_core::backprop::GradStore;
 use candle_core::{Result, Tensor, Var};
@@ -34,13 +32,7 @@ pub fn covers(blocks: &[Block], x: &Tensor, fwd: &Forward) -> bool {
         && fwd.mode.is_train()
         && !fwd.keep_attn
         && kernels::fused(x)
-        && blocks.iter().all(|block| {
-            matches!(block.norm_attn, Norm::Rms { .. })
-                && matches!(block.norm_ffn, Norm::Rms { .. })
-                && block.ffn.act == Activation::Gelu
-                && block.attn.qk_norm.is_none()
-                && block.attn.attn_dropout == 0.0
-        })
+        && blocks.iter().all(|block| block.tape_view().is_some())
 }
 
 /// The stack's tape: its input with the graph below, its output as a leaf of
@@ -119,8 +111,7 @@ struct Qkv {
 }
 
 impl Qkv {
-    fn new(block: &Block) -> Result<Self> {
-        let layers = [&block.attn.q, &block.attn.k, &block.attn.v];
+    fn new(layers: [&Linear; 3]) -> Result<Self> {
         let of = layers.map(|l| (l.weight().clone(), l.bias().clone()));
         // The same wide layer as the fused attention path's, its values outside the graph.
         let stacked = Linear::stacked(&layers)?;
@@ -152,11 +143,8 @@ struct Params {
     down: (Param, Param),
 }
 
-fn rms(norm: &Norm) -> Result<(Param, f64)> {
-    match norm {
-        Norm::Rms { weight, eps } => Ok((Param::new(weight), *eps)),
-        Norm::Layer { .. } => candle_core::bail!("the hand-written backward covers RMSNorm only"),
-    }
+fn rms((weight, eps): (&Tensor, f64)) -> (Param, f64) {
+    (Param::new(weight), eps)
 }
 
 fn linear(l: &Linear) -> (Param, Param) {
@@ -191,20 +179,23 @@ impl BlockTape {
         bias: &Tensor,
         mode: &mut Mode,
     ) -> Result<(Tensor, Self)> {
+        let Some(view) = block.tape_view() else {
+            candle_core::bail!("the hand-written backward covers RMSNorm and GELU blocks only");
+        };
+        let attn = &view.attn;
         let params = Params {
-            norm_attn: rms(&block.norm_attn)?,
-            qkv: Qkv::new(block)?,
-            o: linear(&block.attn.o),
-            norm_ffn: rms(&block.norm_ffn)?,
-            up: linear(&block.ffn.up),
-            down: linear(&block.ffn.down),
+            norm_attn: rms(view.norm_attn),
+            qkv: Qkv::new(attn.qkv)?,
+            o: linear(attn.o),
+            norm_ffn: rms(view.norm_ffn),
+            up: linear(view.up),
+            down: linear(view.down),
         };
         let p = &params;
-        let attn = &block.attn;
         let heads = Heads {
             b,
             l,
-            h: attn.n_heads,
+            h: attn.heads,
             dh: attn.d_head,
         };
         let scale = 1.0 / (attn.d_head as f64).sqrt();
@@ -213,12 +204,12 @@ impl BlockTape {
         let (context, attention) =
             kernels::attention_keeping(&qkv, bias, heads, scale, attn.attn_fn)?; // (B·L, D)
         let a = kernels::linear(&context, &p.o.0.value, &p.o.1.value)?;
-        let (x1, drop_attn) = mode.residual_keeping(&x, &a, block.dropout)?;
+        let (x1, drop_attn) = mode.residual_keeping(&x, &a, view.dropout)?;
         let normed_ffn = kernels::rms_norm(&x1, &p.norm_ffn.0.value, p.norm_ffn.1)?;
         let (hidden, pre) =
             kernels::linear_gelu_keeping(&normed_ffn, &p.up.0.value, &p.up.1.value)?; // (B·L, ffn)
         let f = kernels::linear(&hidden, &p.down.0.value, &p.down.1.value)?;
-        let (y, drop_ffn) = mode.residual_keeping(&x1, &f, block.dropout)?;
+        let (y, drop_ffn) = mode.residual_keeping(&x1, &f, view.dropout)?;
         let tape = Self {
             params,
             x,
