@@ -6,7 +6,7 @@ use crate::device::{select_device, DeviceArg};
 use crate::runner::folder::FIGURES_DIR;
 use crate::saved_run::SavedRun;
 use crate::train::lengths::{by_length, Cut, LengthRow, LENGTHS};
-use crate::viz::lengths::{draw_by_length, ByLength};
+use crate::viz::length_curves::{draw_by_length, ByLength};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 

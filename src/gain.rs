@@ -5,7 +5,7 @@
 use crate::model::Arch;
 use crate::pretrain::state::read_history;
 use crate::runner::folder::{FIGURES_DIR, RUN_SUMMARY_FILE};
-use crate::viz::gain::{draw_gain, GainLine};
+use crate::viz::gain_curves::{draw_gain, GainLine};
 use anyhow::{Context, Result};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};

@@ -66,10 +66,10 @@ pub fn run(cmd: AttnRequest) -> Result<()> {
     if let Some(f) = &faithfulness {
         print_table(f);
         let path = figures.join("faithfulness.png");
-        crate::viz::faithfulness::draw_faithfulness(&f.curves(), &path)?;
+        crate::viz::deletion_curves::draw_faithfulness(&f.curves(), &path)?;
         written.push(path);
         let path = figures.join("heads.png");
-        crate::viz::heads::draw_head_cards(&f.cards(), &path)?;
+        crate::viz::head_cards::draw_head_cards(&f.cards(), &path)?;
         written.push(path);
         let metrics = out.join(METRICS_DIR);
         saved.record_in_summaries(out, "faithfulness", &serde_json::to_value(f)?)?;

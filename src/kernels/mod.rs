@@ -11,24 +11,24 @@
 //! candle ops. Each kernel is tested against that composition, values and gradients.
 
 pub(crate) mod adamw;
-mod attention;
+mod affine;
+mod attention_core;
 mod cross_entropy;
 mod gelu;
 mod gemm;
-mod heads;
-mod linear;
+mod head_split;
 mod residual;
 mod rms_norm;
 mod simd;
 mod softmax;
 mod sparse;
 
-pub use attention::{attention, attention_keeping, AttentionTape};
+pub use affine::{linear, linear_backward, linear_gelu, linear_gelu_keeping};
+pub use attention_core::{attention, attention_keeping, AttentionTape};
 pub use cross_entropy::cross_entropy;
 pub use gelu::gelu;
 pub(crate) use gelu::gelu_backward;
-pub use heads::Heads;
-pub use linear::{linear, linear_backward, linear_gelu, linear_gelu_keeping};
+pub use head_split::Heads;
 pub use residual::{dropout_add, dropout_add_backward};
 pub use rms_norm::{rms_norm, rms_norm_backward};
 pub(crate) use simd::vectorized;

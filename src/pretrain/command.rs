@@ -8,7 +8,7 @@ use crate::device::{select_device, DeviceArg};
 use crate::model::Arch;
 use crate::runner::control::{Control, EXIT_INTERRUPTED};
 use crate::runner::folder::{default_run_name, run_dir, FIGURES_DIR, WEIGHTS_FILE};
-use crate::viz::pretrain::draw_pretrain_curves;
+use crate::viz::pretrain_curves::draw_pretrain_curves;
 use anyhow::{Context, Result};
 use candle_core::Device;
 use std::path::{Path, PathBuf};

@@ -393,7 +393,7 @@ impl<'a> Pretrainer<'a> {
     /// The run's curves so far, drawn at checkpoints and at the end: a figure
     /// per held-out point would put drawing on the loop's path.
     fn draw_curves(&self) -> Result<()> {
-        crate::viz::pretrain::draw_pretrain_curves(
+        crate::viz::pretrain_curves::draw_pretrain_curves(
             &[curves(self.label(), &self.state.history)],
             &self.title(),
             &self.run.join(CURVES_FIGURE),

@@ -5,7 +5,7 @@
 use crate::rng::Rng;
 use crate::runner::checkpoint::{Resumable, Tally};
 use crate::runner::folder::HISTORY_FILE;
-use crate::viz::pretrain::RunCurves;
+use crate::viz::pretrain_curves::RunCurves;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;

@@ -52,7 +52,7 @@ impl Step {
 pub fn find_browser() -> Option<PathBuf> {
     ["chromium", "chromium-browser", "google-chrome"]
         .iter()
-        .find_map(|name| super::tools::on_path(name))
+        .find_map(|name| super::programs::on_path(name))
 }
 
 /// Screenshot the page in `step`'s state at `size` pixels into `png`.
@@ -87,7 +87,7 @@ pub fn capture(
     .arg(format!("--window-size={},{}", size.0, size.1))
     .arg(format!("--screenshot={}", png.display()))
     .arg(format!("file://{}", html.display()));
-    let shot = super::tools::run(&mut cmd, &format!("screenshotting {}", html.display()));
+    let shot = super::programs::run(&mut cmd, &format!("screenshotting {}", html.display()));
     // The page copy and Chromium's profile folder are of no further use.
     let _ = std::fs::remove_dir_all(&profile);
     let _ = std::fs::remove_file(&html);

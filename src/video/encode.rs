@@ -17,7 +17,7 @@ fn run(ffmpeg: &Path, args: &[String], what: &str) -> Result<()> {
     let mut cmd = Command::new(ffmpeg);
     cmd.args(["-hide_banner", "-nostdin", "-y", "-v", "error"])
         .args(args);
-    super::tools::run(&mut cmd, what)
+    super::programs::run(&mut cmd, what)
 }
 
 /// The still `seg.frame` as an H.264 clip of `seg.frames` frames into `mp4`.

@@ -8,8 +8,8 @@ mod browse;
 mod encode;
 mod facts;
 mod frames;
+mod programs;
 mod script;
-mod tools;
 mod voice;
 
 use crate::fsutil::{atomic_write, commit};
@@ -18,7 +18,7 @@ use facts::Facts;
 use script::{Slide, Visual};
 use std::path::{Path, PathBuf};
 
-pub use tools::INSTALL;
+pub use programs::INSTALL;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Lang {
@@ -77,11 +77,11 @@ pub fn run(cmd: &VideoOptions) -> Result<()> {
     // Every tool is found before anything is written.
     let ffmpeg = match cmd.frames_only {
         Some(_) => None,
-        None => Some(tools::require("ffmpeg", "to encode the MP4")?),
+        None => Some(programs::require("ffmpeg", "to encode the MP4")?),
     };
     let espeak = cmd
         .voice
-        .then(|| tools::require("espeak-ng", "to speak the narration (--voice)"))
+        .then(|| programs::require("espeak-ng", "to speak the narration (--voice)"))
         .transpose()?;
     let browser = cmd.browse.then(browse::find_browser).flatten();
     let slides = script::slides(&facts, cmd.lang, browser.is_some())?;

@@ -31,7 +31,7 @@ pub fn speak(espeak: &Path, text: &str, lang: Lang, wav: &Path) -> Result<Clip> 
     cmd.args(["-v", voice(lang), "-s", "175", "-w"])
         .arg(wav)
         .arg(text);
-    super::tools::run(&mut cmd, &format!("speaking {text:?}"))?;
+    super::programs::run(&mut cmd, &format!("speaking {text:?}"))?;
     read_wav(wav)
 }
 

@@ -2,14 +2,14 @@
 
 mod colormap;
 pub mod curves;
-pub mod faithfulness;
+pub mod deletion_curves;
 pub(crate) mod font;
 pub mod forming;
-pub mod gain;
-pub mod heads;
+pub mod gain_curves;
+pub mod head_cards;
 pub mod heatmap;
 pub mod highlight;
 pub mod html;
-pub mod lengths;
-pub mod pretrain;
+pub mod length_curves;
+pub mod pretrain_curves;
 pub mod sweep;
