@@ -11,7 +11,7 @@
 #   4. the video in English and Spanish (video/xray.mp4, video/xray_es.mp4) and
 #      video/stills.png, three of its frames;
 #   5. metrics/provenance.json: the run, commit, CPU and date all of them came from,
-#      and the main job's wall time and peak memory.
+#      and the main job's wall time and peak memory; then README's results table from them.
 # About 26 minutes on 2 cores (Zen 3), one step after the other; run it on a quiet machine
 # (its wall time is the main job's measurement). ARGS="--limit 300" rehearses it in
 # a few minutes (then do not commit what it wrote).
@@ -76,3 +76,5 @@ provenance = {
 json.dump(provenance, open("metrics/provenance.json", "w"), indent=2)
 print(json.dumps(provenance, indent=2))
 EOF
+# README's results table, rendered from the metrics just written.
+python3 scripts/check_numbers.py --write
