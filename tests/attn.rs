@@ -212,7 +212,7 @@ fn attn_draws_maps_heads_rollout_and_explanations_for_picked_examples() {
     // Every head a card, and the page with its cards, column labels and hover
     // renders offline where Chromium is installed.
     let cards = figures.join("heads.png");
-    xray::viz::heads::draw_head_cards(&f.cards(), &cards).unwrap();
+    xray::viz::head_cards::draw_head_cards(&f.cards(), &cards).unwrap();
     assert!(std::fs::metadata(&cards).unwrap().len() > 10_000);
     xray::attn::record::write_html(
         &own.examples,
