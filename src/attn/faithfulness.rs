@@ -268,20 +268,7 @@ pub fn measure(
     }
     bar.finish_and_clear();
     let probs = predict_probs(&saved.model, &edited, saved.options.eval_batch_size, device)?;
-    let per_example = names.len() * FRACTIONS.len() * 2;
-    let after: Vec<Vec<Vec<(f64, f64)>>> = probs
-        .chunks(per_example)
-        .zip(&classes)
-        .map(|(p, &c)| {
-            p.chunks(FRACTIONS.len() * 2)
-                .map(|m| {
-                    m.chunks(2)
-                        .map(|d| (d[0][c] as f64, d[1][c] as f64))
-                        .collect()
-                })
-                .collect()
-        })
-        .collect();
+    let after = per_method(&probs, &classes, names.len());
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     let (heads, route) = heads.finish();
     Ok(Faithfulness {
@@ -301,6 +288,26 @@ pub fn measure(
             false => "the predicted class".to_string(),
         },
     })
+}
+
+/// The edited texts' probabilities, each example's `methods` × FRACTIONS ×
+/// (deleted, kept) in a row -> [example][method][fraction] = (p deleted, p kept)
+/// of the example's predicted class.
+fn per_method(probs: &[Vec<f32>], classes: &[usize], methods: usize) -> Vec<Vec<Vec<(f64, f64)>>> {
+    let per_example = methods * FRACTIONS.len() * 2;
+    probs
+        .chunks(per_example)
+        .zip(classes)
+        .map(|(p, &c)| {
+            p.chunks(FRACTIONS.len() * 2)
+                .map(|m| {
+                    m.chunks(2)
+                        .map(|d| (d[0][c] as f64, d[1][c] as f64))
+                        .collect()
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// One example's rankings, and its attribution's completeness.

@@ -223,7 +223,6 @@ impl Tally {
         route: &[f32],
         tokens: &[String],
     ) {
-        let n = tokens.len();
         let candidates = tokens.iter().filter(|t| !is_special(t)).count();
         let wanted = ((candidates as f64 * EVIDENCE_FRAC).round() as usize).max(TOP_KEYS);
         let magnitude: Vec<f32> = evidence.iter().map(|x| x.abs()).collect();
@@ -255,42 +254,68 @@ impl Tally {
             entry.1 += 1;
         }
         for (k, &(l, h, w)) in flat.iter().enumerate() {
-            let got = received(w, n, maps.causal);
-            let top = top_k(
-                &got.iter().map(|&x| x as f32).collect::<Vec<_>>(),
-                tokens,
-                TOP_KEYS,
-            );
-            let total: f64 = got.iter().sum();
-            let sink: f64 = (0..n)
-                .filter(|&i| is_special(&tokens[i]) || is_punctuation(&tokens[i]))
-                .map(|i| got[i])
-                .sum();
-            let stats = &mut self.heads[k];
-            stats.entropy += maps.entropy[l][h] as f64;
-            stats.top_x_uniform += got.iter().copied().fold(0.0, f64::max);
-            stats.top5_x_uniform +=
-                top.iter().map(|&i| got[i]).sum::<f64>() / top.len().max(1) as f64;
-            stats.precision_at_5 +=
-                top.iter().filter(|i| is_evidence(i)).count() as f64 / top.len().max(1) as f64;
-            stats.sink_share += sink / total.max(f64::MIN_POSITIVE);
-            let on_top: f64 = top.iter().map(|&i| got[i]).sum();
-            let on_structure: f64 = top
-                .iter()
-                .filter(|&&i| is_structure(&tokens[i]))
-                .map(|&i| got[i])
-                .sum();
-            stats.structure_at_5 += on_structure / on_top.max(f64::MIN_POSITIVE);
-            stats.positional_share += positional_share(w, n);
-            for &i in &top {
-                *self.head_keys[k].entry(tokens[i].clone()).or_default() += 1;
-            }
-            for (i, token) in tokens.iter().enumerate().filter(|(_, t)| !is_special(t)) {
-                let entry = self.head_words[k].entry(token.clone()).or_default();
-                entry.0 += got[i];
-                entry.1 += 1;
-            }
+            let entropy = maps.entropy[l][h] as f64;
+            self.add_head(k, entropy, w, maps.causal, tokens, &is_evidence);
         }
+        self.add_route(route, tokens, &is_evidence);
+        self.reviews += 1;
+    }
+
+    /// One head's map of one review (`k` in the tally's order), added to its sums.
+    fn add_head(
+        &mut self,
+        k: usize,
+        entropy: f64,
+        w: &[f32],
+        causal: bool,
+        tokens: &[String],
+        is_evidence: &impl Fn(&usize) -> bool,
+    ) {
+        let n = tokens.len();
+        let got = received(w, n, causal);
+        let top = top_k(
+            &got.iter().map(|&x| x as f32).collect::<Vec<_>>(),
+            tokens,
+            TOP_KEYS,
+        );
+        let total: f64 = got.iter().sum();
+        let sink: f64 = (0..n)
+            .filter(|&i| is_special(&tokens[i]) || is_punctuation(&tokens[i]))
+            .map(|i| got[i])
+            .sum();
+        let stats = &mut self.heads[k];
+        stats.entropy += entropy;
+        stats.top_x_uniform += got.iter().copied().fold(0.0, f64::max);
+        stats.top5_x_uniform += top.iter().map(|&i| got[i]).sum::<f64>() / top.len().max(1) as f64;
+        stats.precision_at_5 +=
+            top.iter().filter(|i| is_evidence(i)).count() as f64 / top.len().max(1) as f64;
+        stats.sink_share += sink / total.max(f64::MIN_POSITIVE);
+        let on_top: f64 = top.iter().map(|&i| got[i]).sum();
+        let on_structure: f64 = top
+            .iter()
+            .filter(|&&i| is_structure(&tokens[i]))
+            .map(|&i| got[i])
+            .sum();
+        stats.structure_at_5 += on_structure / on_top.max(f64::MIN_POSITIVE);
+        stats.positional_share += positional_share(w, n);
+        for &i in &top {
+            *self.head_keys[k].entry(tokens[i].clone()).or_default() += 1;
+        }
+        for (i, token) in tokens.iter().enumerate().filter(|(_, t)| !is_special(t)) {
+            let entry = self.head_words[k].entry(token.clone()).or_default();
+            entry.0 += got[i];
+            entry.1 += 1;
+        }
+    }
+
+    /// The route's weights of one review: its top token, and whether it is evidence.
+    fn add_route(
+        &mut self,
+        route: &[f32],
+        tokens: &[String],
+        is_evidence: &impl Fn(&usize) -> bool,
+    ) {
+        let n = tokens.len();
         let first = top_k(route, tokens, 1);
         self.route.top_x_uniform += route
             .iter()
@@ -300,7 +325,6 @@ impl Tally {
         for &i in &first {
             *self.route_tokens.entry(tokens[i].clone()).or_default() += 1;
         }
-        self.reviews += 1;
     }
 
     /// The means, and the most frequent keys of each head and of the route.

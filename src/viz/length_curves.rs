@@ -4,6 +4,7 @@
 
 use super::font::ensure_font;
 use anyhow::{anyhow, Result};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -21,6 +22,44 @@ const FULL: RGBColor = RGBColor(44, 160, 44);
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 
 /// One panel; x is log2(k), labelled with k. The legend goes where `legend` says.
+type Chart<'a, 'b> =
+    ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// The horizontal lines across (x0, x1): the whole texts' score, dashed, and
+/// chance, grey, when there is one.
+fn references(
+    chart: &mut Chart,
+    (x0, x1): (f64, f64),
+    full: f64,
+    floor: Option<f64>,
+) -> Result<()> {
+    let across = |v: f64| vec![(x0, v), (x1, v)];
+    chart
+        .draw_series(DashedLineSeries::new(
+            across(full),
+            9,
+            6,
+            FULL.stroke_width(2),
+        ))
+        .map_err(|e| anyhow!("{e}"))?
+        .label(format!("whole texts ({full:.3})"))
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], FULL.stroke_width(2)));
+    if let Some(chance) = floor {
+        let grey = RGBColor(150, 150, 150);
+        chart
+            .draw_series(DashedLineSeries::new(
+                across(chance),
+                4,
+                4,
+                grey.stroke_width(1),
+            ))
+            .map_err(|e| anyhow!("{e}"))?
+            .label(format!("chance ({chance:.2})"))
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], grey.stroke_width(1)));
+    }
+    Ok(())
+}
+
 fn panel(
     area: &Area,
     (title, y_desc): (&str, &str),
@@ -70,30 +109,7 @@ fn panel(
             .draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))
             .map_err(|e| anyhow!("{e}"))?;
     }
-    let across = |v: f64| vec![(x0, v), (x1, v)];
-    chart
-        .draw_series(DashedLineSeries::new(
-            across(d.full),
-            9,
-            6,
-            FULL.stroke_width(2),
-        ))
-        .map_err(|e| anyhow!("{e}"))?
-        .label(format!("whole texts ({:.3})", d.full))
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], FULL.stroke_width(2)));
-    if let Some(chance) = floor {
-        let grey = RGBColor(150, 150, 150);
-        chart
-            .draw_series(DashedLineSeries::new(
-                across(chance),
-                4,
-                4,
-                grey.stroke_width(1),
-            ))
-            .map_err(|e| anyhow!("{e}"))?
-            .label(format!("chance ({chance:.2})"))
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], grey.stroke_width(1)));
-    }
+    references(&mut chart, (x0, x1), d.full, floor)?;
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.85))
