@@ -115,6 +115,10 @@ pub fn draw_example(d: &Drawing, maps: &Maps, figures: &Path) -> Result<Vec<Path
 /// One map cut to the shown positions, with its labels and received strip.
 struct MapView {
     weights: Square,
+    /// The cells the mask forbids (a later key under the causal mask), drawn
+    /// grey; an exact 0 elsewhere (sparse attention) is white like any weight
+    /// at or below uniform.
+    masked: Vec<bool>,
     received: Vec<f32>,
     labels: Vec<String>,
 }
@@ -139,8 +143,13 @@ impl MapView {
                 format!("{gap}{dot}{}{star}", tokens[k])
             })
             .collect();
+        let masked = shown
+            .iter()
+            .flat_map(|&q| shown.iter().map(move |&k| causal && k > q))
+            .collect();
         MapView {
             weights: submatrix(m, n, shown),
+            masked,
             received,
             labels,
         }
@@ -151,7 +160,10 @@ impl MapView {
             title,
             weights: &self.weights,
             tokens: &self.labels,
-            scale: Scale::AboveUniform(keys),
+            scale: Scale::AboveUniform {
+                keys,
+                masked: &self.masked,
+            },
             received: Some(&self.received),
         }
     }

@@ -27,9 +27,14 @@ pub enum Scale<'a> {
     /// Viridis from 0 to the map's largest weight: exact zeros stand out (masks).
     Linear,
     /// weight × (keys the row sees), 1 = uniform: white at or below uniform (so
-    /// the noise under it disappears), then white to dark red up to ABOVE_CAP;
-    /// masked (exact 0) grey. One entry per row: how many keys that query may see.
-    AboveUniform(&'a [f32]),
+    /// the noise under it disappears, and a sparse head's exact zeros are white),
+    /// then white to dark red up to ABOVE_CAP; the cells the mask forbids grey.
+    AboveUniform {
+        /// Per row: how many keys that query may see.
+        keys: &'a [f32],
+        /// Per cell, row by row: whether the mask forbids it.
+        masked: &'a [bool],
+    },
 }
 
 /// Where the above-uniform scale saturates: this many times uniform.
@@ -43,11 +48,12 @@ pub fn above_uniform(x: f32) -> RGBColor {
 const MASKED: RGBColor = RGBColor(200, 200, 200);
 
 impl Scale<'_> {
-    fn color(&self, w: f32, row: usize, max: f32) -> RGBColor {
+    /// The colour of cell `cell` (row `row`) holding weight `w`.
+    fn color(&self, w: f32, (row, cell): (usize, usize), max: f32) -> RGBColor {
         match self {
             Scale::Linear => viridis(w / max),
-            Scale::AboveUniform(_) if w <= 0.0 => MASKED,
-            Scale::AboveUniform(keys) => above_uniform(w * keys[row]),
+            Scale::AboveUniform { masked, .. } if masked[cell] => MASKED,
+            Scale::AboveUniform { keys, .. } => above_uniform(w * keys[row]),
         }
     }
 }
@@ -118,7 +124,7 @@ fn draw_matrix(area: &Area, map: &Heatmap, label_px: u32, font_px: u32) -> Resul
                 x0 + ((j + 1) as f32 * cell) as i32,
                 y0 + ((i + 1) as f32 * cell) as i32,
             );
-            let color = map.scale.color(map.weights[i * n + j], i, max);
+            let color = map.scale.color(map.weights[i * n + j], (i, i * n + j), max);
             area.draw(&Rectangle::new([(xa, ya), (xb, yb)], color.filled()))
                 .map_err(err)?;
         }
@@ -148,11 +154,11 @@ fn draw_colorbar(area: &Area, scale: Scale, at: &Placed) -> Result<()> {
     // t in [0, 1] from bottom to top, as a colour and as a label.
     let color = |t: f32| match scale {
         Scale::Linear => viridis(t),
-        Scale::AboveUniform(_) => sequential(t),
+        Scale::AboveUniform { .. } => sequential(t),
     };
     let label = |t: f32| match scale {
         Scale::Linear => format!("{:.3}", at.max * t),
-        Scale::AboveUniform(_) => match 1.0 + t * (ABOVE_CAP - 1.0) {
+        Scale::AboveUniform { .. } => match 1.0 + t * (ABOVE_CAP - 1.0) {
             x if t == 0.0 => format!("≤{x:.0}x"),
             x if t == 1.0 => format!("≥{x:.0}x"),
             x => format!("{x:.1}x"),
@@ -160,7 +166,7 @@ fn draw_colorbar(area: &Area, scale: Scale, at: &Placed) -> Result<()> {
     };
     let name = match scale {
         Scale::Linear => "weight",
-        Scale::AboveUniform(_) => "x uniform",
+        Scale::AboveUniform { .. } => "x uniform",
     };
     for s in 0..steps {
         let t = 1.0 - s as f32 / steps as f32;
@@ -273,4 +279,24 @@ pub fn draw_grid(title: &str, heads: &[Heatmap], path: &Path) -> Result<()> {
     }
     root.present()
         .map_err(|e| anyhow!("writing {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sparse head's exact zero is white like any weight at or below
+    /// uniform; only the cells the mask forbids are grey.
+    #[test]
+    fn exact_zeros_are_white_and_masked_cells_grey() {
+        let (keys, masked) = ([2.0f32, 2.0], [false, true, false, false]);
+        let scale = Scale::AboveUniform {
+            keys: &keys,
+            masked: &masked,
+        };
+        let white = above_uniform(1.0);
+        assert_eq!(scale.color(0.0, (0, 0), 1.0), white, "an exact zero");
+        assert_eq!(scale.color(0.0, (0, 1), 1.0), MASKED, "a masked cell");
+        assert_ne!(scale.color(0.9, (1, 3), 1.0), white, "1.8x uniform");
+    }
 }
