@@ -22,8 +22,10 @@ def binary():
     chosen = os.environ.get("XRAY_BIN")
     if chosen:
         return chosen
-    built = ROOT / "target" / "release" / "xray"
-    if built.is_file():
+    built = pathlib.Path("target", "release", "xray")
+    if (ROOT / built).is_file():
+        # Relative to ROOT, where every call runs it (cwd=ROOT): the path the
+        # notebook prints then names no one machine's folders.
         return str(built)
     found = shutil.which("xray")
     if found:

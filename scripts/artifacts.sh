@@ -18,7 +18,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -d ../shared/data/hf ]; then
-  export HF_HOME="${HF_HOME:-$(realpath ../shared/data/hf)}" HF_HUB_OFFLINE=1
+  # Relative (every step runs from the project root), so that what the steps
+  # print and the notebook saves names no one machine's folders.
+  export HF_HOME="${HF_HOME:-../shared/data/hf}" HF_HUB_OFFLINE=1
 fi
 xray=target/release/xray
 cargo build --release --locked
@@ -34,6 +36,9 @@ step "1/5 the main job: xray train --dataset imdb ${ARGS:-}"
 /usr/bin/time -v -o target/artifacts-train.time "$xray" train --dataset imdb --name "$name" ${ARGS:-}
 
 step "2/5 the X-ray of $run"
+# The maps are named per layer: a default with fewer layers than the last one
+# must not leave the old layers' maps behind.
+rm -f figures/attn_*
 "$xray" attn --run "$run" --example 3 --compare-causal --pairs --faithfulness 500 --html --json
 "$xray" eval --run "$run" --by-length > target/artifacts-by-length.json
 

@@ -99,19 +99,25 @@ fn loading_weights_of_another_shape_fails_with_the_tensor_name() {
 
 #[test]
 fn default_config_has_the_peers_parameter_count() {
-    // ../shared/peers/torch_ref: 9,458,434 parameters for the same recipe, which
-    // mean-pools; [CLS] pooling adds nothing, word pooling its query (d_model).
-    let count = |pool| {
+    // ../shared/peers/torch_ref: 9,458,434 parameters for its recipe, two blocks
+    // mean-pooled; [CLS] pooling adds nothing, word pooling its query (d_model).
+    // One block of d_model 256 and d_ffn 1024 holds 789,248 of them.
+    let count = |pool, n_layers| {
         let config = Config {
             pool,
+            n_layers,
             ..Config::default()
         };
         let (_, varmap) = init_model(&config, 0, candle_core::DType::F32, &Device::Cpu).unwrap();
-        param_count(&varmap)
+        let counted = param_count(&varmap);
+        assert_eq!(counted, config.param_count(), "{config:?}");
+        counted
     };
-    assert_eq!(count(Pool::Mean), 9_458_434);
-    assert_eq!(count(Config::default().pool), 9_458_434);
-    assert_eq!(count(Pool::Words), 9_458_434 + 256);
+    assert_eq!(count(Pool::Mean, 2), 9_458_434);
+    assert_eq!(count(Config::default().pool, 2), 9_458_434);
+    assert_eq!(count(Pool::Words, 2), 9_458_434 + 256);
+    assert_eq!(Config::default().n_layers, 1);
+    assert_eq!(count(Config::default().pool, 1), 9_458_434 - 789_248);
 }
 
 #[test]

@@ -152,7 +152,10 @@ impl Default for Config {
             vocab_size: 30_522,
             d_model: 256,
             n_heads: 4,
-            n_layers: 2,
+            // One block: its heads read the evidence and the mean-pooled route
+            // follows them; a second block turned the route to punctuation
+            // (docs/attention-recipes.md, the choice).
+            n_layers: 1,
             ffn_mult: 4,
             max_len: 256,
             n_classes: 2,

@@ -84,9 +84,14 @@ pub fn draw_heads_over_training(
     ensure_font();
     let root = BitMapBackend::new(path, (1400, 620)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+    let layers = contrast.iter().map(|((layer, _), _)| *layer).max();
+    let styles = if layers > Some(1) {
+        " (solid: odd layers, dashed: even)"
+    } else {
+        ""
+    };
     let title = format!(
-        "The heads forming: every head at each validation point, on {reviews} fixed validation reviews \
-         (solid: layer 1, dashed: layer 2)"
+        "The heads forming: every head at each validation point, on {reviews} fixed validation reviews{styles}"
     );
     let root = root
         .titled(&title, ("sans-serif", 22))
