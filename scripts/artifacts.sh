@@ -11,7 +11,8 @@
 #   4. the video in English and Spanish (video/xray.mp4, video/xray_es.mp4) and
 #      video/stills.png, three of its frames;
 #   5. metrics/provenance.json: the run, commit, CPU and date all of them came from,
-#      and the main job's wall time and peak memory; then README's results table from them.
+#      and the main job's wall time (its peak memory is the run's own measurement, in
+#      metrics/run_summary.json); then README's results table from them.
 # About 26 minutes on 2 cores (Zen 3), one step after the other; run it on a quiet machine
 # (its wall time is the main job's measurement). ARGS="--limit 300" rehearses it in
 # a few minutes (then do not commit what it wrote).
@@ -60,7 +61,6 @@ import json, re, sys, datetime
 run, time_file, args, commit, dirty = sys.argv[1:]
 times = open(time_file).read()
 wall = re.search(r"Elapsed \(wall clock\) time.*: (\S+)", times).group(1)
-rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", times).group(1))
 cpuinfo = open("/proc/cpuinfo").read()
 field = lambda name: re.search(rf"^{name}\s*: (.*)$", cpuinfo, re.M).group(1).strip()
 model = f"{field('model name')} (family {field('cpu family')}, model {field('model')})"
@@ -75,7 +75,6 @@ provenance = {
     "cores": len(re.findall(r"^processor", cpuinfo, re.M)),
     "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     "main_job_wall": wall,
-    "main_job_peak_rss_gb": round(rss_kb / 1e6, 2),
     "made_by": "make artifacts (scripts/artifacts.sh)",
 }
 json.dump(provenance, open("metrics/provenance.json", "w"), indent=2)

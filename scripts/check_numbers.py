@@ -24,9 +24,12 @@ def load(root, name):
 
 
 def best_reading_head(heads):
-    """The head whose top-5 keys receive the most weight among those whose top
-    keys are the evidence at least half the time (the reading rule's precision)."""
-    reading = [h for h in heads if h["precision_at_5"] >= 0.5] or heads
+    """Of the heads whose role is reading, the one whose top-5 keys receive the
+    most weight (attn::faithfulness::Faithfulness::reading_head, the same rule);
+    files written before roles: those whose top keys are the evidence at least
+    half the time."""
+    reading = [h for h in heads if h.get("role", "reading") == "reading"]
+    reading = [h for h in reading if "role" in h or h["precision_at_5"] >= 0.5] or heads
     h = max(reading, key=lambda h: h["top5_x_uniform"])
     words = ", ".join(f'"{w}"' for w, _ in h.get("top_keys", [])[:3])
     return (
@@ -57,7 +60,7 @@ def render(root):
         f"{final['test_accuracy']:.4f} / {final['test_f1']:.4f}",
         f"{summary['train_seconds']:.0f} s, {summary['train_tokens_per_s']:,.0f} tok/s",
         wall,
-        f"{provenance['main_job_peak_rss_gb']:.2f} GB",
+        f"{summary['peak_rss_gb']:.2f} GB",
         entropy_ranges(heads),
         best_reading_head(heads),
     ]

@@ -42,14 +42,16 @@ pub fn set_threads(n: Option<usize>) {
     }
 }
 
-/// Peak resident set size of this process in GiB (Linux VmHWM), 0 where unknown.
+/// Peak resident set size of this process in GB of 10^9 bytes (Linux VmHWM,
+/// counted in KiB), 0 where unknown. The one measurement of a run's memory:
+/// README and the notebook quote it from run_summary.json.
 pub fn peak_rss_gb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / (1024.0 * 1024.0))
+        .map_or(0.0, |kib| kib * 1024.0 / 1e9)
 }
 
 /// Memory the kernel says is available to a new allocation (Linux MemAvailable), in GiB.

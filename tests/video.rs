@@ -204,8 +204,35 @@ fn frames_only_writes_720p_frames_and_the_script_without_ffmpeg() {
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "png"))
         .collect();
-    // Title, 3 examples x 2, two masks, curves, metrics, faithfulness, lessons, close.
-    assert_eq!(pngs.len(), 14, "{pngs:?}");
+    // Title, 3 examples x 2, the heads' cards, two masks, curves, metrics,
+    // faithfulness, lessons, close; and the heads forming when a head reads.
+    let faith = std::fs::read_to_string(run_root().join("metrics/faithfulness.json")).unwrap();
+    let faith: serde_json::Value = serde_json::from_str(&faith).unwrap();
+    let reads = faith["heads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h["role"] == "reading");
+    assert_eq!(pngs.len(), 15 + usize::from(reads), "{pngs:?}");
+    assert!(script.contains("Every head explained"), "{script}");
+    assert_eq!(script.contains("The heads forming"), reads, "{script}");
+    // The Spanish script has its own name, so making both keeps both.
+    let es = tempfile::tempdir().unwrap();
+    let out = video(
+        &[
+            "--no-browser",
+            "--lang",
+            "es",
+            "--frames-only",
+            es.path().to_str().unwrap(),
+        ],
+        es.path(),
+        empty.path().to_str(),
+    );
+    assert_success(&out);
+    let script_es = std::fs::read_to_string(es.path().join("script_es.md")).unwrap();
+    assert!(script_es.contains("Cada cabeza explicada"), "{script_es}");
+    assert!(!es.path().join("script.md").exists());
     for png in pngs {
         let bytes = std::fs::read(&png).unwrap();
         let size = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());

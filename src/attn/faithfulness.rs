@@ -92,6 +92,16 @@ impl Faithfulness {
         roles
     }
 
+    /// The reading head the front page, the video and the notebook name: of the
+    /// heads whose role is reading, the one whose top-5 keys receive the most
+    /// weight (scripts/check_numbers.py applies the same rule).
+    pub fn reading_head(&self) -> Option<&HeadStats> {
+        self.heads
+            .iter()
+            .filter(|h| h.role == Role::Reading)
+            .max_by(|a, b| a.top5_x_uniform.total_cmp(&b.top5_x_uniform))
+    }
+
     pub fn method(&self, name: &str) -> Option<&Curve> {
         self.methods.iter().find(|c| c.method == name)
     }

@@ -3,7 +3,7 @@
 //! the output root, and `runs/latest` pointing at the run.
 
 use super::calibrate::Calibration;
-use super::evaluate::Evaluation;
+use super::evaluate::{watched_rows, Evaluation};
 use super::metrics::ClassScores;
 use super::options::TrainOptions;
 use super::state::{curves, head_lines, EpochRecord, LoopState};
@@ -79,8 +79,12 @@ pub fn write_outputs(
     let metrics = final_metrics(state, best)?;
     let mut summary = RunSummary::new(files, opts, splits, state, &best.test, padding, wall_time_s);
     summary.calibration = best.calibration.to_vec();
+    let epochs = match state.history.len() {
+        1 => "one epoch".to_string(),
+        n => format!("{n} epochs"),
+    };
     let title = format!(
-        "{} ({:?}): loss and accuracy per epoch",
+        "{} ({:?}): loss and accuracy over {epochs}",
         splits.name, opts.model.arch
     )
     .to_lowercase();
@@ -98,11 +102,11 @@ pub fn write_outputs(
         )?;
         std::fs::create_dir_all(&figures_dir)
             .with_context(|| format!("creating {}", figures_dir.display()))?;
-        draw_curves(
-            curves(&state.history),
-            &title,
-            &figures_dir.join("curves.png"),
-        )?;
+        let mut lines = curves(&state.history);
+        let watched = watched_rows(splits.val.len(), opts.val_points).len();
+        lines.val_rows = Some((watched, splits.val.len()));
+        lines.kept_val_loss = Some(best.val.loss);
+        draw_curves(lines, &title, &figures_dir.join("curves.png"))?;
         let contrast = head_lines(&state.history, |h| h.top5_x_uniform);
         if !contrast.is_empty() {
             draw_heads_over_training(

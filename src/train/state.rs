@@ -154,6 +154,8 @@ pub fn curves(history: &[EpochRecord]) -> EpochCurves {
         val_loss,
         val_acc,
         best,
+        val_rows: None,
+        kept_val_loss: None,
     }
 }
 
@@ -200,20 +202,31 @@ fn val_points(history: &[EpochRecord]) -> (Points, Points, Option<(f64, f64)>) {
     (loss, acc, best)
 }
 
-/// Training loss and accuracy points: the windows inside each epoch, or the
-/// epoch means for histories written before windows were recorded.
+/// Training loss and accuracy points, each the mean over the epoch's steps so
+/// far: the quantity final_metrics.json (at the kept weights' step) and
+/// history.jsonl (at the epoch's end) report, so the three agree. Built from
+/// the windows inside each epoch, each weighted by its share of the epoch; the
+/// epoch means alone for histories written before windows were recorded.
 fn train_points(history: &[EpochRecord]) -> (Points, Points) {
     history
         .iter()
         .flat_map(|h| {
             if h.train_curve.is_empty() {
-                vec![(h.epoch as f64, h.train_loss, h.train_acc)]
-            } else {
-                h.train_curve
-                    .iter()
-                    .map(|p| (p.epoch, p.loss, p.acc))
-                    .collect()
+                return vec![(h.epoch as f64, h.train_loss, h.train_acc)];
             }
+            let start = (h.epoch - 1) as f64;
+            let (mut last, mut weight, mut loss, mut acc) = (start, 0.0, 0.0, 0.0);
+            h.train_curve
+                .iter()
+                .map(|p| {
+                    let w = p.epoch - last;
+                    last = p.epoch;
+                    weight += w;
+                    loss += w * p.loss;
+                    acc += w * p.acc;
+                    (p.epoch, loss / weight, acc / weight)
+                })
+                .collect()
         })
         .map(|(x, loss, acc)| ((x, loss), (x, acc)))
         .unzip()

@@ -26,6 +26,17 @@ pub enum Lang {
     Es,
 }
 
+impl Lang {
+    /// The script written beside the video: one per language, so that making
+    /// both keeps both (video/script.md, video/script_es.md).
+    fn script_file(self) -> &'static str {
+        match self {
+            Lang::En => "script.md",
+            Lang::Es => "script_es.md",
+        }
+    }
+}
+
 /// Silence after each spoken sentence.
 const PAUSE_S: f64 = 0.8;
 /// What a browser screenshot covers: the content area's shape, at a scale where
@@ -122,16 +133,17 @@ pub fn run(cmd: &VideoOptions) -> Result<()> {
     };
     let script = script_md(cmd, &slides, &made, browser.as_deref());
     let Some(ffmpeg) = ffmpeg else {
-        atomic_write(&scratch.dir.join("script.md"), script.as_bytes())?;
+        let name = cmd.lang.script_file();
+        atomic_write(&scratch.dir.join(name), script.as_bytes())?;
         println!(
-            "wrote {} frames and script.md to {}",
+            "wrote {} frames and {name} to {}",
             made.len(),
             scratch.dir.display()
         );
         return Ok(());
     };
     encode_all(&ffmpeg, &made, narration.as_deref(), &scratch.dir, &cmd.out)?;
-    let script_path = cmd.out.with_file_name("script.md");
+    let script_path = cmd.out.with_file_name(cmd.lang.script_file());
     atomic_write(&script_path, script.as_bytes())?;
     let size = std::fs::metadata(&cmd.out).map(|m| m.len()).unwrap_or(0);
     println!(

@@ -6,7 +6,9 @@ use super::facts::Facts;
 use super::Lang;
 use crate::attn::capture::{is_special, top_k};
 use crate::attn::compare::MaskSummary;
+use crate::attn::heads::{HeadStats, Role};
 use crate::attn::record::ExampleRecord;
+use crate::train::report::HEADS_OVER_TRAINING;
 use anyhow::Result;
 use std::path::PathBuf;
 
@@ -65,13 +67,16 @@ fn tr(lang: Lang, en: String, es: String) -> String {
     }
 }
 
-/// The slides in order: title, three examples, the two masks, curves, metrics,
-/// faithfulness (when measured), lessons, close. `browse`: show the page, not PNGs.
+/// The slides in order: title, three examples, the heads' cards and the heads
+/// forming (when measured), the two masks, curves, metrics, faithfulness (when
+/// measured), lessons, close. `browse`: show the page, not PNGs.
 pub fn slides(f: &Facts, lang: Lang, browse: bool) -> Result<Vec<Slide>> {
     let mut slides = vec![title(f, lang)];
     for (k, ex) in f.examples.iter().take(3).enumerate() {
         slides.extend(example(f, lang, k, ex, browse)?);
     }
+    slides.extend(heads(f, lang)?);
+    slides.extend(forming(f, lang)?);
     slides.extend(masks(f, lang)?);
     slides.push(curves(f, lang)?);
     slides.push(metrics(f, lang));
@@ -88,9 +93,9 @@ fn title(f: &Facts, lang: Lang) -> Slide {
     let dataset = dataset_name(&f.summary.dataset);
     let rows = |i: usize| f.summary.rows.get(i).copied().unwrap_or(0);
     let model = format!(
-        "{} · {} layers · {} heads · d_model {} · {} pooling · {} · max {} tokens",
+        "{} · {} · {} heads · d_model {} · {} pooling · {} · max {} tokens",
         name(m.arch),
-        m.n_layers,
+        count(m.n_layers, "block", "blocks"),
         m.n_heads,
         m.d_model,
         name(m.pool),
@@ -236,6 +241,160 @@ fn max(v: &[f32]) -> f32 {
     v.iter().cloned().fold(0.0, f32::max)
 }
 
+/// "layer 1, head 3" / "capa 1, cabeza 3".
+fn head_name(h: &HeadStats, lang: Lang) -> String {
+    tr(
+        lang,
+        format!("layer {}, head {}", h.layer, h.head),
+        format!("capa {}, cabeza {}", h.layer, h.head),
+    )
+}
+
+/// The three words a head's top keys most often are, quoted.
+fn head_words(h: &HeadStats) -> String {
+    let words: Vec<String> = h
+        .top_keys
+        .iter()
+        .take(3)
+        .map(|(w, _)| format!("\"{w}\""))
+        .collect();
+    words.join(", ")
+}
+
+/// What the reading head does, in one sentence.
+fn reads(h: &HeadStats, lang: Lang) -> String {
+    tr(
+        lang,
+        format!(
+            "{} reads: its five most-weighted words receive {:.1} times the uniform share and are \
+             the review's evidence by Integrated Gradients {:.0}% of the time ({}).",
+            head_name(h, Lang::En),
+            h.top5_x_uniform,
+            100.0 * h.precision_at_5,
+            head_words(h)
+        ),
+        format!(
+            "La {} lee: sus cinco palabras con más peso reciben {:.1} veces el reparto uniforme y \
+             son la evidencia de la reseña según Integrated Gradients el {:.0}% de las veces ({}).",
+            head_name(h, Lang::Es),
+            h.top5_x_uniform,
+            100.0 * h.precision_at_5,
+            head_words(h)
+        ),
+    )
+}
+
+/// How many heads have each role, e.g. "4 reading, 0 structure, ...".
+fn role_counts(heads: &[HeadStats], lang: Lang) -> String {
+    let roles = [
+        (Role::Reading, "reading", "de lectura"),
+        (Role::Structure, "structure", "de estructura"),
+        (Role::Positional, "positional", "posicionales"),
+        (Role::Broad, "broad", "amplias"),
+        (Role::Mixed, "mixed", "mixtas"),
+    ];
+    let parts: Vec<String> = roles
+        .iter()
+        .map(|(role, en, es)| {
+            let n = heads.iter().filter(|h| h.role == *role).count();
+            format!("{n} {}", tr(lang, en.to_string(), es.to_string()))
+        })
+        .collect();
+    parts.join(", ")
+}
+
+/// Every head's card (figures/heads.png), when the X-ray measured the heads:
+/// which one reads, and what the others do.
+fn heads(f: &Facts, lang: Lang) -> Result<Option<Slide>> {
+    let Some(faith) = f.faithfulness.as_ref().filter(|x| !x.heads.is_empty()) else {
+        return Ok(None);
+    };
+    let first = match faith.reading_head() {
+        Some(h) => reads(h, lang),
+        None => tr(
+            lang,
+            "No head reads: none has its top words among the review's evidence often enough."
+                .into(),
+            "Ninguna cabeza lee: ninguna tiene sus palabras principales entre la evidencia con \
+             suficiente frecuencia."
+                .into(),
+        ),
+    };
+    let n = faith.heads.len();
+    let roles = tr(
+        lang,
+        format!(
+            "Over {} validation reviews, the {n} heads: {}.",
+            faith.examples,
+            role_counts(&faith.heads, lang)
+        ),
+        format!(
+            "En {} reseñas de validación, las {n} cabezas: {}.",
+            faith.examples,
+            role_counts(&faith.heads, lang)
+        ),
+    );
+    Ok(Some(Slide {
+        title: tr(
+            lang,
+            "Every head explained".into(),
+            "Cada cabeza explicada".into(),
+        ),
+        caption: format!("{first} {roles}"),
+        spoken: None,
+        visual: Visual::Figure(f.figure("heads.png")?),
+    }))
+}
+
+/// The reading head seen forming (figures/heads_over_training.png), from the
+/// points the trainer measured on its head sample; None when it measured none.
+fn forming(f: &Facts, lang: Lang) -> Result<Option<Slide>> {
+    let Some(h) = f.faithfulness.as_ref().and_then(|x| x.reading_head()) else {
+        return Ok(None);
+    };
+    let points: Vec<(usize, f64, f64)> = f
+        .summary
+        .history
+        .iter()
+        .flat_map(|r| &r.val_curve)
+        .flat_map(|p| {
+            p.heads
+                .iter()
+                .filter(|x| (x.layer, x.head) == (h.layer, h.head))
+                .map(move |x| (p.step, x.top5_x_uniform, x.precision_at_5))
+        })
+        .collect();
+    let (Some(a), Some(b)) = (points.first(), points.last()) else {
+        return Ok(None);
+    };
+    let sample = f.summary.options.head_sample.min(f.summary.rows[1]);
+    let caption = tr(
+        lang,
+        format!(
+            "The {} during training, on {sample} fixed validation reviews: at step {} its top \
+             words received {:.1} times the uniform share, evidence {:.0}% of the time; at step {}, \
+             {:.1} times and {:.0}%.",
+            head_name(h, Lang::En), a.0, a.1, 100.0 * a.2, b.0, b.1, 100.0 * b.2
+        ),
+        format!(
+            "La {} durante el entrenamiento, en {sample} reseñas de validación fijas: en el paso {} \
+             sus palabras principales recibían {:.1} veces el reparto uniforme, evidencia el {:.0}% \
+             de las veces; en el paso {}, {:.1} veces y {:.0}%.",
+            head_name(h, Lang::Es), a.0, a.1, 100.0 * a.2, b.0, b.1, 100.0 * b.2
+        ),
+    );
+    Ok(Some(Slide {
+        title: tr(
+            lang,
+            "The heads forming".into(),
+            "Las cabezas formándose".into(),
+        ),
+        caption,
+        spoken: None,
+        visual: Visual::Figure(f.figure(HEADS_OVER_TRAINING)?),
+    }))
+}
+
 fn masks(f: &Facts, lang: Lang) -> Result<Vec<Slide>> {
     let m = &f.masks;
     let padding = Slide {
@@ -245,14 +404,24 @@ fn masks(f: &Facts, lang: Lang) -> Result<Vec<Slide>> {
             format!(
                 "Padded to {} tokens with the mask on, real tokens put {:.4} of their attention on \
                  [PAD] and the prediction stays {}. With the mask off they put {:.2} on it, and the \
-                 prediction becomes {}.",
-                m.padded_to, m.pad_weight_on, m.padding_on, m.pad_weight_off, m.padding_off
+                 prediction {}.",
+                m.padded_to, m.pad_weight_on, m.padding_on, m.pad_weight_off,
+                if m.padding_off == m.padding_on {
+                    format!("is still {}: a probability moves by {:.1e} at most", m.padding_off, m.shift_off)
+                } else {
+                    format!("becomes {}", m.padding_off)
+                }
             ),
             format!(
                 "Rellenado hasta {} tokens con la máscara, los tokens reales ponen {:.4} de su \
                  atención en [PAD] y la predicción sigue en {}. Sin la máscara ponen {:.2}, y la \
-                 predicción pasa a {}.",
-                m.padded_to, m.pad_weight_on, m.padding_on, m.pad_weight_off, m.padding_off
+                 predicción {}.",
+                m.padded_to, m.pad_weight_on, m.padding_on, m.pad_weight_off,
+                if m.padding_off == m.padding_on {
+                    format!("sigue en {}: una probabilidad cambia {:.1e} como mucho", m.padding_off, m.shift_off)
+                } else {
+                    format!("pasa a {}", m.padding_off)
+                }
             ),
         ),
         spoken: None,
@@ -459,18 +628,12 @@ fn lessons(f: &Facts, lang: Lang) -> Slide {
             ),
         },
     ];
-    if let (Some(attn), Some(random)) = (drop_at_10(f, "attention"), drop_at_10(f, "random")) {
-        lines.push(tr(
-            lang,
-            format!("3. Attention is not explanation: its top 10% moves the prediction by {attn:.3}, random tokens by {random:.3}."),
-            format!("3. La atención no es explicación: su 10% principal mueve la predicción {attn:.3}, tokens al azar {random:.3}."),
-        ));
+    if let Some(line) = attention_lesson(f, lang) {
+        lines.push(format!("{}. {line}", lines.len()));
     }
-    lines.push(tr(
-        lang,
-        format!("{}. The best checkpoint is chosen by validation loss ({:.4}), never by the test set.", lines.len(), f.final_metrics.val_loss),
-        format!("{}. El mejor checkpoint se elige por la pérdida de validación ({:.4}), nunca por el test.", lines.len(), f.final_metrics.val_loss),
-    ));
+    if let Some(h) = f.faithfulness.as_ref().and_then(|x| x.reading_head()) {
+        lines.push(format!("{}. {}", lines.len(), reads(h, lang)));
+    }
     Slide {
         title: tr(lang, "What we learned".into(), "Lo que aprendimos".into()),
         caption: tr(
@@ -481,6 +644,27 @@ fn lessons(f: &Facts, lang: Lang) -> Slide {
         spoken: Some(lines[1..].join(" ")),
         visual: Visual::Card(lines),
     }
+}
+
+/// What deleting the attention route's top tokens says, as measured: a route
+/// that deletes at least 3x random is faithful here; one that does not is not
+/// an explanation.
+fn attention_lesson(f: &Facts, lang: Lang) -> Option<String> {
+    let (attn, random) = (drop_at_10(f, "attention")?, drop_at_10(f, "random")?);
+    let ig = drop_at_10(f, "integrated_gradients").unwrap_or(f64::NAN);
+    Some(if attn >= 3.0 * random {
+        tr(
+            lang,
+            format!("Here the attention route is faithful: deleting its top 10% moves the prediction by {attn:.3}, {:.1} times random ({random:.3}); Integrated Gradients' top 10%, by {ig:.3}.", attn / random),
+            format!("Aquí el camino de la atención es fiel: borrar su 10% principal mueve la predicción {attn:.3}, {:.1} veces el azar ({random:.3}); el 10% de Integrated Gradients, {ig:.3}.", attn / random),
+        )
+    } else {
+        tr(
+            lang,
+            format!("Attention is not explanation: its top 10% moves the prediction by {attn:.3}, random tokens by {random:.3}."),
+            format!("La atención no es explicación: su 10% principal mueve la predicción {attn:.3}, tokens al azar {random:.3}."),
+        )
+    })
 }
 
 fn closing(lang: Lang) -> Slide {

@@ -14,12 +14,12 @@ const LOSS_COLORS: [RGBColor; 2] = [RGBColor(31, 119, 180), RGBColor(255, 127, 1
 /// (epoch, value) points of one line.
 pub type Points = Vec<(f64, f64)>;
 /// One plotted line: legend label and its points.
-type Series = (&'static str, Points);
+type Series = (String, Points);
 
 const ACC_COLORS: [RGBColor; 2] = [RGBColor(44, 160, 44), RGBColor(214, 39, 40)];
 
-/// A training run's lines, in epochs: training windows, validation points, and
-/// the validation whose weights were kept.
+/// A training run's lines, in epochs: the training means so far, validation
+/// points, and the validation whose weights were kept.
 pub struct EpochCurves {
     pub epochs: usize,
     pub train_loss: Points,
@@ -27,6 +27,19 @@ pub struct EpochCurves {
     pub val_loss: Points,
     pub val_acc: Points,
     pub best: Option<(f64, f64)>,
+    /// The validation points' rows and the split's, when they differ: the
+    /// legend says the points are on a sample.
+    pub val_rows: Option<(usize, usize)>,
+    /// The kept weights' loss on the whole validation split (final_metrics.json).
+    pub kept_val_loss: Option<f64>,
+}
+
+/// "on 834 of 2,500 reviews", or nothing when the points saw the whole split.
+fn on_rows(val_rows: Option<(usize, usize)>) -> String {
+    match val_rows {
+        Some((seen, all)) if seen < all => format!(" (on {seen} of {all} reviews)"),
+        _ => String::new(),
+    }
 }
 
 pub fn draw_curves(curves: EpochCurves, title: &str, path: &Path) -> Result<()> {
@@ -36,13 +49,22 @@ pub fn draw_curves(curves: EpochCurves, title: &str, path: &Path) -> Result<()> 
         let root = BitMapBackend::new(&tmp, (1000, 600)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
         let n = curves.epochs.max(1) as f64;
-        let best = curves.best;
+        let best = curves.best.map(|at| (at, kept_label(&curves)));
+        let on = on_rows(curves.val_rows);
         let loss_series: [Series; 2] = [
-            ("train loss", curves.train_loss),
-            ("val loss", curves.val_loss),
+            (
+                "train loss (mean over the epoch so far)".into(),
+                curves.train_loss,
+            ),
+            (format!("val loss{on}"), curves.val_loss),
         ];
-        let acc_series: [Series; 2] =
-            [("train acc", curves.train_acc), ("val acc", curves.val_acc)];
+        let acc_series: [Series; 2] = [
+            (
+                "train acc (mean over the epoch so far)".into(),
+                curves.train_acc,
+            ),
+            (format!("val acc{on}"), curves.val_acc),
+        ];
         let values = |series: &[Series]| -> Vec<f64> {
             series
                 .iter()
@@ -86,7 +108,7 @@ pub fn draw_curves(curves: EpochCurves, title: &str, path: &Path) -> Result<()> 
         draw_lines(&mut chart, loss_series, acc_series, best)?;
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperMiddle)
+            .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .label_font(("sans-serif", 16))
@@ -96,6 +118,16 @@ pub fn draw_curves(curves: EpochCurves, title: &str, path: &Path) -> Result<()> 
             .map_err(|e| anyhow!("writing {}: {e}", tmp.display()))?;
     }
     std::fs::rename(&tmp, path).map_err(|e| anyhow!("renaming into {}: {e}", path.display()))
+}
+
+/// The kept weights' ring: the lowest validation point, and their loss on the
+/// whole split when the points were on a sample (the number final_metrics.json
+/// reports).
+fn kept_label(curves: &EpochCurves) -> String {
+    match (curves.kept_val_loss, on_rows(curves.val_rows).is_empty()) {
+        (Some(loss), false) => format!("kept weights: val loss {loss:.4} on the whole split"),
+        _ => "kept weights (lowest val loss)".into(),
+    }
 }
 
 type Chart<'a, 'b> = DualCoordChartContext<
@@ -111,7 +143,7 @@ fn draw_lines(
     chart: &mut Chart,
     loss_series: [Series; 2],
     acc_series: [Series; 2],
-    best: Option<(f64, f64)>,
+    best: Option<((f64, f64), String)>,
 ) -> Result<()> {
     let legend = |color: RGBColor| {
         move |(x, y): (i32, i32)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
@@ -134,11 +166,11 @@ fn draw_lines(
             .label(label)
             .legend(legend(color));
     }
-    if let Some(best) = best {
+    if let Some((best, label)) = best {
         chart
             .draw_series([Circle::new(best, 11, BLACK.stroke_width(2))])
             .map_err(|e| anyhow!("{e}"))?
-            .label("kept weights (lowest val loss)")
+            .label(label)
             .legend(|(x, y)| Circle::new((x + 10, y), 6, BLACK.stroke_width(2)));
     }
     Ok(())
