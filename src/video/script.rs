@@ -8,6 +8,7 @@ use crate::attn::capture::{is_special, top_k};
 use crate::attn::compare::MaskSummary;
 use crate::attn::heads::{HeadStats, Role};
 use crate::attn::record::ExampleRecord;
+use crate::train::evaluate::watched_rows;
 use crate::train::report::HEADS_OVER_TRAINING;
 use anyhow::Result;
 use std::path::PathBuf;
@@ -241,13 +242,21 @@ fn max(v: &[f32]) -> f32 {
     v.iter().cloned().fold(0.0, f32::max)
 }
 
-/// "layer 1, head 3" / "capa 1, cabeza 3".
+/// "layer 1, head 3" / "cabeza 3 de la capa 1".
 fn head_name(h: &HeadStats, lang: Lang) -> String {
     tr(
         lang,
         format!("layer {}, head {}", h.layer, h.head),
-        format!("capa {}, cabeza {}", h.layer, h.head),
+        format!("cabeza {} de la capa {}", h.head, h.layer),
     )
+}
+
+/// `s` with its first letter upper-case, to open a sentence.
+fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
 }
 
 /// The three words a head's top keys most often are, quoted.
@@ -268,7 +277,7 @@ fn reads(h: &HeadStats, lang: Lang) -> String {
         format!(
             "{} reads: its five most-weighted words receive {:.1} times the uniform share and are \
              the review's evidence by Integrated Gradients {:.0}% of the time ({}).",
-            head_name(h, Lang::En),
+            capitalized(&head_name(h, Lang::En)),
             h.top5_x_uniform,
             100.0 * h.precision_at_5,
             head_words(h)
@@ -371,10 +380,10 @@ fn forming(f: &Facts, lang: Lang) -> Result<Option<Slide>> {
     let caption = tr(
         lang,
         format!(
-            "The {} during training, on {sample} fixed validation reviews: at step {} its top \
+            "{} during training, on {sample} fixed validation reviews: at step {} its top \
              words received {:.1} times the uniform share, evidence {:.0}% of the time; at step {}, \
              {:.1} times and {:.0}%.",
-            head_name(h, Lang::En), a.0, a.1, 100.0 * a.2, b.0, b.1, 100.0 * b.2
+            capitalized(&head_name(h, Lang::En)), a.0, a.1, 100.0 * a.2, b.0, b.1, 100.0 * b.2
         ),
         format!(
             "La {} durante el entrenamiento, en {sample} reseñas de validación fijas: en el paso {} \
@@ -515,19 +524,35 @@ fn curves(f: &Facts, lang: Lang) -> Result<Slide> {
         .best_step
         .map(|n| format!(", paso {n}"))
         .unwrap_or_default();
+    let all = s.rows[1];
+    let watched = watched_rows(all, s.options.val_points).len();
     Ok(Slide {
-        title: tr(lang, "Training curves".into(), "Curvas de entrenamiento".into()),
+        title: tr(
+            lang,
+            "Training curves".into(),
+            "Curvas de entrenamiento".into(),
+        ),
         caption: tr(
             lang,
             format!(
-                "{} in {:.1} minutes at {:.0} tokens per second on the CPU. Validation loss \
-                 was lowest at epoch {}{step}: {:.4}; that checkpoint is the one kept.",
-                count(s.epochs_run, "epoch", "epochs"), s.train_seconds / 60.0, s.train_tokens_per_s, s.best_epoch, f.final_metrics.val_loss
+                "{} in {:.1} minutes at {:.0} tokens per second on the CPU. Validation loss on \
+                 {watched} of {all} reviews was lowest at epoch {}{step}; those weights are kept, \
+                 and on the whole validation split their loss is {:.4}.",
+                count(s.epochs_run, "epoch", "epochs"),
+                s.train_seconds / 60.0,
+                s.train_tokens_per_s,
+                s.best_epoch,
+                f.final_metrics.val_loss
             ),
             format!(
                 "{} en {:.1} minutos a {:.0} tokens por segundo en la CPU. La pérdida de \
-                 validación fue mínima en la época {}{paso}: {:.4}; ese es el checkpoint que se guarda.",
-                count(s.epochs_run, "época", "épocas"), s.train_seconds / 60.0, s.train_tokens_per_s, s.best_epoch, f.final_metrics.val_loss
+                 validación en {watched} de {all} reseñas fue mínima en la época {}{paso}; se \
+                 guardan esos pesos, y en toda la validación su pérdida es {:.4}.",
+                count(s.epochs_run, "época", "épocas"),
+                s.train_seconds / 60.0,
+                s.train_tokens_per_s,
+                s.best_epoch,
+                f.final_metrics.val_loss
             ),
         ),
         spoken: None,
