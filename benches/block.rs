@@ -9,18 +9,18 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use xray::model::attention::MultiHeadSelfAttention;
 use xray::model::store::init_model;
 use xray::model::{Config, Forward};
-use xray::profile::random_batch;
-use xray::rng::Rng;
+use xray::modes::profile::random_batch;
 use xray::runner::grads::Gradients;
 use xray::runner::optim::{AdamW, AdamWConfig};
 use xray::runner::step::{train_step, Objective, StepConfig};
 use xray::train::options::TrainOptions;
+use xray::util::rng::Rng;
 
 const BATCH: usize = 16;
 const SEQ: usize = 256;
 
 fn bench_block(c: &mut Criterion) {
-    xray::alloc::keep_freed_memory(); // as the xray binary does
+    xray::util::alloc::keep_freed_memory(); // as the xray binary does
     let config = Config::default();
     let (model, varmap) = init_model(&config, 0, DType::F32, &Device::Cpu).unwrap();
     let batch = random_batch(&config, BATCH, SEQ, 0.0, &Device::Cpu).unwrap();

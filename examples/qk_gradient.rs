@@ -20,10 +20,10 @@ use xray::data::collate::{collate, epoch_batches};
 use xray::data::tokenize::{build_tokenizer, TokenizerSpec};
 use xray::model::store::{init_model, load_model};
 use xray::model::Pool;
-use xray::rng::Rng;
 use xray::runner::step::Objective;
 use xray::train::data::{encode_split, load_data, prepared};
 use xray::train::options::TrainOptions;
+use xray::util::rng::Rng;
 
 /// Training rows read: enough for the batches, far fewer than 22,500 to tokenize.
 const ROWS: usize = 6_000;

@@ -4,13 +4,13 @@
 use anyhow::Result;
 use clap::Parser;
 use xray::cli::{Cli, Command};
-use xray::usage::UsageError;
+use xray::util::usage::UsageError;
 
 /// A bad option (SPEC: 2, as clap's own usage errors).
 const EXIT_USAGE: i32 = 2;
 
 fn main() {
-    xray::alloc::keep_freed_memory();
+    xray::util::alloc::keep_freed_memory();
     let cli = Cli::parse();
     match try_main(cli) {
         Ok(code) => std::process::exit(code),
@@ -24,20 +24,20 @@ fn main() {
 
 fn try_main(cli: Cli) -> Result<i32> {
     cli.common.check()?;
-    xray::device::set_threads(cli.common.threads);
+    xray::util::device::set_threads(cli.common.threads);
     let common = &cli.common;
     match cli.command {
         Command::Fetch(cmd) => {
-            xray::fetch::fetch_dataset(&cmd.dataset, &cmd.tokenizer, cmd.max_len).map(|_| 0)
+            xray::modes::fetch::fetch_dataset(&cmd.dataset, &cmd.tokenizer, cmd.max_len).map(|_| 0)
         }
         Command::Train(cmd) => xray::train::command::run(cmd.request(common)?),
         Command::Pretrain(cmd) => xray::pretrain::command::run(cmd.request(common)?),
-        Command::Gain(cmd) => xray::gain::run(&cmd.runs, &cmd.root.dir).map(|_| 0),
-        Command::Eval(cmd) => xray::eval::run(cmd.request(common)?).map(|_| 0),
-        Command::Predict(cmd) => xray::predict::run(cmd.request(common)?).map(|_| 0),
+        Command::Gain(cmd) => xray::modes::gain::run(&cmd.runs, &cmd.root.dir).map(|_| 0),
+        Command::Eval(cmd) => xray::modes::eval::run(cmd.request(common)?).map(|_| 0),
+        Command::Predict(cmd) => xray::modes::predict::run(cmd.request(common)?).map(|_| 0),
         Command::Attn(cmd) => xray::attn::command::run(cmd.request(common)?).map(|_| 0),
-        Command::Inspect(cmd) => xray::inspect::run(cmd.request(common)?).map(|_| 0),
-        Command::Profile(cmd) => xray::profile::run(cmd.request(common)?).map(|_| 0),
+        Command::Inspect(cmd) => xray::modes::inspect::run(cmd.request(common)?).map(|_| 0),
+        Command::Profile(cmd) => xray::modes::profile::run(cmd.request(common)?).map(|_| 0),
         Command::Video(cmd) => xray::video::run(&cmd.options()).map(|_| 0),
     }
 }

@@ -8,9 +8,9 @@ use xray::attn::compare::{MaskSummary, COMPARE_JSON};
 use xray::attn::faithfulness::measure;
 use xray::attn::heads::Role;
 use xray::attn::{xray_attention, Choice};
+use xray::modes::saved_run::SavedRun;
 use xray::runner::control::Control;
 use xray::runner::folder::RunFiles;
-use xray::saved_run::SavedRun;
 use xray::train::run;
 
 /// scripts/check_html.sh on `page`, or a printed reason when Chromium is absent.
@@ -244,17 +244,17 @@ fn attn_draws_maps_heads_rollout_and_explanations_for_picked_examples() {
 fn eval_by_length_scores_cut_texts_and_records_them() {
     let dir = tempfile::tempdir().unwrap();
     let (data, files) = trained(dir.path(), 200);
-    let request = |by_length, data| xray::eval::EvalRequest {
+    let request = |by_length, data| xray::modes::eval::EvalRequest {
         run: files.run.canonicalize().unwrap(),
         split: "test".into(),
         data,
         by_length,
         out: dir.path().to_path_buf(),
-        device: xray::device::DeviceArg::Cpu,
+        device: xray::util::device::DeviceArg::Cpu,
     };
-    let err = xray::eval::run(request(true, Some(data.clone()))).unwrap_err();
+    let err = xray::modes::eval::run(request(true, Some(data.clone()))).unwrap_err();
     assert!(format!("{err:#}").contains("--by-length cuts the run's own split"));
-    xray::eval::run(request(true, None)).unwrap();
+    xray::modes::eval::run(request(true, None)).unwrap();
     assert!(dir.path().join("figures/accuracy_by_length.png").is_file());
     for summary in [
         files.run.join("run_summary.json"),

@@ -6,7 +6,7 @@ use candle_core::Device;
 use common::*;
 use xray::model::store::{init_model, load_model, param_count, save_model};
 use xray::model::{Arch, Config, Forward, Pool};
-use xray::rng::Rng;
+use xray::util::rng::Rng;
 
 #[test]
 fn same_seed_gives_same_weights_and_another_seed_does_not() {

@@ -4,7 +4,7 @@
 //!
 //! Kills come two ways: `XRAY_CRASH_AT=N`, which makes the process SIGKILL itself
 //! at its N-th crash point (after a step, and between the file operations of a
-//! write: see src/faults.rs), and a SIGKILL from this test at a random moment.
+//! write: see src/util/faults.rs), and a SIGKILL from this test at a random moment.
 
 mod common;
 
@@ -13,8 +13,8 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 use std::time::Duration;
-use xray::rng::Rng;
 use xray::train::state::EpochRecord;
+use xray::util::rng::Rng;
 
 const XRAY: &str = env!("CARGO_BIN_EXE_xray");
 

@@ -10,7 +10,7 @@ use xray::data::collate::{collate, epoch_batches, padding_fraction, sorted_batch
 use xray::data::dataset::{label_ids, load_splits, stratified_split, DatasetSpec};
 use xray::data::table::{read_table, RawLabels};
 use xray::data::tokenize::{build_tokenizer, encode, TokenizerSpec, Truncate};
-use xray::rng::Rng;
+use xray::util::rng::Rng;
 
 fn write_parquet(path: &Path, columns: Vec<(&str, ArrayRef)>) {
     let batch = RecordBatch::try_from_iter(columns).unwrap();

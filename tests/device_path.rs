@@ -16,10 +16,10 @@ use xray::model::store::seeded_var_builder;
 use xray::model::{Arch, Config, LanguageModel};
 use xray::pretrain::masking::MaskRule;
 use xray::pretrain::objective::Pretraining;
-use xray::rng::Rng;
 use xray::runner::grads::Gradients;
 use xray::runner::optim::{AdamW, AdamWConfig};
 use xray::runner::step::Objective;
+use xray::util::rng::Rng;
 
 /// Every variable's values, by name.
 type Values = Vec<(String, Vec<f32>)>;

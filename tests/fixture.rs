@@ -7,9 +7,9 @@ mod common;
 
 use common::{tiny_options, write_task, PROBE};
 use std::path::{Path, PathBuf};
+use xray::modes::saved_run::SavedRun;
 use xray::runner::control::Control;
 use xray::runner::folder::RunFiles;
-use xray::saved_run::SavedRun;
 use xray::train::report::FinalMetrics;
 use xray::train::run::{self, Outcome};
 

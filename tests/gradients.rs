@@ -12,7 +12,7 @@ use xray::model::mask::attention_bias;
 use xray::model::norm::Norm;
 use xray::model::store::{init_model, seeded_var_builder};
 use xray::model::{Activation, Arch, AttnFn, Config, Forward, Masks, NormKind, Pool};
-use xray::rng::Rng;
+use xray::util::rng::Rng;
 
 fn random(shape: &[usize], rng: &mut Rng, dtype: DType) -> Tensor {
     let n = shape.iter().product();

@@ -13,9 +13,9 @@ use candle_nn::VarMap;
 use common::*;
 use xray::data::collate::{collate, Batch};
 use xray::model::{Activation, AttnFn, Classifier, Config, Forward, NormKind};
-use xray::rng::Rng;
 use xray::runner::grads::{Gradients, TokenRows};
 use xray::runner::step::cross_entropy;
+use xray::util::rng::Rng;
 
 /// Every variable's gradient by name (None: the step gave it none).
 type Grads = Vec<(String, Option<Vec<f32>>)>;

@@ -7,9 +7,9 @@ mod common;
 use common::{tiny_options, write_task, PROBE};
 use serde_json::Value;
 use xray::model::MASK_FILL;
+use xray::modes::saved_run::SavedRun;
 use xray::runner::control::Control;
 use xray::runner::folder::RunFiles;
-use xray::saved_run::SavedRun;
 use xray::train::run;
 
 fn matrix(v: &Value) -> Vec<Vec<f64>> {
@@ -36,7 +36,7 @@ fn inspect_reports_the_batch_its_masks_and_every_stage() {
         "the film was great and long".to_string(),
         "awful".to_string(),
     ];
-    let r = xray::inspect::inspect(&saved, &texts, 4, &device).unwrap();
+    let r = xray::modes::inspect::inspect(&saved, &texts, 4, &device).unwrap();
     let ids: Vec<Vec<u32>> = serde_json::from_value(r["input_ids"].clone()).unwrap();
     let mask: Vec<Vec<u32>> = serde_json::from_value(r["attention_mask"].clone()).unwrap();
     let (b, l) = (ids.len(), ids[0].len());
@@ -123,7 +123,7 @@ fn inspect_reports_the_batch_its_masks_and_every_stage() {
     assert_eq!(shapes, want);
 
     // Without texts: the shortest validation reviews, of unequal lengths, with their labels.
-    let r = xray::inspect::inspect(&saved, &[], 3, &device).unwrap();
+    let r = xray::modes::inspect::inspect(&saved, &[], 3, &device).unwrap();
     let lens: Vec<usize> = r["tokens"]
         .as_array()
         .unwrap()
@@ -137,5 +137,5 @@ fn inspect_reports_the_batch_its_masks_and_every_stage() {
     assert!(gold
         .iter()
         .all(|g| saved.labels.contains(&g.as_str().unwrap().to_string())));
-    assert!(xray::inspect::inspect(&saved, &[], 0, &device).is_err());
+    assert!(xray::modes::inspect::inspect(&saved, &[], 0, &device).is_err());
 }

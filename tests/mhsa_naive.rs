@@ -8,7 +8,7 @@ use xray::model::attention::MultiHeadSelfAttention;
 use xray::model::mask::attention_bias;
 use xray::model::store::seeded_var_builder;
 use xray::model::{Arch, Forward, Masks};
-use xray::rng::Rng;
+use xray::util::rng::Rng;
 
 fn weights(varmap: &candle_nn::VarMap, name: &str) -> Vec<f32> {
     let vars = varmap.data().lock().unwrap();

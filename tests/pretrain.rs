@@ -248,7 +248,7 @@ fn the_tied_output_is_the_embedding_table() {
     let seqs: Vec<Vec<u32>> = vec![vec![2, 10, 11, 12, 3], vec![2, 20, 3]];
     let refs: Vec<&[u32]> = seqs.iter().map(Vec::as_slice).collect();
     let lm = rule
-        .batch(&refs, &mut xray::rng::Rng::new(1), &Device::Cpu)
+        .batch(&refs, &mut xray::util::rng::Rng::new(1), &Device::Cpu)
         .unwrap();
     let logits = model.logits(&lm, Forward::eval()).unwrap();
     let n = lm.targets.dim(0).unwrap();

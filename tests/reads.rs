@@ -12,9 +12,9 @@ use common::{tiny_options, write_task_filled, PROBE};
 use xray::attn::capture::{token_strings, Capture};
 use xray::attn::heads::received;
 use xray::data::collate::collate_unlabelled;
+use xray::modes::saved_run::SavedRun;
 use xray::runner::control::Control;
 use xray::runner::folder::RunFiles;
-use xray::saved_run::SavedRun;
 use xray::train::options::TrainOptions;
 use xray::train::run;
 

@@ -6,9 +6,9 @@ mod common;
 use common::{assert_success, tiny_options, write_task, write_task_filled, PROBE};
 use std::path::{Path, PathBuf};
 use xray::model::{Activation, Arch, AttnFn, Config, Forward, NormKind, Pool};
+use xray::modes::saved_run::SavedRun;
 use xray::runner::control::Control;
 use xray::runner::folder::RunFiles;
-use xray::saved_run::SavedRun;
 use xray::train::options::TrainOptions;
 use xray::train::report::FinalMetrics;
 use xray::train::run::{self, Outcome};
@@ -117,18 +117,21 @@ fn training_learns_the_task_and_writes_the_briefs_artifacts() {
     assert_eq!(calibration[0]["temperature"].as_f64(), Some(t));
     assert!(calibration[0]["nll_after"].as_f64() <= calibration[0]["nll_before"].as_f64());
     let cpu = candle_core::Device::Cpu;
-    let saved = xray::saved_run::SavedRun::open(&run, &cpu).unwrap();
+    let saved = xray::modes::saved_run::SavedRun::open(&run, &cpu).unwrap();
     assert_eq!(saved.model.temperature(), t);
     let ids = saved.split("test").unwrap().ids[..8].to_vec();
-    let served = xray::inference::predict_probs(&saved.model, &ids, 8, &cpu).unwrap();
+    let served = xray::runner::inference::predict_probs(&saved.model, &ids, 8, &cpu).unwrap();
     let (raw, _, _) = xray::model::store::load_model(&run, &cpu).unwrap();
-    let raw = xray::inference::predict_probs(&raw, &ids, 8, &cpu).unwrap();
+    let raw = xray::runner::inference::predict_probs(&raw, &ids, 8, &cpu).unwrap();
     for (s, r) in served.iter().zip(&raw) {
         let expected = xray::train::calibrate::rescale(r, t);
         for (a, b) in s.iter().zip(&expected) {
             assert!((a - b).abs() < 1e-4, "{s:?} vs {expected:?} at T {t}");
         }
-        assert_eq!(xray::inference::argmax(s), xray::inference::argmax(r));
+        assert_eq!(
+            xray::runner::inference::argmax(s),
+            xray::runner::inference::argmax(r)
+        );
     }
     for file in [
         "runs/enc/calibration.json",

@@ -4,9 +4,9 @@
 
 use super::rollout::{crop, head_mean, rollout, vec_mat, Square};
 use crate::data::collate::Batch;
-use crate::inference::probabilities;
 use crate::model::{Classifier, Forward, Masks, Output, Pool};
-use crate::saved_run::SavedRun;
+use crate::modes::saved_run::SavedRun;
+use crate::runner::inference::probabilities;
 use anyhow::Result;
 
 /// A batch's attention and predictions, as plain vectors.

@@ -5,10 +5,10 @@
 use super::faithfulness::{measure, Faithfulness, FRACTIONS};
 use super::heads::{role_rules, TOP_KEYS};
 use super::{record, xray_attention, Choice};
-use crate::device::{select_device, DeviceArg};
-use crate::fsutil::atomic_write;
+use crate::modes::saved_run::SavedRun;
 use crate::runner::folder::{FIGURES_DIR, METRICS_DIR};
-use crate::saved_run::SavedRun;
+use crate::util::device::{select_device, DeviceArg};
+use crate::util::fsutil::atomic_write;
 use anyhow::Result;
 use std::path::PathBuf;
 

@@ -4,10 +4,10 @@
 use super::capture::{token_strings, Capture};
 use super::rollout::Square;
 use crate::data::collate::collate_unlabelled;
-use crate::fsutil::atomic_write;
-use crate::inference::argmax;
 use crate::model::Masks;
-use crate::saved_run::SavedRun;
+use crate::modes::saved_run::SavedRun;
+use crate::runner::inference::argmax;
+use crate::util::fsutil::atomic_write;
 use crate::viz::heatmap::{draw_grid, Heatmap, Scale};
 use anyhow::Result;
 use candle_core::Device;

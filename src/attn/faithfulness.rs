@@ -15,10 +15,10 @@ use super::heads::{
 };
 use crate::data::collate::collate_unlabelled;
 use crate::data::dataset::stratified_split;
-use crate::inference::predict_probs;
-use crate::rng::Rng;
-use crate::saved_run::SavedRun;
+use crate::modes::saved_run::SavedRun;
+use crate::runner::inference::predict_probs;
 use crate::train::data::EncodedSplit;
+use crate::util::rng::Rng;
 use crate::viz::deletion_curves::{Curves, Deletion};
 use crate::viz::head_cards::{Bar, Card, Cards};
 use anyhow::Result;
@@ -242,7 +242,7 @@ pub fn measure(
     let mut names = Vec::new();
     let mut heads = Tally::default();
     let binary = saved.labels.len() == 2;
-    let bar = crate::progress::bar(
+    let bar = crate::util::progress::bar(
         sample.len() as u64,
         "  faithfulness {bar:30} {pos}/{len} ETA {eta}",
     );

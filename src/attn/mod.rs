@@ -20,9 +20,9 @@ pub mod select;
 pub mod watch;
 
 use crate::data::collate::collate_unlabelled;
-use crate::fsutil::atomic_write;
-use crate::inference::argmax;
-use crate::saved_run::SavedRun;
+use crate::modes::saved_run::SavedRun;
+use crate::runner::inference::argmax;
+use crate::util::fsutil::atomic_write;
 use anyhow::{Context, Result};
 use attribution::{attribute, Attribution, Baseline, IG_STEPS};
 use candle_core::Device;

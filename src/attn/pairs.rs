@@ -5,11 +5,11 @@
 
 use super::attribution::{attribute, Baseline, IG_STEPS};
 use super::capture::{is_special, token_strings, top_k};
-use crate::fsutil::atomic_write;
-use crate::inference::argmax;
-use crate::inference::predict_probs;
-use crate::saved_run::SavedRun;
+use crate::modes::saved_run::SavedRun;
+use crate::runner::inference::argmax;
+use crate::runner::inference::predict_probs;
 use crate::train::data::encode_texts;
+use crate::util::fsutil::atomic_write;
 use crate::viz::highlight::{draw_highlights, Highlights};
 use anyhow::Result;
 use candle_core::Device;

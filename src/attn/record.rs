@@ -3,7 +3,7 @@
 use super::faithfulness::Faithfulness;
 use super::heads::role_rules;
 use super::rollout::Square;
-use crate::fsutil::atomic_write;
+use crate::util::fsutil::atomic_write;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::path::Path;

@@ -2,9 +2,9 @@
 //! from the validation split (per class the most confidently correct one, then
 //! the most ambiguous, then the most confidently wrong ones).
 
-use crate::inference::argmax;
-use crate::inference::predict_probs;
-use crate::saved_run::SavedRun;
+use crate::modes::saved_run::SavedRun;
+use crate::runner::inference::argmax;
+use crate::runner::inference::predict_probs;
 use crate::train::data::encode_texts;
 use anyhow::{bail, Result};
 use candle_core::Device;

@@ -11,7 +11,7 @@ use super::heads::{received, Tally};
 use crate::data::collate::collate_unlabelled;
 use crate::data::dataset::stratified_split;
 use crate::model::{Classifier, Pool};
-use crate::saved_run::SavedRun;
+use crate::modes::saved_run::SavedRun;
 use crate::train::data::EncodedSplit;
 use crate::train::probe::HeadProbe;
 use crate::train::state::{Forming, HeadPoint};

@@ -13,8 +13,8 @@ pub use reading::{AttnCmd, EvalCmd, InspectCmd, PredictCmd};
 pub use tools::{FetchCmd, GainCmd, ProfileCmd, VideoCmd};
 pub use training::{Batches, CheckpointArgs, ModelArgs, PretrainCmd, TrainCmd};
 
-use crate::device::DeviceArg;
-use crate::usage::require;
+use crate::util::device::DeviceArg;
+use crate::util::usage::require;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 

@@ -4,10 +4,10 @@
 use super::{Common, RunArg};
 use crate::attn::command::AttnRequest;
 use crate::attn::Choice;
-use crate::eval::EvalRequest;
-use crate::inspect::InspectRequest;
-use crate::predict::PredictRequest;
-use crate::usage::require;
+use crate::modes::eval::EvalRequest;
+use crate::modes::inspect::InspectRequest;
+use crate::modes::predict::PredictRequest;
+use crate::util::usage::require;
 use clap::Args;
 use std::path::PathBuf;
 

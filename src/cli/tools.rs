@@ -4,8 +4,8 @@ use super::{Common, Root};
 use crate::data::dataset::DatasetSpec;
 use crate::data::tokenize::{TokenizerSpec, DEFAULT_TOKENIZER};
 use crate::model::Config;
-use crate::profile::ProfileArgs;
-use crate::usage::require_in;
+use crate::modes::profile::ProfileArgs;
+use crate::util::usage::require_in;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -36,9 +36,12 @@ pub struct ProfileCmd {
 
 impl ProfileCmd {
     /// The checked request `profile::run` takes.
-    pub fn request(&self, common: &Common) -> anyhow::Result<crate::profile::ProfileRequest> {
+    pub fn request(
+        &self,
+        common: &Common,
+    ) -> anyhow::Result<crate::modes::profile::ProfileRequest> {
         self.check()?;
-        Ok(crate::profile::ProfileRequest {
+        Ok(crate::modes::profile::ProfileRequest {
             run: self.run.clone(),
             args: ProfileArgs {
                 seq_len: self.seq_len,

@@ -10,7 +10,7 @@ use crate::pretrain::options::{Budget, PretrainOptions};
 use crate::runner::control::{Control, Every};
 use crate::train::command::{TrainRequest, TrainStart};
 use crate::train::options::TrainOptions;
-use crate::usage::require;
+use crate::util::usage::require;
 use clap::Args;
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 //! Batches: a seeded, optionally length-bucketed sampler, and the dynamic-padding
 //! collator that emits `input_ids` + `attention_mask`.
 
-use crate::rng::Rng;
+use crate::util::rng::Rng;
 use candle_core::{Device, Result, Tensor};
 
 /// Bucketing sorts by length inside chunks of this many batches: enough to group

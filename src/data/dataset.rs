@@ -3,7 +3,7 @@
 
 use super::hub::{fetch, HubFile};
 use super::table::{read_parquet, read_table, RawLabels, RawTable};
-use crate::rng::Rng;
+use crate::util::rng::Rng;
 use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;

@@ -145,7 +145,7 @@ struct Bytes {
 
 impl Bytes {
     fn new() -> Self {
-        let bar = crate::progress::bar(
+        let bar = crate::util::progress::bar(
             0,
             "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
         );

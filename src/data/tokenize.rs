@@ -103,7 +103,7 @@ pub fn save_tokenizer(tokenizer: &Tokenizer, path: &Path) -> Result<()> {
     let json = tokenizer
         .to_string(false)
         .map_err(|e| anyhow!("serialising tokenizer: {e}"))?;
-    crate::fsutil::atomic_write(path, json.as_bytes())
+    crate::util::fsutil::atomic_write(path, json.as_bytes())
 }
 
 /// A BERT-style tokenizer over a fixed word list (specials first, so [PAD] = 0):

@@ -307,7 +307,7 @@ pub(crate) mod testing {
     use candle_core::{Device, Tensor, Var};
 
     pub fn random(shape: &[usize], seed: u64, scale: f64) -> Var {
-        let mut rng = crate::rng::Rng::new(seed);
+        let mut rng = crate::util::rng::Rng::new(seed);
         let v: Vec<f32> = (0..shape.iter().product())
             .map(|_| (rng.normal() * scale) as f32)
             .collect();

@@ -152,7 +152,7 @@ mod tests {
 
     #[test]
     fn entmax15_matches_a_threshold_found_by_bisection() {
-        let mut rng = crate::rng::Rng::new(3);
+        let mut rng = crate::util::rng::Rng::new(3);
         for scale in [0.3f32, 1.0, 4.0] {
             let x: Vec<f32> = (0..50).map(|_| rng.normal() as f32 * scale).collect();
             let y = apply(AttnFn::Entmax15, &x);
@@ -185,7 +185,7 @@ mod tests {
     /// The backward rows against central differences of the forward rows.
     #[test]
     fn row_backward_matches_finite_differences() {
-        let mut rng = crate::rng::Rng::new(9);
+        let mut rng = crate::util::rng::Rng::new(9);
         for f in [AttnFn::Softmax, AttnFn::Sparsemax, AttnFn::Entmax15] {
             let x: Vec<f32> = (0..12).map(|_| rng.normal() as f32).collect();
             let dy: Vec<f32> = (0..12).map(|_| rng.normal() as f32).collect();

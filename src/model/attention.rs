@@ -170,7 +170,7 @@ impl MultiHeadSelfAttention {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::Rng;
+    use crate::util::rng::Rng;
     use candle_core::DType;
     use candle_core::Device;
 

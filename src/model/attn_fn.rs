@@ -89,7 +89,7 @@ mod tests {
     /// A padded, causal batch in f64: rows with one key, rows with masked keys.
     #[test]
     fn gradients_are_finite_under_every_mask() {
-        let mut rng = crate::rng::Rng::new(1);
+        let mut rng = crate::util::rng::Rng::new(1);
         let v: Vec<f64> = (0..2 * 2 * 5 * 5).map(|_| rng.normal()).collect();
         let x = Var::from_vec(v, (2, 2, 5, 5), &Device::Cpu).unwrap();
         let mask = Tensor::new(&[[1u32, 1, 1, 0, 0], [1, 1, 1, 1, 1]], &Device::Cpu).unwrap();

@@ -1,7 +1,7 @@
 //! The model's hyper-parameters: everything needed to rebuild it (saved as config.json).
 
 use crate::kernels::AttnFn;
-use crate::usage::{require, require_in};
+use crate::util::usage::{require, require_in};
 use anyhow::{ensure, Result};
 use serde::{Deserialize, Serialize};
 

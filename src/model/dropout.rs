@@ -1,7 +1,7 @@
 //! Dropout driven by our seeded RNG, and the train/eval switch that carries it.
 
 use crate::kernels;
-use crate::rng::Rng;
+use crate::util::rng::Rng;
 use candle_core::{Result, Tensor};
 use rayon::prelude::*;
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 
 use super::dropout::Mode;
 use super::mask::Masks;
-use crate::rng::Rng;
+use crate::util::rng::Rng;
 
 pub struct Forward<'a> {
     /// None: the architecture's own masks (padding, plus causal for the decoder).

@@ -4,8 +4,8 @@
 //! module is built from `vb.pp("its_name")`.
 
 use super::{Classifier, Config, LanguageModel};
-use crate::fsutil::atomic_write;
-use crate::rng::Rng;
+use crate::util::fsutil::atomic_write;
+use crate::util::rng::Rng;
 use anyhow::{bail, ensure, Context, Result};
 use candle_core::{DType, Device, Shape, Tensor, Var};
 use candle_nn::var_builder::SimpleBackend;
@@ -201,7 +201,7 @@ pub fn save_tensors<'a>(
     let tmp = path.with_extension("safetensors.tmp");
     candle_core::safetensors::save(&tensors, &tmp)
         .with_context(|| format!("writing {}", tmp.display()))?;
-    crate::fsutil::commit(&tmp, path)
+    crate::util::fsutil::commit(&tmp, path)
 }
 
 /// A second view of the model on detached weights: evaluation through it records

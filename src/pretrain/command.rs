@@ -4,10 +4,10 @@
 use super::options::PretrainOptions;
 use super::run::{self, Outcome, CURVES_FIGURE};
 use super::state::{curves, read_history, EvalRecord};
-use crate::device::{select_device, DeviceArg};
 use crate::model::Arch;
 use crate::runner::control::{Control, EXIT_INTERRUPTED};
 use crate::runner::folder::{default_run_name, run_dir, FIGURES_DIR, WEIGHTS_FILE};
+use crate::util::device::{select_device, DeviceArg};
 use crate::viz::pretrain_curves::draw_pretrain_curves;
 use anyhow::{Context, Result};
 use candle_core::Device;
@@ -88,7 +88,7 @@ fn ablation(
     device: &Device,
     control: &Control,
 ) -> Result<i32> {
-    crate::usage::require(opts.model.arch == Arch::Decoder, || {
+    crate::util::usage::require(opts.model.arch == Arch::Decoder, || {
         "--causal-ablation is the decoder's lesson: add --arch decoder".into()
     })?;
     let mut runs: Vec<(String, Vec<EvalRecord>)> = Vec::new();

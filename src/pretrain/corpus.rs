@@ -7,7 +7,7 @@ use super::options::{PretrainOptions, HELD_OUT_FRAC};
 use crate::data::dataset::{load_splits, load_unsupervised, DatasetSpec};
 use crate::data::table::read_table;
 use crate::data::tokenize::encode_each;
-use crate::rng::Rng;
+use crate::util::rng::Rng;
 use anyhow::{ensure, Context, Result};
 use std::path::Path;
 use tokenizers::Tokenizer;

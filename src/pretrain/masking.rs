@@ -10,7 +10,7 @@
 
 use crate::data::collate::collate_unlabelled;
 use crate::model::{Arch, LmBatch};
-use crate::rng::Rng;
+use crate::util::rng::Rng;
 use anyhow::Result;
 use candle_core::{Device, Tensor};
 

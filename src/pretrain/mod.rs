@@ -2,7 +2,7 @@
 //! fine-tuned. `options` (what was asked) and `corpus` (the windows it reads)
 //! -> `run` (the loop, on `runner::step::train_step`) with `masking` (what is
 //! asked at each step) and `objective` (the loss); `command` for the CLI. What
-//! fine-tuning from it bought is `xray gain` (src/gain.rs).
+//! fine-tuning from it bought is `xray gain` (src/modes/gain.rs).
 
 pub mod command;
 pub mod corpus;

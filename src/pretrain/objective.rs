@@ -2,8 +2,8 @@
 //! entropy of the language model's logits at the chosen positions.
 
 use crate::model::{Forward, LanguageModel, LmBatch, Masks};
-use crate::rng::Rng;
 use crate::runner::step::{cross_entropy, Loss, Objective};
+use crate::util::rng::Rng;
 use anyhow::Result;
 
 pub struct Pretraining<'a> {

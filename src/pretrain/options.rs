@@ -6,7 +6,7 @@ use crate::data::tokenize::DEFAULT_TOKENIZER;
 use crate::model::Config;
 use crate::runner::defaults;
 use crate::runner::folder::PRETRAIN_ARGS_FILE;
-use crate::usage::{require, require_in};
+use crate::util::usage::{require, require_in};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

@@ -14,7 +14,6 @@ use crate::data::collate::{epoch_batches, sorted_batches};
 use crate::data::tokenize::{build_tokenizer, load_tokenizer, TokenizerSpec};
 use crate::model::store::{detached_language_model, init_language_model, save_model};
 use crate::model::{Arch, LanguageModel, LmBatch, Masks};
-use crate::rng::Rng;
 use crate::runner::checkpoint::Tally;
 use crate::runner::control::{Control, CURVE_EVERY_STEPS};
 use crate::runner::folder::{
@@ -23,6 +22,7 @@ use crate::runner::folder::{
 use crate::runner::optim::{AdamWConfig, Schedule};
 use crate::runner::step::{check_finite, train_step, Objective, StepConfig};
 use crate::runner::weights::Weights;
+use crate::util::rng::Rng;
 use anyhow::{Context, Result};
 use candle_core::{DType, Device};
 use std::path::{Path, PathBuf};
@@ -240,7 +240,7 @@ impl<'a> Pretrainer<'a> {
     }
 
     fn run(mut self, control: &Control) -> Result<Outcome> {
-        let bar = crate::progress::bar(
+        let bar = crate::util::progress::bar(
             self.state.total_steps as u64,
             "pretrain {bar:30} {pos}/{len} {msg} ETA {eta}",
         );
@@ -268,7 +268,7 @@ impl<'a> Pretrainer<'a> {
             if self.snapshot_due() {
                 self.save_snapshot()?;
             }
-            crate::faults::point(crate::faults::Fault::Step);
+            crate::util::faults::point(crate::util::faults::Fault::Step);
             if self
                 .weights
                 .checkpoint_due(control.checkpoint, self.state.step)

@@ -2,9 +2,9 @@
 //! the held-out points, the training curve between them, and the lines its
 //! figure draws.
 
-use crate::rng::Rng;
 use crate::runner::checkpoint::{Resumable, Tally};
 use crate::runner::folder::HISTORY_FILE;
+use crate::util::rng::Rng;
 use crate::viz::pretrain_curves::RunCurves;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -79,7 +79,7 @@ impl Resumable for PretrainState {
 }
 
 pub fn write_history(run: &Path, history: &[EvalRecord]) -> Result<()> {
-    crate::fsutil::write_jsonl(&run.join(HISTORY_FILE), history)
+    crate::util::fsutil::write_jsonl(&run.join(HISTORY_FILE), history)
 }
 
 /// A finished pretraining run's history.

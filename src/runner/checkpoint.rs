@@ -2,9 +2,9 @@
 //! written together into `last/` so a crash never leaves a mixed set.
 
 use super::optim::AdamW;
-use crate::faults::{self, Fault};
-use crate::fsutil::{atomic_write, sync_dir};
 use crate::model::store::{load_weights, save_weights, WEIGHTS_FILE};
+use crate::util::faults::{self, Fault};
+use crate::util::fsutil::{atomic_write, sync_dir};
 use anyhow::{bail, Context, Result};
 use candle_nn::VarMap;
 use serde::de::DeserializeOwned;

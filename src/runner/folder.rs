@@ -3,9 +3,9 @@
 //! run read back, and the guard that keeps a new run from deleting an old one.
 
 use crate::data::tokenize::save_tokenizer;
-use crate::fsutil::atomic_write;
 pub use crate::model::store::{CONFIG_FILE, WEIGHTS_FILE};
-use crate::usage::require;
+use crate::util::fsutil::atomic_write;
+use crate::util::usage::require;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use std::path::{Path, PathBuf};

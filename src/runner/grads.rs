@@ -152,9 +152,9 @@ mod tests {
     use super::*;
     use crate::data::collate::collate;
     use crate::model::{store::init_model, Config, Forward};
-    use crate::rng::Rng;
     use crate::runner::optim::{AdamW, AdamWConfig};
     use crate::runner::step::{cross_entropy, train_step, StepConfig};
+    use crate::util::rng::Rng;
     use candle_core::{DType, Device};
 
     /// Every weight by name, in name order.

@@ -263,7 +263,7 @@ mod tests {
 
     #[test]
     fn cpu_kernels_match_the_composed_update() {
-        let mut rng = crate::rng::Rng::new(5);
+        let mut rng = crate::util::rng::Rng::new(5);
         let mut random = |n: usize| (0..n).map(|_| rng.normal() as f32).collect::<Vec<f32>>();
         let dev = candle_core::Device::Cpu;
         let (w0, g0) = (random(64), random(64));

@@ -7,7 +7,7 @@ use super::optim::AdamW;
 use crate::data::collate::Batch;
 use crate::model::tape::StackTape;
 use crate::model::{Classifier, Forward};
-use crate::rng::Rng;
+use crate::util::rng::Rng;
 use anyhow::{bail, Result};
 use candle_core::{DType, Tensor, D};
 use std::path::Path;

@@ -106,7 +106,7 @@ impl Calibration {
     }
 
     pub fn write(&self, run: &Path) -> Result<()> {
-        crate::fsutil::atomic_write(
+        crate::util::fsutil::atomic_write(
             &run.join(CALIBRATION_FILE),
             &serde_json::to_vec_pretty(self)?,
         )

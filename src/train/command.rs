@@ -4,11 +4,11 @@
 use super::options::TrainOptions;
 use super::probe::ProbeMaker;
 use super::run::{self, Outcome};
-use crate::device::{select_device, DeviceArg};
 use crate::runner::checkpoint::{has_checkpoint, written};
 use crate::runner::control::{Control, EXIT_INTERRUPTED};
 use crate::runner::folder::resolve_run;
 use crate::runner::folder::{default_run_name, RunFiles, RUNS_DIR};
+use crate::util::device::{select_device, DeviceArg};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 

@@ -3,8 +3,8 @@
 
 use super::data::EncodedSplit;
 use super::metrics::{scores, Scores};
-use crate::inference::{argmax, predict_probs};
 use crate::model::Classifier;
+use crate::runner::inference::{argmax, predict_probs};
 use anyhow::Result;
 use candle_core::Device;
 

@@ -5,9 +5,9 @@
 use super::data::EncodedSplit;
 use super::evaluate::nll;
 use crate::data::tokenize::{truncate_ids, Truncate};
-use crate::inference::{argmax, predict_probs};
 use crate::model::Classifier;
-use crate::rng::Rng;
+use crate::runner::inference::{argmax, predict_probs};
+use crate::util::rng::Rng;
 use anyhow::Result;
 use candle_core::Device;
 use serde::{Deserialize, Serialize};
@@ -130,7 +130,7 @@ pub fn by_length(
 ) -> Result<Vec<LengthRow>> {
     let mut rows = Vec::new();
     let mut rng = Rng::new(29);
-    let bar = crate::progress::bar(
+    let bar = crate::util::progress::bar(
         (2 * LENGTHS.len() + 1) as u64,
         "  by length {bar:30} {pos}/{len} ETA {eta}",
     );

@@ -7,7 +7,7 @@ use crate::model::Config;
 use crate::runner::defaults;
 use crate::runner::folder::TRAIN_ARGS_FILE;
 use crate::runner::optim::AdamWConfig;
-use crate::usage::{require, require_in};
+use crate::util::usage::{require, require_in};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -189,7 +189,7 @@ impl TrainOptions {
     }
 
     fn check_memory(&self) -> Result<()> {
-        let Some(available) = crate::device::available_memory_gb() else {
+        let Some(available) = crate::util::device::available_memory_gb() else {
             return Ok(());
         };
         let (params, activations) = self.training_memory_gb();

@@ -8,9 +8,9 @@ use super::metrics::ClassScores;
 use super::options::TrainOptions;
 use super::state::{curves, head_lines, EpochRecord, LoopState};
 use crate::data::dataset::Splits;
-use crate::device::peak_rss_gb;
-use crate::fsutil::atomic_write;
 use crate::runner::folder::{RunFiles, FINAL_METRICS_FILE, HISTORY_FILE, RUN_SUMMARY_FILE};
+use crate::util::device::peak_rss_gb;
+use crate::util::fsutil::atomic_write;
 use crate::viz::curves::draw_curves;
 use crate::viz::forming::draw_heads_over_training;
 use anyhow::{Context, Result};
@@ -119,7 +119,7 @@ pub fn write_outputs(
     }
     // The run folder's own history.jsonl is written as each epoch ends; metrics/
     // gets the same lines with the summary that quotes them, never a stale copy.
-    crate::fsutil::write_jsonl(&files.metrics_dir().join(HISTORY_FILE), &state.history)?;
+    crate::util::fsutil::write_jsonl(&files.metrics_dir().join(HISTORY_FILE), &state.history)?;
     println!(
         "test accuracy {:.4}, macro F1 {:.4} (best epoch {}); wrote {}/final_metrics.json, \
          {}/curves.png",

@@ -15,14 +15,11 @@ use super::state::{CurvePoint, EpochRecord, LoopState, ValPoint};
 use crate::data::collate::{collate, epoch_batches, padding_fraction};
 use crate::data::dataset::Splits;
 use crate::data::tokenize::{build_tokenizer, load_tokenizer, TokenizerSpec};
-use crate::faults::{self, Fault};
-use crate::fsutil::atomic_write;
 use crate::model::store::{
     detached_model, init_model, load_body, load_config, load_weights, save_model,
 };
 use crate::model::{Classifier, Config};
 use crate::pretrain::options::PretrainOptions;
-use crate::rng::Rng;
 use crate::runner::control::{Control, CURVE_EVERY_STEPS};
 use crate::runner::folder::{
     start_in, write_start_files, RunFiles, HISTORY_FILE, LABELS_FILE, TOKENIZER_FILE,
@@ -32,7 +29,10 @@ use crate::runner::optim::Schedule;
 use crate::runner::step::{check_finite, train_step, StepConfig};
 use crate::runner::weights::Weights;
 use crate::train::state::check_finished;
-use crate::usage::require;
+use crate::util::faults::{self, Fault};
+use crate::util::fsutil::atomic_write;
+use crate::util::rng::Rng;
+use crate::util::usage::require;
 use anyhow::{Context, Result};
 use candle_core::{DType, Device};
 use candle_nn::VarMap;
@@ -291,7 +291,7 @@ impl<'a> Trainer<'a> {
             self.opts.bucket,
             &mut epoch_rng(self.opts.seed, self.state.epoch),
         );
-        let bar = crate::progress::bar(
+        let bar = crate::util::progress::bar(
             batches.len() as u64,
             "epoch {prefix} {bar:30} {pos}/{len} {msg} ETA {eta}",
         );
@@ -576,7 +576,7 @@ impl<'a> Trainer<'a> {
 
 /// history.jsonl, which makes the folder serve a model, then `runs/latest`.
 fn publish_epochs(files: &RunFiles, history: &[EpochRecord]) -> Result<()> {
-    crate::fsutil::write_jsonl(&files.run.join(HISTORY_FILE), history)?;
+    crate::util::fsutil::write_jsonl(&files.run.join(HISTORY_FILE), history)?;
     files.point_latest_here()
 }
 

@@ -2,9 +2,9 @@
 //! the epochs so far, the curves inside them, the best validation.
 
 use crate::model::store;
-use crate::rng::Rng;
 use crate::runner::checkpoint::{read_state, Resumable, Tally};
 use crate::runner::folder::{serves_a_model, TRAIN_ARGS_FILE};
+use crate::util::rng::Rng;
 use crate::viz::curves::{EpochCurves, Points};
 use crate::viz::forming::Lines;
 use anyhow::Result;

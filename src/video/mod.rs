@@ -12,7 +12,7 @@ mod programs;
 mod script;
 mod voice;
 
-use crate::fsutil::{atomic_write, commit};
+use crate::util::fsutil::{atomic_write, commit};
 use anyhow::{Context, Result};
 use facts::Facts;
 use script::{Slide, Visual};
@@ -103,7 +103,7 @@ pub fn run(cmd: &VideoOptions) -> Result<()> {
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let scratch = Scratch { dir, keep };
-    let bar = crate::progress::bar(
+    let bar = crate::util::progress::bar(
         slides.len() as u64,
         "drawing {bar:30} {pos}/{len} slides {msg}",
     );
@@ -224,7 +224,7 @@ fn encode_all(
     dir: &Path,
     out: &Path,
 ) -> Result<()> {
-    let bar = crate::progress::bar(
+    let bar = crate::util::progress::bar(
         made.len() as u64 + 1,
         "encoding {bar:30} {pos}/{len} {eta} left",
     );

@@ -69,5 +69,5 @@ pub fn draw_gain(lines: &[GainLine], path: &Path) -> Result<()> {
             .map_err(|e| anyhow!("{e}"))?;
         root.present().map_err(|e| anyhow!("{e}"))?;
     }
-    crate::fsutil::commit(&tmp, path)
+    crate::util::fsutil::commit(&tmp, path)
 }

@@ -22,7 +22,7 @@ pub fn write_attention_page<T: Serialize>(data: &T, path: &Path) -> Result<()> {
         .replace("/*SEQUENTIAL*/", &serde_json::to_string(&SEQUENTIAL)?)
         .replace("/*ABOVE_CAP*/", &ABOVE_CAP.to_string())
         .replace("/*DATA*/", &json);
-    crate::fsutil::atomic_write(path, page.as_bytes())
+    crate::util::fsutil::atomic_write(path, page.as_bytes())
 }
 
 #[cfg(test)]

@@ -49,7 +49,7 @@ pub fn draw_pretrain_curves(runs: &[RunCurves], title: &str, path: &Path) -> Res
         panel(&right, runs, true)?;
         root.present().map_err(|e| anyhow!("{e}"))?;
     }
-    crate::fsutil::commit(&tmp, path)
+    crate::util::fsutil::commit(&tmp, path)
 }
 
 fn panel(area: &DrawingArea<BitMapBackend, Shift>, runs: &[RunCurves], acc: bool) -> Result<()> {

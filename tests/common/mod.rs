@@ -109,7 +109,7 @@ pub fn write_task(dir: &Path, markers: &[&str], rows: usize) -> PathBuf {
 
 /// `write_task` with `filler` to `3 * filler - 1` filler words around each marker.
 pub fn write_task_filled(dir: &Path, markers: &[&str], rows: usize, filler: usize) -> PathBuf {
-    let mut rng = xray::rng::Rng::new(99);
+    let mut rng = xray::util::rng::Rng::new(99);
     let mut csv = String::from("text,label\n");
     for i in 0..rows {
         let class = i % markers.len();

@@ -3,13 +3,13 @@
 //! training steps instead, `--sweep` several sequence lengths.
 
 use crate::data::collate::Batch;
-use crate::device::{device_name, peak_rss_gb, select_device, DeviceArg};
 use crate::model::{store, Classifier, Config};
-use crate::rng::Rng;
 use crate::runner::folder::{FIGURES_DIR, METRICS_DIR};
 use crate::runner::optim::{AdamW, AdamWConfig};
 use crate::runner::step::{train_step, StepConfig};
 use crate::train::options::TrainOptions;
+use crate::util::device::{device_name, peak_rss_gb, select_device, DeviceArg};
+use crate::util::rng::Rng;
 use crate::viz::sweep::{draw_sweep, SweepPoint};
 use anyhow::{ensure, Result};
 use candle_core::{DType, Device, Tensor};
@@ -82,7 +82,7 @@ pub fn run(req: ProfileRequest) -> Result<()> {
     if !req.sweep.is_empty() {
         let out = &req.out;
         let json = out.join(METRICS_DIR).join("profile_sweep.json");
-        crate::fsutil::atomic_write(&json, &serde_json::to_vec_pretty(&reports)?)?;
+        crate::util::fsutil::atomic_write(&json, &serde_json::to_vec_pretty(&reports)?)?;
         let png = out.join(FIGURES_DIR).join("profile_seq_len.png");
         std::fs::create_dir_all(out.join(FIGURES_DIR))?;
         let points: Vec<SweepPoint> = reports

@@ -7,8 +7,8 @@ use crate::data::hub::{fetch, HubFile};
 use crate::data::summary::{describe_counts, length_stats, thousands, LengthStats, SplitSummary};
 use crate::data::table::read_parquet;
 use crate::data::tokenize::{build_tokenizer, encode, Encoded, TokenizerSpec, Truncate};
-use crate::rng::Rng;
 use crate::train::options::TrainOptions;
+use crate::util::rng::Rng;
 use anyhow::{bail, Result};
 use tokenizers::Tokenizer;
 

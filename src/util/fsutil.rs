@@ -24,7 +24,7 @@ pub fn commit(tmp: &Path, path: &Path) -> Result<()> {
     File::open(tmp)
         .and_then(|f| f.sync_all())
         .with_context(|| format!("flushing {} to disk", tmp.display()))?;
-    crate::faults::point(crate::faults::Fault::Write);
+    crate::util::faults::point(crate::util::faults::Fault::Write);
     std::fs::rename(tmp, path)
         .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
     sync_dir(path.parent().unwrap_or(Path::new(".")))

@@ -1,8 +1,8 @@
 //! `xray predict`: classify texts with a trained run, as a table or JSON lines.
 
-use crate::device::{select_device, DeviceArg};
-use crate::inference::argmax;
-use crate::saved_run::SavedRun;
+use crate::modes::saved_run::SavedRun;
+use crate::runner::inference::argmax;
+use crate::util::device::{select_device, DeviceArg};
 use anyhow::Result;
 use std::path::PathBuf;
 

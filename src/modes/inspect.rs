@@ -6,12 +6,12 @@
 
 use crate::attn::capture::token_strings;
 use crate::data::collate::collate_unlabelled;
-use crate::device::{select_device, DeviceArg};
 use crate::kernels;
 use crate::model::mask::attention_bias;
 use crate::model::{Forward, Masks, Output};
-use crate::saved_run::SavedRun;
+use crate::modes::saved_run::SavedRun;
 use crate::train::data::encode_texts;
+use crate::util::device::{select_device, DeviceArg};
 use anyhow::{Context, Result};
 use candle_core::{DType, Device, Tensor};
 use serde_json::{json, Value};

@@ -2,10 +2,10 @@
 //! labelled file, printed as JSON; with `--by-length`, also on the split's texts
 //! cut short (recorded in the run summaries, drawn in accuracy_by_length.png).
 
-use crate::device::{select_device, DeviceArg};
+use crate::modes::saved_run::SavedRun;
 use crate::runner::folder::FIGURES_DIR;
-use crate::saved_run::SavedRun;
 use crate::train::lengths::{by_length, Cut, LengthRow, LENGTHS};
+use crate::util::device::{select_device, DeviceArg};
 use crate::viz::length_curves::{draw_by_length, ByLength};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};

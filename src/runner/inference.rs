@@ -16,7 +16,7 @@ pub fn predict_probs(
 ) -> Result<Vec<Vec<f32>>> {
     let lengths: Vec<usize> = ids.iter().map(Vec::len).collect();
     let mut probs = vec![Vec::new(); ids.len()];
-    let bar = crate::progress::bar(
+    let bar = crate::util::progress::bar(
         ids.len() as u64,
         "  eval {bar:30} {pos}/{len} {per_sec} ETA {eta}",
     );

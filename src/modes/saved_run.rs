@@ -4,11 +4,11 @@
 use crate::data::dataset::{label_ids, Dataset};
 use crate::data::table::read_table;
 use crate::data::tokenize::{encode, load_tokenizer, Truncate};
-use crate::inference::predict_probs;
 use crate::model::{store, Classifier, Config};
 use crate::runner::folder::{
     HISTORY_FILE, LABELS_FILE, METRICS_DIR, RUN_SUMMARY_FILE, TOKENIZER_FILE,
 };
+use crate::runner::inference::predict_probs;
 use crate::train::calibrate::read_temperature;
 use crate::train::data::{encode_split, encode_texts, load_data, prepared, EncodedSplit};
 use crate::train::evaluate::{evaluate, Evaluation};
@@ -63,7 +63,7 @@ impl SavedRun {
         if let (Some(val), "val") = (self.val.get(), name) {
             return Ok(val.clone());
         }
-        let spinner = crate::progress::spinner(format!(
+        let spinner = crate::util::progress::spinner(format!(
             "rebuilding the {name} split from the run's data options (reading and tokenizing)"
         ));
         let encoded = encode_split(&self.tokenizer, &self.dataset(name)?, &self.options)?;
@@ -76,7 +76,7 @@ impl SavedRun {
 
     /// The split with every text whole, no truncation: what `eval --by-length` cuts.
     pub fn whole_split(&self, name: &str) -> Result<EncodedSplit> {
-        let spinner = crate::progress::spinner(format!(
+        let spinner = crate::util::progress::spinner(format!(
             "rebuilding the {name} split with its texts whole (reading and tokenizing)"
         ));
         let data = self.dataset(name)?;
@@ -141,7 +141,7 @@ impl SavedRun {
                 == Some(self.dir.clone());
             if let (true, Some(map)) = (same_run, summary.as_object_mut()) {
                 map.insert(key.into(), value.clone());
-                crate::fsutil::atomic_write(path, &serde_json::to_vec_pretty(&summary)?)?;
+                crate::util::fsutil::atomic_write(path, &serde_json::to_vec_pretty(&summary)?)?;
             }
         }
         Ok(())
