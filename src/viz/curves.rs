@@ -7,6 +7,7 @@ use super::font::ensure_font;
 use anyhow::{anyhow, Result};
 use plotters::chart::DualCoordChartContext;
 use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -46,8 +47,11 @@ pub fn draw_curves(curves: EpochCurves, title: &str, path: &Path) -> Result<()> 
     ensure_font();
     let tmp = path.with_extension("tmp.png");
     {
-        let root = BitMapBackend::new(&tmp, (1000, 600)).into_drawing_area();
+        let root = BitMapBackend::new(&tmp, (1000, 600 + LEGEND_HEIGHT)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+        // The legend gets its own strip under the chart: inside it, it covered
+        // the validation points, which sit at the top right by the end of training.
+        let (root, legend_area) = root.split_vertically(600);
         let n = curves.epochs.max(1) as f64;
         let best = curves.best.map(|at| (at, kept_label(&curves)));
         let on = on_rows(curves.val_rows);
@@ -105,15 +109,9 @@ pub fn draw_curves(curves: EpochCurves, title: &str, path: &Path) -> Result<()> 
             .axis_desc_style(("sans-serif", 18))
             .draw()
             .map_err(|e| anyhow!("{e}"))?;
+        let entries = legend_entries(&loss_series, &acc_series, best.as_ref());
         draw_lines(&mut chart, loss_series, acc_series, best)?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 16))
-            .draw()
-            .map_err(|e| anyhow!("{e}"))?;
+        draw_legend(&legend_area, &entries)?;
         root.present()
             .map_err(|e| anyhow!("writing {}: {e}", tmp.display()))?;
     }
@@ -128,6 +126,49 @@ fn kept_label(curves: &EpochCurves) -> String {
         (Some(loss), false) => format!("kept weights: val loss {loss:.4} on the whole split"),
         _ => "kept weights (lowest val loss)".into(),
     }
+}
+
+/// Pixels under the chart for the legend: two columns of entries.
+const LEGEND_HEIGHT: u32 = 100;
+
+/// One legend entry: its label, colour, and whether it is the kept weights' ring.
+type Entry = (String, RGBColor, bool);
+
+fn legend_entries(
+    loss: &[Series; 2],
+    acc: &[Series; 2],
+    best: Option<&((f64, f64), String)>,
+) -> Vec<Entry> {
+    let mut entries: Vec<Entry> = Vec::new();
+    for (((loss_label, _), loss_color), ((acc_label, _), acc_color)) in
+        loss.iter().zip(LOSS_COLORS).zip(acc.iter().zip(ACC_COLORS))
+    {
+        entries.push((loss_label.clone(), loss_color, false));
+        entries.push((acc_label.clone(), acc_color, false));
+    }
+    if let Some((_, label)) = best {
+        entries.push((label.clone(), BLACK, true));
+    }
+    entries
+}
+
+/// The entries in two columns, a line (or the ring) before each label.
+fn draw_legend(area: &DrawingArea<BitMapBackend, Shift>, entries: &[Entry]) -> Result<()> {
+    for (i, (label, color, ring)) in entries.iter().enumerate() {
+        let (x, y) = (85 + 450 * (i as i32 % 2), 12 + 28 * (i as i32 / 2));
+        if *ring {
+            area.draw(&Circle::new((x + 12, y + 9), 7, color.stroke_width(2)))
+        } else {
+            area.draw(&PathElement::new(
+                vec![(x, y + 9), (x + 24, y + 9)],
+                color.stroke_width(3),
+            ))
+        }
+        .map_err(|e| anyhow!("{e}"))?;
+        area.draw(&Text::new(label.as_str(), (x + 34, y), ("sans-serif", 16)))
+            .map_err(|e| anyhow!("{e}"))?;
+    }
+    Ok(())
 }
 
 type Chart<'a, 'b> = DualCoordChartContext<
@@ -145,16 +186,11 @@ fn draw_lines(
     acc_series: [Series; 2],
     best: Option<((f64, f64), String)>,
 ) -> Result<()> {
-    let legend = |color: RGBColor| {
-        move |(x, y): (i32, i32)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-    };
     for ((label, points), color) in loss_series.into_iter().zip(LOSS_COLORS) {
         let marker = if label.starts_with("val") { 6 } else { 0 };
         chart
             .draw_series(LineSeries::new(points, color.stroke_width(3)).point_size(marker))
-            .map_err(|e| anyhow!("{e}"))?
-            .label(label)
-            .legend(legend(color));
+            .map_err(|e| anyhow!("{e}"))?;
     }
     for ((label, points), color) in acc_series.into_iter().zip(ACC_COLORS) {
         let marker = if label.starts_with("val") { 6 } else { 0 };
@@ -162,16 +198,12 @@ fn draw_lines(
             .draw_secondary_series(
                 LineSeries::new(points, color.stroke_width(3)).point_size(marker),
             )
-            .map_err(|e| anyhow!("{e}"))?
-            .label(label)
-            .legend(legend(color));
+            .map_err(|e| anyhow!("{e}"))?;
     }
-    if let Some((best, label)) = best {
+    if let Some((best, _)) = best {
         chart
             .draw_series([Circle::new(best, 11, BLACK.stroke_width(2))])
-            .map_err(|e| anyhow!("{e}"))?
-            .label(label)
-            .legend(|(x, y)| Circle::new((x + 10, y), 6, BLACK.stroke_width(2)));
+            .map_err(|e| anyhow!("{e}"))?;
     }
     Ok(())
 }
