@@ -28,8 +28,10 @@ DOCKER_RUN := docker run --rm $(GPU_FLAGS) $(AS_HOST_USER) -v "$(CURDIR)":/works
 	-v $(HF_VOLUME):/home/xray/.cache/huggingface
 
 # Inside this project's workspace, use the shared offline Hub cache when it is there.
+# Relative (every native target runs from the project root), so that what the
+# targets print, and the notebook saves, names no one machine's folders.
 ifneq ($(wildcard ../shared/data/hf),)
-HF_HOME ?= $(abspath ../shared/data/hf)
+HF_HOME ?= ../shared/data/hf
 export HF_HOME
 endif
 

@@ -138,7 +138,7 @@ impl SavedRun {
             let same_run = summary["run"]
                 .as_str()
                 .and_then(|r| Path::new(r).canonicalize().ok())
-                == Some(self.dir.clone());
+                == self.dir.canonicalize().ok();
             if let (true, Some(map)) = (same_run, summary.as_object_mut()) {
                 map.insert(key.into(), value.clone());
                 crate::util::fsutil::atomic_write(path, &serde_json::to_vec_pretty(&summary)?)?;

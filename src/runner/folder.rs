@@ -156,13 +156,21 @@ pub fn default_run_name(dataset: &str, arch: crate::model::Arch) -> String {
     )
 }
 
-/// `--run DIR`, or `<root>/runs/latest`.
+/// `--run DIR`, or `<root>/runs/latest`, with its links followed; relative to
+/// the working folder when inside it, so that what the modes print and record
+/// names no one machine's folders.
 pub fn resolve_run(run: Option<&Path>, root: &Path) -> Result<PathBuf> {
     let dir = run.map_or_else(|| RunFiles::latest_link(root), Path::to_path_buf);
-    dir.canonicalize().with_context(|| {
+    let dir = dir.canonicalize().with_context(|| {
         format!(
             "no run folder at {}: train one first (xray train --dataset imdb) or pass --run DIR",
             dir.display()
         )
-    })
+    })?;
+    let inside = std::env::current_dir()
+        .and_then(|cwd| cwd.canonicalize())
+        .ok()
+        .and_then(|cwd| dir.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .filter(|rel| !rel.as_os_str().is_empty());
+    Ok(inside.unwrap_or(dir))
 }
