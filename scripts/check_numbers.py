@@ -65,7 +65,7 @@ def render(root):
         best_reading_head(heads),
     ]
     header = [
-        "val loss (kept weights, whole split) / acc",
+        "val loss (kept weights) / acc (epoch's end), whole split",
         "test acc / macro F1",
         "training",
         "main job wall",
