@@ -39,7 +39,11 @@ impl HeadWatch {
     /// `n` validation reviews, stratified and seeded as the faithfulness sample is.
     pub fn new(val: &EncodedSplit, tokenizer: &Tokenizer, pool: Pool, n: usize) -> Self {
         let frac = (n as f64 / val.ids.len().max(1) as f64).min(1.0);
-        let (_, sample) = stratified_split(&val.labels, frac, 17);
+        let (_, mut sample) = stratified_split(&val.labels, frac, 17);
+        // In length order, so that each batch of the measurement pads little
+        // (as inference batches do): the statistics are per review, the order
+        // is free, and it is the cost the trainer pays at every point.
+        sample.sort_by_key(|&i| val.ids[i].len());
         let ids: Vec<Vec<u32>> = sample.iter().map(|&i| val.ids[i].clone()).collect();
         let tokens = ids.iter().map(|ids| tokens_of(tokenizer, ids)).collect();
         let mut forming: Vec<usize> = Vec::new();
