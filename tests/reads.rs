@@ -9,7 +9,7 @@
 mod common;
 
 use common::{tiny_options, write_task_filled, PROBE};
-use xray::attn::capture::{token_strings, Capture};
+use xray::attn::capture::Capture;
 use xray::attn::heads::received;
 use xray::data::collate::collate_unlabelled;
 use xray::modes::saved_run::SavedRun;
@@ -32,7 +32,7 @@ fn marker_weight(opts: TrainOptions, root: &std::path::Path) -> Vec<((usize, usi
     let capture = Capture::run(&saved, &collate_unlabelled(&seqs, &cpu).unwrap(), None).unwrap();
     let mut sums = Vec::new();
     for (b, ids) in seqs.iter().enumerate() {
-        let tokens = token_strings(&saved, ids);
+        let tokens = saved.tokens(ids);
         let marker = tokens
             .iter()
             .position(|t| MARKERS.contains(&t.as_str()))

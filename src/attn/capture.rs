@@ -163,21 +163,6 @@ pub fn normalised_entropy(weights: &[f32], n: usize, causal: bool) -> f32 {
     rows.iter().sum::<f32>() / rows.len().max(1) as f32
 }
 
-pub fn token_strings(saved: &SavedRun, ids: &[u32]) -> Vec<String> {
-    tokens_of(&saved.tokenizer, ids)
-}
-
-/// Each id as its vocabulary entry ("#id" for an id the vocabulary lacks).
-pub fn tokens_of(tokenizer: &tokenizers::Tokenizer, ids: &[u32]) -> Vec<String> {
-    ids.iter()
-        .map(|&id| {
-            tokenizer
-                .id_to_token(id)
-                .unwrap_or_else(|| format!("#{id}"))
-        })
-        .collect()
-}
-
 /// [CLS], [SEP], [PAD] and the like: never ranked, never deleted.
 pub fn is_special(token: &str) -> bool {
     token.starts_with('[') && token.ends_with(']')

@@ -1,7 +1,7 @@
 //! Why the masks matter, shown on one text: the causal mask on and off, and the
 //! padding mask on and off in a padded batch (where the weight leaks onto [PAD]).
 
-use super::capture::{token_strings, Capture};
+use super::capture::Capture;
 use super::rollout::Square;
 use crate::data::collate::collate_unlabelled;
 use crate::model::Masks;
@@ -92,7 +92,7 @@ pub fn compare_masks(
     ) {
         *last = sep; // a cut text still ends like a whole one
     }
-    let tokens = token_strings(saved, &ids);
+    let tokens = saved.tokens(&ids);
     let (causal_off, causal_on) = compare_causal(saved, &ids, &tokens, figures, device)?;
     let mut summary = compare_padding(saved, &ids, &tokens, figures, device)?;
     summary.causal_off = causal_off;

@@ -9,7 +9,7 @@
 //! Each is also averaged over the sizes (AOPC). Random ranking is the floor.
 
 use super::attribution::{attribute, Baseline, IG_STEPS};
-use super::capture::{is_special, token_strings, top_k, Capture, Maps};
+use super::capture::{is_special, top_k, Capture, Maps};
 use super::heads::{
     role_rules, HeadStats, Role, RouteStats, Tally, CARD_WORDS, MIN_OCCURRENCES, TOP_KEYS,
 };
@@ -250,7 +250,7 @@ pub fn measure(
         let seqs: Vec<&[u32]> = chunk.iter().map(|&i| data.ids[i].as_slice()).collect();
         let capture = Capture::run(saved, &collate_unlabelled(&seqs, device)?, None)?;
         for (b, ids) in seqs.iter().enumerate() {
-            let tokens = token_strings(saved, ids);
+            let tokens = saved.tokens(ids);
             let maps = capture.maps(b, ids.len());
             let ranked = rank(saved, &maps, ids, &mut rng, device)?;
             let route = maps.evidence(saved.config.pool).0;
@@ -340,10 +340,7 @@ fn rank(
     rng: &mut Rng,
     device: &Device,
 ) -> Result<Example> {
-    let special: Vec<bool> = token_strings(saved, ids)
-        .iter()
-        .map(|t| is_special(t))
-        .collect();
+    let special: Vec<bool> = saved.tokens(ids).iter().map(|t| is_special(t)).collect();
     let attribution = attribute(&saved.model, ids, &special, IG_STEPS, Baseline::Pad, device)?;
     let mut names = vec!["attention", "rollout"];
     let mut scores = vec![maps.pooled_attn.clone(), maps.rolled.clone()];

@@ -26,7 +26,7 @@ use crate::util::fsutil::atomic_write;
 use anyhow::{Context, Result};
 use attribution::{attribute, Attribution, Baseline, IG_STEPS};
 use candle_core::Device;
-use capture::{token_strings, Capture, Maps};
+use capture::{Capture, Maps};
 use draw::{draw_example, evidence_window, submatrix, Drawing};
 use faithfulness::Faithfulness;
 use record::ExampleRecord;
@@ -62,7 +62,7 @@ pub fn xray_attention(
     let roles = faithfulness.map(|f| f.roles()).unwrap_or_default();
     let mut records = Vec::new();
     for (b, example) in examples.iter().enumerate() {
-        let tokens = token_strings(saved, &example.ids);
+        let tokens = saved.tokens(&example.ids);
         let maps = capture.maps(b, tokens.len());
         let probs = &capture.probs[b];
         let predicted = argmax(probs);

@@ -4,7 +4,7 @@
 //! intensifier, a positive word inside a negative review) or counts cues.
 
 use super::attribution::{attribute, Baseline, IG_STEPS};
-use super::capture::{is_special, token_strings, top_k};
+use super::capture::{is_special, top_k};
 use crate::modes::saved_run::SavedRun;
 use crate::runner::inference::argmax;
 use crate::runner::inference::predict_probs;
@@ -48,7 +48,7 @@ struct Read {
 }
 
 fn read(saved: &SavedRun, ids: &[u32], probs: &[f32], device: &Device) -> Result<Read> {
-    let tokens = token_strings(saved, ids);
+    let tokens = saved.tokens(ids);
     let special: Vec<bool> = tokens.iter().map(|t| is_special(t)).collect();
     let a = attribute(&saved.model, ids, &special, IG_STEPS, Baseline::Pad, device)?;
     let class = argmax(probs);

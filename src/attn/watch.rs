@@ -6,10 +6,11 @@
 //! where Integrated Gradients would take 34 a review.
 
 use super::attribution::batch_gradient_times_input;
-use super::capture::{tokens_of, Capture, Maps};
+use super::capture::{Capture, Maps};
 use super::heads::{received, Tally};
 use crate::data::collate::collate_unlabelled;
 use crate::data::dataset::stratified_split;
+use crate::data::tokenize::tokens_of;
 use crate::model::{Classifier, Pool};
 use crate::modes::saved_run::SavedRun;
 use crate::train::data::EncodedSplit;

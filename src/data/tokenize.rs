@@ -91,6 +91,17 @@ pub fn build_tokenizer(spec: &TokenizerSpec, train_texts: &[String]) -> Result<T
     Ok(tokenizer)
 }
 
+/// Each id as its vocabulary entry ("#id" for an id the vocabulary lacks).
+pub fn tokens_of(tokenizer: &Tokenizer, ids: &[u32]) -> Vec<String> {
+    ids.iter()
+        .map(|&id| {
+            tokenizer
+                .id_to_token(id)
+                .unwrap_or_else(|| format!("#{id}"))
+        })
+        .collect()
+}
+
 pub fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
     // tokenizers 0.23 panics (`expect("Helper")`) on some malformed "decoder"
     // objects instead of returning its error; a damaged file is still an error.

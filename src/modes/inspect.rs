@@ -4,7 +4,6 @@
 //! pass. What the notebook shows; nothing here is computed apart from the model's
 //! own code (the collator, `attention_bias`, one `Classifier::forward`).
 
-use crate::attn::capture::token_strings;
 use crate::data::collate::collate_unlabelled;
 use crate::kernels;
 use crate::model::mask::attention_bias;
@@ -59,7 +58,7 @@ pub fn inspect(saved: &SavedRun, texts: &[String], rows: usize, device: &Device)
         "labels": saved.labels,
         "texts": ids.iter().map(|row| decode(saved, row)).collect::<Result<Vec<_>>>()?,
         "gold": gold,
-        "tokens": ids.iter().map(|row| token_strings(saved, row)).collect::<Vec<_>>(),
+        "tokens": ids.iter().map(|row| saved.tokens(row)).collect::<Vec<_>>(),
         "input_ids": batch.input_ids.to_vec2::<u32>()?,
         "attention_mask": batch.attention_mask.to_vec2::<u32>()?,
         "padding_share": 1.0 - batch.real_tokens as f64 / (b * l) as f64,

@@ -3,7 +3,7 @@
 
 use crate::data::dataset::{label_ids, Dataset};
 use crate::data::table::read_table;
-use crate::data::tokenize::{encode, load_tokenizer, Truncate};
+use crate::data::tokenize::{encode, load_tokenizer, tokens_of, Truncate};
 use crate::model::{store, Classifier, Config};
 use crate::runner::folder::{
     HISTORY_FILE, LABELS_FILE, METRICS_DIR, RUN_SUMMARY_FILE, TOKENIZER_FILE,
@@ -145,6 +145,11 @@ impl SavedRun {
             }
         }
         Ok(())
+    }
+
+    /// Each id as this run's vocabulary entry.
+    pub fn tokens(&self, ids: &[u32]) -> Vec<String> {
+        tokens_of(&self.tokenizer, ids)
     }
 
     /// A labelled file, its labels read with this run's label names.
