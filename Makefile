@@ -78,7 +78,7 @@ attn: ## [native] attention X-ray of the latest run: mask comparisons, HTML page
 video: release ## [native] the demo video from figures/ and metrics/: video/xray.mp4 + video/script.md (needs ffmpeg, espeak-ng)
 	target/release/xray video --voice
 
-artifacts: ## [native] every committed artifact from one default run: train, X-ray, notebook, videos (en, es), metrics/provenance.json (~26 min on a 2-core Zen 3)
+artifacts: ## [native] every committed artifact from one default run: train, X-ray, notebook, videos (en, es), metrics/provenance.json (~20 min on a 2-core Zen 4)
 	scripts/artifacts.sh
 
 check-html: ## [native] open figures/attn.html in headless Chromium, offline, and check it renders

@@ -13,7 +13,7 @@
 #   5. metrics/provenance.json: the run, commit, CPU and date all of them came from,
 #      and the main job's wall time (its peak memory is the run's own measurement, in
 #      metrics/run_summary.json); then README's results table from them.
-# About 26 minutes on 2 cores (Zen 3), one step after the other; run it on a quiet machine
+# About 20 minutes on 2 cores (Zen 4), one step after the other; run it on a quiet machine
 # (its wall time is the main job's measurement). ARGS="--limit 300" rehearses it in
 # a few minutes (then do not commit what it wrote).
 set -euo pipefail
