@@ -28,8 +28,11 @@ def best_reading_head(heads):
     most weight (attn::faithfulness::Faithfulness::reading_head, the same rule);
     files written before roles: those whose top keys are the evidence at least
     half the time."""
-    reading = [h for h in heads if h.get("role", "reading") == "reading"]
-    reading = [h for h in reading if "role" in h or h["precision_at_5"] >= 0.5] or heads
+    if all("role" in h for h in heads):
+        reading = [h for h in heads if h["role"] == "reading"]
+    else:
+        reading = [h for h in heads if h["precision_at_5"] >= 0.5]
+    reading = reading or heads
     h = max(reading, key=lambda h: h["top5_x_uniform"])
     words = ", ".join(f'"{w}"' for w, _ in h.get("top_keys", [])[:3])
     return (

@@ -33,29 +33,20 @@ fn references(
     full: f64,
     floor: Option<f64>,
 ) -> Result<()> {
-    let across = |v: f64| vec![(x0, v), (x1, v)];
-    chart
-        .draw_series(DashedLineSeries::new(
-            across(full),
-            9,
-            6,
-            FULL.stroke_width(2),
-        ))
-        .map_err(|e| anyhow!("{e}"))?
-        .label(format!("whole texts ({full:.3})"))
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], FULL.stroke_width(2)));
-    if let Some(chance) = floor {
-        let grey = RGBColor(150, 150, 150);
+    let grey = RGBColor(150, 150, 150);
+    let full_line = (
+        full,
+        format!("whole texts ({full:.3})"),
+        (9, 6),
+        FULL.stroke_width(2),
+    );
+    let chance_line = floor.map(|c| (c, format!("chance ({c:.2})"), (4, 4), grey.stroke_width(1)));
+    for (y, label, (dash, gap), style) in std::iter::once(full_line).chain(chance_line) {
         chart
-            .draw_series(DashedLineSeries::new(
-                across(chance),
-                4,
-                4,
-                grey.stroke_width(1),
-            ))
+            .draw_series(DashedLineSeries::new([(x0, y), (x1, y)], dash, gap, style))
             .map_err(|e| anyhow!("{e}"))?
-            .label(format!("chance ({chance:.2})"))
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], grey.stroke_width(1)));
+            .label(label)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
     }
     Ok(())
 }
